@@ -1,0 +1,160 @@
+"""The action API: what a plugin declares so the engine can plan and run it.
+
+An action declares a typed argument model, whether it mutates, and how it
+renders into commands. The plan is built from ``commands``; the run executes
+``run`` (which by default runs those same commands and parses the output), so
+nothing is described twice. Read-only actions double as check probes.
+
+Optional ``capture`` reads the prior state before a mutating run, and
+``inverse`` turns that captured state into the invocation that undoes the
+action: that is what ``rollback: auto`` runs.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from runbook.executors.base import CommandResult, Executor, Process
+
+
+class Args(BaseModel):
+    """Base of every action's argument model: unknown arguments are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class NoArgs(Args):
+    """For actions that take no arguments."""
+
+
+ArgsT = TypeVar("ArgsT", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """An action with arguments, e.g. the inverse of a step: what a rollback runs."""
+
+    action: str
+    args: Mapping[str, Any]
+    target: str | None = None
+
+
+@dataclass
+class NoOp:
+    """An action that had nothing to do says so, with the reason, instead of acting."""
+
+    reason: str
+    result: Any = None
+
+
+@dataclass
+class ActionContext:
+    """What an action may use while it runs: its executor and the run around it.
+
+    ``exec`` runs one command to its end (raising CommandError on a non-zero
+    exit unless ``check=False``); ``start`` begins a background command.
+    ``background`` finds the process of an earlier background step (for the
+    flow actions), and ``confirm`` asks a human (for ``flow.manual``).
+    """
+
+    executor: Executor
+    step: str
+    timeout: float | None = None
+    runtime: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def exec(self, argv: Sequence[str], *, check: bool = True, stdin: str | None = None,
+             env: Mapping[str, str] | None = None, cwd: str | None = None) -> CommandResult:
+        res = self.executor.run(argv, timeout=self.timeout, stdin=stdin, env=env, cwd=cwd)
+        return res.check() if check else res
+
+    def start(self, argv: Sequence[str], *, stdin: str | None = None,
+              env: Mapping[str, str] | None = None, cwd: str | None = None) -> Process:
+        return self.executor.start(argv, stdin=stdin, env=env, cwd=cwd)
+
+    def background(self, step: str) -> Process:
+        if self.runtime is None:
+            raise LookupError("no run around this action")
+        proc: Process = self.runtime.background_process(step)
+        return proc
+
+    def confirm(self, message: str) -> bool:
+        if self.runtime is None:
+            return False
+        answer: bool = self.runtime.ask(self.step, message)
+        return answer
+
+
+class Action(Generic[ArgsT]):
+    """Base class of every action a plugin contributes.
+
+    Class attributes declare the action: ``name`` (``plugin.verb``),
+    ``summary``, ``Args`` (the pydantic argument model), ``mutating``,
+    ``idempotent`` (safe to re-run after a crash), ``can_background``
+    (may run as a background step).
+    """
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    Args: ClassVar[type[BaseModel]] = NoArgs
+    mutating: ClassVar[bool] = False
+    idempotent: ClassVar[bool] = False
+    can_background: ClassVar[bool] = False
+    always_gated: ClassVar[bool] = False
+    local_only: ClassVar[bool] = False
+    """Engine-side actions (flow.*) that run no command on a target."""
+
+    def commands(self, args: ArgsT) -> list[list[str]]:
+        """The exact argv list(s) this action runs, for the plan and for ``run``."""
+        return []
+
+    def parse(self, result: CommandResult) -> Any:
+        """Turn the last command's output into the action's result."""
+        return result.as_dict()
+
+    def run(self, args: ArgsT, ctx: ActionContext) -> Any:
+        """Run the commands in order and parse the last one's output."""
+        result = None
+        for argv in self.commands(args):
+            result = ctx.exec(argv)
+        return None if result is None else self.parse(result)
+
+    def start(self, args: ArgsT, ctx: ActionContext) -> Process:
+        """Begin the action as a background step (only if ``can_background``)."""
+        argvs = self.commands(args)
+        return ctx.start(argvs[0])
+
+    def finish(self, args: ArgsT, result: CommandResult) -> Any:
+        """The result of a background step once it has ended."""
+        return self.parse(result)
+
+    def capture(self, args: ArgsT, ctx: ActionContext) -> Any:
+        """Read the state this action is about to change (for ``rollback: auto``)."""
+        return None
+
+    def inverse(self, args: ArgsT, captured: Any) -> Invocation | None:
+        """The invocation that restores ``captured``; None if there is no inverse."""
+        return None
+
+    def describe(self, args: ArgsT) -> str:
+        """One line for plans when the action runs no command (flow actions)."""
+        cmds = self.commands(args)
+        return "; ".join(shlex.join(c) for c in cmds) if cmds else self.summary
+
+    def secret_fields(self) -> frozenset[str]:
+        """Argument names whose values are never shown (besides secret params)."""
+        return frozenset()
+
+    @classmethod
+    def has_inverse(cls) -> bool:
+        return cls.inverse is not Action.inverse
+
+    @classmethod
+    def validate_args(cls, raw: Mapping[str, Any]) -> BaseModel:
+        return cls.Args.model_validate(dict(raw))

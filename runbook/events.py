@@ -1,0 +1,57 @@
+"""What observers of a run are told: the run itself and each lifecycle event.
+
+The engine builds these already redacted (secret values replaced by ``***``),
+so no observer (audit log, console, notifier) can leak a secret by accident.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def utcnow() -> str:
+    """UTC ISO 8601 with milliseconds and a Z, as the audit log writes it."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z")
+
+
+@dataclass
+class RunInfo:
+    """One execution of a playbook, as observers see it."""
+
+    run_id: str
+    playbook: str
+    playbook_sha256: str
+    playbook_path: str
+    actor: str
+    reason: str | None
+    params: dict[str, Any]
+    dry_run: bool
+    started_at: str = field(default_factory=utcnow)
+    audit_path: str | None = None
+
+
+@dataclass
+class Event:
+    """One thing that happened in a run.
+
+    ``name`` is one of the audit log's events: run.started, check.finished,
+    gate.answered, step.started, step.finished, rollback.started,
+    rollback.finished, run.finished. ``host`` is set for a fan-out step's
+    per-host outcome.
+    """
+
+    name: str
+    step: str | None = None
+    action: str | None = None
+    target: str | None = None
+    host: str | None = None
+    argv: list[str] | None = None
+    status: str | None = None
+    rc: int | None = None
+    duration_ms: float | None = None
+    mutating: bool = False
+    message: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)

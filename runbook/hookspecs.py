@@ -1,0 +1,112 @@
+"""Every hook a runbook plugin can implement, in one place.
+
+Plugins are registered through the ``runbook`` entry point group (built-in
+ones too). A plugin is a module or object with functions decorated with
+``runbook.hookimpl`` and named after the hooks below. Every hook here is
+documented in ``docs/hooks.md``; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from runbook.actions import Action
+    from runbook.events import Event, RunInfo
+    from runbook.executors.base import Executor
+
+hookspec = pluggy.HookspecMarker("runbook")
+
+
+@hookspec
+def runbook_actions() -> list[type[Action[Any]]]:
+    """Contribute actions.
+
+    Called once when the plugin manager loads. Return a list of ``Action``
+    subclasses; each has a unique dotted ``name`` such as ``kubectl.scale``.
+    All answers are collected; two plugins naming the same action is an error.
+    """
+
+
+@hookspec
+def runbook_executors() -> Mapping[str, type[Executor]]:
+    """Contribute executors, keyed by the connection kind they handle.
+
+    Called once when the plugin manager loads. Return a mapping such as
+    ``{"ssh": SSHExecutor}``; a target's ``connection`` picks the class, which
+    is constructed as ``cls(name, settings)``. All answers are collected; a
+    kind claimed twice is an error.
+    """
+
+
+@hookspec
+def runbook_filters() -> Mapping[str, Callable[..., Any]]:
+    """Contribute Jinja2 filters for templates and expressions.
+
+    Called once when the template environment is built. Return a mapping of
+    filter name to callable. All answers are collected (later plugins win on
+    a clash).
+    """
+
+
+@hookspec
+def runbook_run_started(run: RunInfo) -> None:
+    """A run begins, before preconditions are checked.
+
+    ``run`` carries the run id, actor, reason, redacted params and whether it
+    is a dry-run. Every implementation is called; return values are ignored.
+    """
+
+
+@hookspec
+def runbook_check_finished(run: RunInfo, event: Event) -> None:
+    """A check (precondition, step post-condition, wait or verify) was evaluated.
+
+    ``event.status`` is ``ok``, ``failed`` or ``warn``; ``event.data`` holds
+    ``expected``, ``observed`` and the check's ``kind``.
+    """
+
+
+@hookspec
+def runbook_gate_answered(run: RunInfo, event: Event) -> None:
+    """A human gate was answered: ``event.status`` is ``approved`` or ``declined``.
+
+    ``event.data["how"]`` says whether a person answered on the terminal,
+    ``--yes`` approved it, or nobody could be asked.
+    """
+
+
+@hookspec
+def runbook_step_started(run: RunInfo, event: Event) -> None:
+    """A step is about to run its command(s).
+
+    Called before the command starts; an implementation that must be durable
+    (the audit log) writes and fsyncs here. ``event.argv`` is the redacted
+    command, ``event.mutating`` whether it changes the system.
+    """
+
+
+@hookspec
+def runbook_step_finished(run: RunInfo, event: Event) -> None:
+    """A step ended: ``event.status`` is ``ok``, ``failed``, ``skipped``,
+    ``planned`` (dry-run) or ``started`` (a background step now running)."""
+
+
+@hookspec
+def runbook_rollback_started(run: RunInfo, event: Event) -> None:
+    """A rollback of ``event.step`` is about to run ``event.argv``."""
+
+
+@hookspec
+def runbook_rollback_finished(run: RunInfo, event: Event) -> None:
+    """A rollback ended: ``event.status`` is ``ok`` or ``failed``."""
+
+
+@hookspec
+def runbook_run_finished(run: RunInfo, event: Event) -> None:
+    """A run ended. ``event.status`` is the outcome (``succeeded``, ``failed``,
+    ``rolled-back``, ``needs-attention``, ``declined``, ``precondition-failed``,
+    ``planned``) and ``event.rc`` the exit code."""
