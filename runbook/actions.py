@@ -84,6 +84,17 @@ class ActionContext:
         proc: Process = self.runtime.background_process(step)
         return proc
 
+    def finding(self, severity: str, title: str, evidence: Any = None,
+                next_step: str | None = None) -> None:
+        if self.runtime is not None:
+            self.runtime.add_finding(severity=severity, title=title, evidence=evidence,
+                                     next_step=next_step, step=self.step)
+
+    def stop_background(self, step: str, grace: float) -> Any:
+        if self.runtime is None:
+            raise LookupError("no run around this action")
+        return self.runtime.stop_background(step, grace)
+
     def confirm(self, message: str) -> bool:
         if self.runtime is None:
             return False
@@ -107,8 +118,8 @@ class Action(Generic[ArgsT]):
     idempotent: ClassVar[bool] = False
     can_background: ClassVar[bool] = False
     always_gated: ClassVar[bool] = False
-    local_only: ClassVar[bool] = False
-    """Engine-side actions (flow.*) that run no command on a target."""
+    in_engine: ClassVar[bool] = False
+    """Engine-side actions (flow.*): they run no command and are only planned in a dry-run."""
 
     def commands(self, args: ArgsT) -> list[list[str]]:
         """The exact argv list(s) this action runs, for the plan and for ``run``."""

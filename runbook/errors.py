@@ -81,7 +81,7 @@ class PluginError(RunbookError):
     """A plugin could not be loaded, or an action is unknown or misbehaves."""
 
 
-class ConnectionError_(RunbookError):  # noqa: N801 - avoid shadowing the builtin
+class ConnectionError_(RunbookError):
     """A target cannot be reached or refused us."""
 
     def __init__(self, message: str, *, target: str) -> None:

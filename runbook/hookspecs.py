@@ -32,13 +32,15 @@ def runbook_actions() -> list[type[Action[Any]]]:
 
 
 @hookspec
-def runbook_executors() -> Mapping[str, type[Executor]]:
+def runbook_executors() -> Mapping[str, Callable[[str, dict[str, Any]], Executor]]:
     """Contribute executors, keyed by the connection kind they handle.
 
     Called once when the plugin manager loads. Return a mapping such as
-    ``{"ssh": SSHExecutor}``; a target's ``connection`` picks the class, which
-    is constructed as ``cls(name, settings)``. All answers are collected; a
-    kind claimed twice is an error.
+    ``{"ssh": make_ssh}``; a target's ``connection`` picks the factory, which
+    is called as ``factory(name, settings)`` and returns an ``Executor`` (a
+    class works; a function lets a plugin import heavy modules only when a
+    target of that kind is used). All answers are collected; a kind claimed
+    twice is an error.
     """
 
 

@@ -49,7 +49,8 @@ class CommandResult:
         """Raise CommandError unless the command exited 0."""
         if self.rc != 0:
             raise CommandError(
-                f"command exited {self.rc}: {shlex.join(self.argv)}" + _tail(self.stderr or self.stdout),
+                f"command exited {self.rc}: {shlex.join(self.argv)}"
+                + _tail(self.stderr or self.stdout),
                 argv=self.argv, rc=self.rc, stdout=self.stdout, stderr=self.stderr,
                 target=self.target,
             )
@@ -150,6 +151,8 @@ class Executor(ABC):
 
     def connect(self) -> None:
         """Open the connection early, so an unreachable target fails before anything changes."""
+        return None
 
     def close(self) -> None:
         """Release connections at the end of a run."""
+        return None

@@ -6,6 +6,7 @@ an interrupt ends it together with every child it started: no orphans.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
@@ -36,10 +37,8 @@ def _kill_group(popen: subprocess.Popen[str], grace: float) -> None:
         except subprocess.TimeoutExpired:
             continue
         # The leader is gone; children may still hold the group: finish them too.
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         return
 
 
@@ -86,10 +85,8 @@ class LocalProcess(Process):
             _kill_group(self.popen, grace)
         elif self.popen is not None:
             # The leader exited; make sure nothing it left in its group lingers.
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.popen.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
         self._join()
 
 

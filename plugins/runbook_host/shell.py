@@ -1,0 +1,72 @@
+"""``host.shell`` runs a command; ``host.query`` runs one that only reads.
+
+A command is an argv list. A string is split with shlex and never handed to
+a shell, so a param holding ``; rm -rf /`` stays one literal argument. Only
+``shell: true``, written in the playbook on purpose, runs ``/bin/sh -c``.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from runbook.actions import Action, ActionContext, Args
+from runbook.executors.base import CommandResult
+
+
+class ShellArgs(Args):
+    command: list[str] | str = Field(description="argv list, or a string split with shlex")
+    shell: bool = Field(default=False, description="run the string through /bin/sh -c")
+    cwd: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    stdin: str | None = None
+
+    @field_validator("command")
+    @classmethod
+    def _not_empty(cls, value: list[str] | str) -> list[str] | str:
+        if not value or (isinstance(value, str) and not value.strip()):
+            raise ValueError("command is empty")
+        return [str(v) for v in value] if isinstance(value, list) else value
+
+    def argv(self) -> list[str]:
+        if self.shell:
+            text = self.command if isinstance(self.command, str) else shlex.join(self.command)
+            return ["/bin/sh", "-c", text]
+        if isinstance(self.command, list):
+            return list(self.command)
+        return shlex.split(self.command)
+
+
+class Shell(Action[ShellArgs]):
+    name = "host.shell"
+    summary = "run a command (argv; a string is split with shlex unless shell: true)"
+    Args = ShellArgs
+    mutating = True
+    can_background = True
+
+    def commands(self, args: ShellArgs) -> list[list[str]]:
+        return [args.argv()]
+
+    def run(self, args: ShellArgs, ctx: ActionContext) -> Any:
+        res = ctx.exec(args.argv(), stdin=args.stdin, env=args.env or None, cwd=args.cwd)
+        return self.parse(res)
+
+    def start(self, args: ShellArgs, ctx: ActionContext) -> Any:
+        return ctx.start(args.argv(), stdin=args.stdin, env=args.env or None, cwd=args.cwd)
+
+    def parse(self, result: CommandResult) -> Any:
+        return result.as_dict()
+
+
+class Query(Shell):
+    name = "host.query"
+    summary = "run a read-only command (usable as a probe); a non-zero exit is a result"
+    mutating = False
+    can_background = False
+
+    def run(self, args: ShellArgs, ctx: ActionContext) -> Any:
+        res = ctx.exec(args.argv(), check=False, stdin=args.stdin, env=args.env or None,
+                       cwd=args.cwd)
+        return self.parse(res)

@@ -1,0 +1,86 @@
+"""runbook: operational procedures as code, planned, executed, rolled back and audited.
+
+    import runbook
+    playbook = runbook.load("playbooks/cfs-purge.yaml")
+    result = runbook.run(playbook, {"namespace": "services"}, yes=True, reason="INC-1234")
+    print(result.outcome, result.exit_code)
+
+Heavy modules (pydantic models, the engine) load on first use, so that
+``runbook --help`` and plugin imports stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from runbook._plugin_markers import hookimpl
+
+if TYPE_CHECKING:
+    from runbook.actions import Action, ActionContext, Args, Invocation, NoOp
+    from runbook.engine import Engine, RunOptions, plan, run
+    from runbook.errors import (
+        CheckFailed,
+        CommandError,
+        PlaybookError,
+        RunbookError,
+        StepError,
+        ValidationErrors,
+    )
+    from runbook.executors.base import CommandResult, Executor, Process
+    from runbook.loader import load, loads, validate
+    from runbook.models import Check, Param, Playbook, Retry, Rollback, Step, Target
+    from runbook.result import CheckResult, Finding, RollbackResult, RunResult, StepResult
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Action": "runbook.actions",
+    "ActionContext": "runbook.actions",
+    "Args": "runbook.actions",
+    "Check": "runbook.models",
+    "CheckFailed": "runbook.errors",
+    "CheckResult": "runbook.result",
+    "CommandError": "runbook.errors",
+    "CommandResult": "runbook.executors.base",
+    "Engine": "runbook.engine",
+    "Executor": "runbook.executors.base",
+    "Finding": "runbook.result",
+    "Invocation": "runbook.actions",
+    "NoOp": "runbook.actions",
+    "Param": "runbook.models",
+    "Playbook": "runbook.models",
+    "PlaybookError": "runbook.errors",
+    "Process": "runbook.executors.base",
+    "Retry": "runbook.models",
+    "Rollback": "runbook.models",
+    "RollbackResult": "runbook.result",
+    "RunOptions": "runbook.engine",
+    "RunResult": "runbook.result",
+    "RunbookError": "runbook.errors",
+    "Step": "runbook.models",
+    "StepError": "runbook.errors",
+    "StepResult": "runbook.result",
+    "Target": "runbook.models",
+    "ValidationErrors": "runbook.errors",
+    "load": "runbook.loader",
+    "loads": "runbook.loader",
+    "plan": "runbook.engine",
+    "run": "runbook.engine",
+    "validate": "runbook.loader",
+}
+
+__all__ = sorted([*_LAZY, "__version__", "hookimpl"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'runbook' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

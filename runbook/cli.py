@@ -1,0 +1,353 @@
+"""The ``runbook`` command: a thin layer over the library.
+
+Every command is a call a script could make itself. Modules are imported
+inside the commands, so ``runbook --help`` loads click and nothing else.
+Errors the user can fix print as ``file:line: field: message`` and exit 2;
+no traceback reaches the user for bad input.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from runbook.engine import RunOptions
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_USAGE = 2
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> None:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def handle_errors(func: F) -> F:
+    """Turn runbook errors into messages and exit codes, never tracebacks."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from runbook.errors import LockedError, PlaybookError, RunbookError
+
+        try:
+            return func(*args, **kwargs)
+        except PlaybookError as exc:
+            _fail(f"error: {exc}")
+        except LockedError as exc:
+            _fail(f"locked: {exc}", 5)
+        except RunbookError as exc:
+            _fail(f"error: {exc}")
+        return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="runbook", message="runbook %(version)s")
+def main() -> None:
+    """Runbooks as code: plan, run, roll back and audit operational procedures."""
+
+
+def run_options(func: F) -> F:
+    """The options run and plan share."""
+    options = [
+        click.argument("playbook", type=click.Path(dir_okay=False)),
+        click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
+                     help="Set a param (repeatable)."),
+        click.option("--params-file", type=click.Path(exists=True, dir_okay=False),
+                     help="YAML or JSON file of params."),
+        click.option("--inventory", type=click.Path(exists=True, dir_okay=False),
+                     help="YAML inventory of targets."),
+        click.option("--target", "target_uris", multiple=True, metavar="NAME=URI",
+                     help="Define a target, e.g. db=ssh://ops@db1:22."),
+        click.option("--offline", is_flag=True, help="Do not run read-only probes either."),
+        click.option("--sandbox", metavar="SCENARIO|DIR",
+                     help="Run against the simulated estate: a scenario name or a sandbox "
+                          "folder."),
+        click.option("--reason", help="Why (a ticket or a sentence); recorded in the audit "
+                                      "log."),
+        click.option("--audit-log", type=click.Path(dir_okay=False),
+                     help="Audit log path (default $RUNBOOK_HOME/audit.jsonl)."),
+        click.option("--forks", type=click.IntRange(1, 1000), default=10, show_default=True,
+                     help="Hosts worked on in parallel in a fan-out."),
+        click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@main.command()
+@run_options
+@click.option("--dry-run", is_flag=True, help="Plan only: nothing mutating runs.")
+@click.option("--yes", "-y", is_flag=True, help="Approve every gate.")
+@click.option("--plan", "plan_file", type=click.Path(exists=True, dir_okay=False),
+              help="Execute a saved plan exactly as reviewed.")
+@handle_errors
+def run(playbook: str, dry_run: bool, yes: bool, plan_file: str | None, **kw: Any) -> None:
+    """Execute PLAYBOOK."""
+    _execute(playbook, dry_run=dry_run, yes=yes, plan_file=plan_file, **kw)
+
+
+@main.command()
+@run_options
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Save the plan (hash-locked) to run later with run --plan.")
+@handle_errors
+def plan(playbook: str, output: str | None, **kw: Any) -> None:
+    """Dry-run review of PLAYBOOK: commands, targets, rollbacks, gates, live checks."""
+    _execute(playbook, dry_run=True, yes=False, plan_file=None, output=output, **kw)
+
+
+def _execute(playbook_path: str, *, dry_run: bool, yes: bool, plan_file: str | None,
+             params: tuple[str, ...], params_file: str | None, inventory: str | None,
+             target_uris: tuple[str, ...], offline: bool, sandbox: str | None,
+             reason: str | None, audit_log: str | None, forks: int, as_json: bool,
+             output: str | None = None) -> None:
+    from runbook.console import ConsoleObserver, make_console, render_plan, render_summary
+    from runbook.engine import Engine, RunOptions
+    from runbook.loader import load
+    from runbook.params import parse_assignments
+
+    playbook = load(playbook_path)
+    given: dict[str, Any] = {}
+    if params_file:
+        given.update(_read_params_file(params_file))
+    given.update(parse_assignments(list(params)))
+    options = RunOptions(dry_run=dry_run, offline=offline, yes=yes, reason=reason,
+                         audit_log=audit_log, forks=forks)
+    if plan_file:
+        from runbook.planfile import apply_plan_file
+
+        given = apply_plan_file(plan_file, playbook, given, options)
+    _targets(options, inventory, target_uris)
+    console = make_console(sys.stderr if as_json else None)
+    if sandbox:
+        _sandbox(options, sandbox, console)
+    if not as_json:
+        options.observers.append(ConsoleObserver(console, plan=dry_run))
+    engine = Engine(playbook, given, options)
+    result = engine.run()
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2, default=str))
+    else:
+        if dry_run:
+            render_plan(console, result)
+        render_summary(console, result)
+    if output and dry_run:
+        from runbook.planfile import write_plan_file
+
+        write_plan_file(output, playbook, engine.params, result)
+        if not as_json:
+            console.print(f"plan saved to {output}; run it with: runbook run "
+                          f"{playbook_path} --plan {output}")
+    sys.exit(result.exit_code)
+
+
+def _read_params_file(path: str) -> dict[str, Any]:
+    from runbook.errors import PlaybookError
+    from runbook.yamlsrc import load_yaml
+
+    source = load_yaml(Path(path).read_text(encoding="utf-8"), path)
+    if not isinstance(source.data, dict):
+        raise PlaybookError("a params file is a mapping of NAME: VALUE", file=path, line=1)
+    return dict(source.data)
+
+
+def _targets(options: RunOptions, inventory: str | None, uris: tuple[str, ...]) -> None:
+    if not inventory and not uris:
+        return
+    from runbook.inventory import load_inventory, parse_target_uri
+
+    if inventory:
+        options.targets.update(load_inventory(inventory))
+    for item in uris:
+        name, target = parse_target_uri(item)
+        options.targets[name] = target
+
+
+def _sandbox(options: RunOptions, sandbox: str, console: Any) -> None:
+    import tempfile
+
+    from runbook import sim
+
+    path = Path(sandbox)
+    if path.is_dir():
+        directory = path
+    else:
+        names = [name for name, _ in sim.list_scenarios()]
+        if sandbox not in names:
+            from runbook.errors import PlaybookError
+
+            raise PlaybookError(f"no sandbox folder or scenario {sandbox!r}; scenarios: "
+                                f"{', '.join(names)}", file="<command line>",
+                                field="--sandbox")
+        directory = Path(tempfile.mkdtemp(prefix=f"runbook-sim-{sandbox}-"))
+        sim.init_sandbox(sandbox, directory)
+        console.print(f"[dim]sandbox: {directory} (scenario {sandbox}); inspect it with "
+                      f"runbook sim state {directory}[/]")
+    options.env.update(sim.sandbox_env(directory))
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@handle_errors
+def validate(paths: tuple[str, ...]) -> None:
+    """Check playbooks (files or folders); every problem with file:line and field."""
+    from runbook.loader import find_playbooks, validate_paths
+
+    files = list(find_playbooks(list(paths)))
+    problems = validate_paths(list(paths))
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    bad = len({p.file for p in problems})
+    click.echo(f"{len(files) - bad}/{len(files)} playbooks valid"
+               + (f", {len(problems)} problems" if problems else ""), err=bool(problems))
+    sys.exit(EXIT_USAGE if problems else 0)
+
+
+@main.command(name="list")
+@click.argument("directory", default="playbooks", type=click.Path(exists=True))
+@handle_errors
+def list_(directory: str) -> None:
+    """Playbooks under DIRECTORY with their title and params."""
+    from runbook.errors import PlaybookError
+    from runbook.loader import find_playbooks, load
+
+    for path in find_playbooks([directory]):
+        try:
+            pb = load(path)
+        except PlaybookError as exc:
+            click.echo(f"{path}: invalid ({exc.problem.message})")
+            continue
+        params = " ".join(f"{n}={'<required>' if p.required else p.default}"
+                          for n, p in pb.params.items())
+        click.echo(f"{path}\t{pb.name}\t{pb.title}" + (f"\t{params}" if params else ""))
+
+
+@main.command()
+@click.argument("playbook", type=click.Path(exists=True, dir_okay=False))
+@handle_errors
+def show(playbook: str) -> None:
+    """The procedure a playbook encodes, in words."""
+    from runbook.docs import describe_playbook
+    from runbook.loader import load
+
+    click.echo(describe_playbook(load(playbook)))
+
+
+@main.command()
+@handle_errors
+def plugins() -> None:
+    """Loaded plugins, their actions (mutating or read-only) and arguments."""
+    from runbook.docs import describe_plugins
+    from runbook.plugins import default_registry
+
+    click.echo(describe_plugins(default_registry()))
+
+
+@main.group()
+def audit() -> None:
+    """The audit log: verify the hash chain, show a run's trail."""
+
+
+@audit.command(name="verify")
+@click.argument("path", required=False, type=click.Path(dir_okay=False))
+@handle_errors
+def audit_verify(path: str | None) -> None:
+    """Recompute the chain of PATH (default the audit log) and name the first bad event."""
+    from runbook.audit import default_audit_path, verify
+
+    target = Path(path) if path else default_audit_path()
+    report = verify(target)
+    if report.ok:
+        click.echo(f"{target}: ok, {report.events} events, chain intact")
+        return
+    _fail(f"{target}:{report.first_bad_line}: chain broken at seq {report.first_bad_seq}: "
+          f"{report.reason}", 1)
+
+
+@audit.command(name="show")
+@click.argument("run_id")
+@click.option("--audit-log", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+@handle_errors
+def audit_show(run_id: str, audit_log: str | None, as_json: bool) -> None:
+    """Print the audit trail of RUN_ID (a unique prefix is enough)."""
+    from runbook.audit import default_audit_path, format_trail, read_run
+
+    events = read_run(Path(audit_log) if audit_log else default_audit_path(), run_id)
+    if as_json:
+        for e in events:
+            click.echo(json.dumps(e))
+    else:
+        click.echo(format_trail(events))
+
+
+@main.group()
+def sim() -> None:
+    """The simulated estate: scenarios, state, a shell with the stand-in tools."""
+
+
+@sim.command(name="list")
+def sim_list() -> None:
+    """Scenarios the simulated estate can reproduce."""
+    from runbook import sim as simulation
+
+    for name, description in simulation.list_scenarios():
+        click.echo(f"{name}\t{description}")
+
+
+@sim.command(name="init")
+@click.argument("scenario")
+@click.option("--dir", "directory", required=True, type=click.Path(file_okay=False))
+@handle_errors
+def sim_init(scenario: str, directory: str) -> None:
+    """Create a sandbox folder for SCENARIO."""
+    from runbook import sim as simulation
+
+    names = [name for name, _ in simulation.list_scenarios()]
+    if scenario not in names:
+        _fail(f"error: unknown scenario {scenario!r}; scenarios: {', '.join(names)}")
+    path = simulation.init_sandbox(scenario, Path(directory))
+    click.echo(f"sandbox {path} ready (scenario {scenario}); try: runbook sim shell {path}")
+
+
+@sim.command(name="state")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+@handle_errors
+def sim_state(directory: str, as_json: bool) -> None:
+    """The state of a sandbox's world."""
+    from runbook import sim as simulation
+
+    if as_json:
+        click.echo(json.dumps(simulation.load_state(Path(directory)), indent=2))
+    else:
+        click.echo(simulation.describe_state(Path(directory)))
+
+
+@sim.command(name="shell")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+def sim_shell(directory: str) -> None:
+    """A shell with the sandbox's stand-in tools first on PATH."""
+    from runbook import sim as simulation
+
+    env = {**os.environ, **simulation.sandbox_env(Path(directory))}
+    shell = os.environ.get("SHELL", "/bin/sh")
+    click.echo(f"sandbox shell: kubectl, kafka-*.sh and cray act on {directory}; exit to "
+               "leave", err=True)
+    os.execvpe(shell, [shell], env)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

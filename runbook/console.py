@@ -1,0 +1,190 @@
+"""What a person sees: live progress, the plan review, and the end-of-run summary.
+
+The console is an observer like the audit log: it attaches through the
+lifecycle hooks and never changes what the engine does. Colour and spinners
+appear only on a terminal (rich decides); piped output stays plain text.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import IO, Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.status import Status
+
+from runbook._plugin_markers import hookimpl
+from runbook.events import Event, RunInfo
+from runbook.result import RunResult
+
+_MARK = {"ok": "[green]✓[/]", "failed": "[red]✗[/]", "warn": "[yellow]![/]",
+         "skipped": "[dim]-[/]", "planned": "[cyan]·[/]", "started": "[blue]↻[/]",
+         "declined": "[red]✗[/]"}
+
+
+def make_console(file: IO[str] | None = None) -> Console:
+    return Console(file=file, highlight=False, soft_wrap=True)
+
+
+class ConsoleObserver:
+    """Prints each step as it starts and ends, with elapsed time."""
+
+    def __init__(self, console: Console, *, plan: bool = False) -> None:
+        self.console = console
+        self.plan = plan
+        self.status: Status | None = None
+        self.started: dict[str, float] = {}
+
+    def _print(self, text: str) -> None:
+        self.console.print(text)
+
+    @hookimpl
+    def runbook_run_started(self, run: RunInfo) -> None:
+        mode = "plan (dry-run: nothing will change)" if run.dry_run else "run"
+        self._print(f"[bold]{escape(run.playbook)}[/] {mode} · run {run.run_id} · "
+                    f"actor {escape(run.actor)}"
+                    + (f" · reason: {escape(run.reason)}" if run.reason else ""))
+
+    @hookimpl
+    def runbook_check_finished(self, run: RunInfo, event: Event) -> None:
+        if self.plan:
+            return
+        kind = event.data.get("kind", "check")
+        mark = _MARK.get(event.status or "", "?")
+        line = f"  {mark} {kind} {escape(str(event.data.get('check')))}"
+        if event.status != "ok" and event.message:
+            line += f": {escape(event.message)}"
+        self._print(line)
+
+    @hookimpl
+    def runbook_step_started(self, run: RunInfo, event: Event) -> None:
+        if self.plan or event.step is None:
+            return
+        self.started[event.step] = time.monotonic()
+        label = f"{event.step} · {event.action} on {event.target}"
+        if self.console.is_terminal:
+            self.status = self.console.status(escape(label))
+            self.status.start()
+        else:
+            self._print(f"  → {escape(label)}")
+
+    def _stop_status(self) -> None:
+        if self.status is not None:
+            self.status.stop()
+            self.status = None
+
+    @hookimpl
+    def runbook_step_finished(self, run: RunInfo, event: Event) -> None:
+        if self.plan or event.step is None:
+            return
+        self._stop_status()
+        mark = _MARK.get(event.status or "", "?")
+        took = f" {event.duration_ms / 1000:.2f}s" if event.duration_ms else ""
+        line = f"  {mark} {escape(event.step)} [dim]{event.status}{took}[/]"
+        if event.status == "skipped" and event.data.get("when"):
+            line += f" [dim](when {escape(str(event.data['when']))})[/]"
+        if event.message and event.status in ("failed", "declined"):
+            line += f"\n      {escape(event.message)}"
+        self._print(line)
+
+    @hookimpl
+    def runbook_gate_answered(self, run: RunInfo, event: Event) -> None:
+        self._stop_status()
+        how = event.data.get("how", "")
+        self._print(f"  ? gate at {escape(str(event.step))}: {event.status} ({escape(how)})")
+
+    @hookimpl
+    def runbook_rollback_started(self, run: RunInfo, event: Event) -> None:
+        self._stop_status()
+        cmd = "; ".join(event.argv or [])
+        self._print(f"  ↶ rolling back {escape(str(event.step))}: {escape(cmd)}")
+
+    @hookimpl
+    def runbook_rollback_finished(self, run: RunInfo, event: Event) -> None:
+        mark = _MARK.get(event.status or "", "?")
+        line = f"    {mark} rollback of {escape(str(event.step))} {event.status}"
+        if event.message:
+            line += f": {escape(event.message)}"
+        self._print(line)
+
+
+def render_plan(console: Console, result: RunResult) -> None:
+    """The dry-run review: per step its target, exact commands, rollback, gate, decision."""
+    checks = [c for c in result.checks if c.kind == "precondition"]
+    if checks:
+        console.print("[bold]Preconditions[/] (read-only, evaluated live)")
+        for c in checks:
+            _print_check(console, c)
+    console.print("[bold]Steps[/]")
+    for n, s in enumerate(result.steps, 1):
+        kind = "[yellow]MUTATES[/]" if s.mutating else "read-only"
+        title = f" — {escape(s.title)}" if s.title else ""
+        console.print(f" {n:>2}. [bold]{escape(s.id)}[/]{title}  {escape(s.action)} on "
+                      f"{escape(s.target)}  {kind}"
+                      + ("  [blue]background[/]" if s.background else ""))
+        if s.when:
+            console.print(f"     when: {escape(s.when)}")
+        for cmd in s.commands:
+            console.print(f"     $ {escape(cmd)}")
+        if s.gate:
+            console.print(f"     gate: {escape(s.gate)}")
+        if s.rollback:
+            console.print(f"     rollback: {escape(s.rollback)}")
+        if s.status == "skipped":
+            console.print("     [dim]skipped[/]")
+        elif s.status == "ok" and s.result is not None:
+            console.print(f"     [dim]result: {escape(_short(s.result))}[/]")
+        elif s.status == "failed":
+            console.print(f"     [red]failed:[/] {escape(s.error or '')}")
+        for c in [c for c in result.checks if c.step == s.id and c.kind == "check"]:
+            _print_check(console, c, indent="     ")
+    verify = [c for c in result.checks if c.kind == "verify"]
+    if verify:
+        console.print("[bold]Verify[/] (after the steps)")
+        for c in verify:
+            console.print(f"   · {escape(c.id)}: {escape(c.probe)} on {escape(c.target)}: "
+                          f"{escape(' and '.join(c.expected))}")
+
+
+def _print_check(console: Console, c: Any, indent: str = "   ") -> None:
+    mark = _MARK.get(c.status, "?")
+    observed = ", ".join(f"{k} = {v!r}" for k, v in (c.observed or {}).items())
+    console.print(f"{indent}{mark} {escape(c.id)}: {escape(' and '.join(c.expected))}"
+                  + (f"  [dim](observed {escape(observed)})[/]" if observed else ""))
+    if c.status != "ok" and c.message:
+        console.print(f"{indent}  {escape(c.message)}")
+
+
+def _short(value: Any, limit: int = 160) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def render_summary(console: Console, result: RunResult) -> None:
+    """The end of a run: outcome, findings, rollbacks and what is left to do by hand."""
+    if result.findings:
+        console.print("[bold]Findings[/]")
+        colours = {"critical": "red", "warning": "yellow", "info": "blue"}
+        for f in result.findings:
+            console.print(f"  [{colours.get(f.severity, 'white')}]{f.severity.upper()}[/] "
+                          f"{escape(f.title)}")
+            if f.evidence:
+                console.print(f"      evidence: {escape(_short(f.evidence, 300))}")
+            if f.next_step:
+                console.print(f"      next: {escape(f.next_step)}")
+    if result.manual:
+        console.print("[bold red]Left to do by hand[/] (these rollbacks did not complete):")
+        for cmd in result.manual:
+            console.print(f"    $ {escape(cmd)}")
+    colour = "green" if result.exit_code == 0 else "red"
+    done = sum(1 for s in result.steps if s.status == "ok")
+    console.print(
+        f"[bold {colour}]{result.outcome}[/] · exit {result.exit_code} · {done}/"
+        f"{len(result.steps)} steps ok · {len(result.rollbacks)} rollbacks · "
+        f"{result.duration_ms / 1000:.2f}s")
+    if result.error and result.exit_code != 0:
+        console.print(f"  {escape(result.error)}")
+    if result.audit_log:
+        console.print(f"[dim]audit: runbook audit show {result.run_id} "
+                      f"--audit-log {escape(result.audit_log)}[/]")

@@ -1,0 +1,775 @@
+"""The engine: one interpreter of a playbook for both run and dry-run.
+
+A dry-run is this same engine with mutating execution switched off: checks
+and read-only steps still run live (unless offline), mutating steps are
+rendered into their exact commands and rollbacks but not executed, and any
+argument that depends on a result only a mutating step would produce is
+shown as the expression and the step it waits on.
+
+Order of events for a step: ``when`` -> render ``with`` -> gate -> capture
+prior state -> ``step.started`` (audited and fsynced before the command) ->
+run with retry/until/timeout -> ``step.finished`` -> push its rollback /
+discharge what it ``restores`` -> post-condition checks. A failure triggers
+the rollback stack in reverse order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import re
+import secrets
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from runbook.actions import Action, ActionContext, Invocation
+from runbook.errors import (
+    CheckFailed,
+    CommandError,
+    GateDeclined,
+    PluginError,
+    RunbookError,
+    StepError,
+    TemplateError,
+)
+from runbook.events import Event, RunInfo
+from runbook.executors.base import Executor, Process
+from runbook.models import Check, Playbook, Step, Target
+from runbook.params import resolve_params
+from runbook.plugins import Registry, default_registry
+from runbook.redact import MASK, Redactor
+from runbook.result import (
+    OUTCOME_EXIT,
+    CheckResult,
+    Finding,
+    RollbackResult,
+    RunResult,
+    StepResult,
+)
+from runbook.templating import Templates, referenced_names
+
+Prompt = Callable[[str, str], bool]
+"""Asks a person: (step id, message) -> approved?"""
+
+_OBSERVED = re.compile(r"\b(?:result|steps|checks)(?:\.[A-Za-z_]\w*|\[[^\]\[]+\])+")
+
+
+@dataclass
+class RunOptions:
+    """How to run: everything the CLI flags can say, as data."""
+
+    dry_run: bool = False
+    offline: bool = False
+    yes: bool = False
+    reason: str | None = None
+    actor: str | None = None
+    audit_log: str | Path | None = None
+    audit: bool = True
+    interactive: bool | None = None
+    prompt: Prompt | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    targets: dict[str, Target] = field(default_factory=dict)
+    observers: list[object] = field(default_factory=list)
+    forks: int = 10
+    expected_commands: dict[str, list[str]] = field(default_factory=dict)
+    """From a saved plan: each mutating step must run exactly these commands."""
+
+
+class _UntilNotMet(StepError):
+    def __init__(self, message: str, *, step: str, result: Any) -> None:
+        super().__init__(message, step=step)
+        self.result = result
+
+
+@dataclass
+class _Background:
+    process: Process
+    action: Action[Any]
+    args: BaseModel
+    result: StepResult
+
+
+@dataclass
+class _PendingRollback:
+    step: str
+    invocation: Invocation
+    target: str
+    commands: list[str]
+
+
+class _Abort(Exception):
+    """Leaves the step loop: kind is failed, declined, precondition or interrupted."""
+
+    def __init__(self, kind: str, error: str, *, rollback: bool = True) -> None:
+        super().__init__(error)
+        self.kind = kind
+        self.error = error
+        self.rollback = rollback
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+class Engine:
+    """Runs one playbook once. Create a new Engine for every run."""
+
+    def __init__(self, playbook: Playbook, params: Mapping[str, Any] | None = None,
+                 options: RunOptions | None = None, *, registry: Registry | None = None,
+                 run_id: str | None = None) -> None:
+        self.playbook = playbook
+        self.options = options or RunOptions()
+        self.registry = registry or default_registry()
+        self.params = resolve_params(playbook, params or {})
+        self.run_id = run_id or new_run_id()
+        self.templates = Templates(self.registry.filters)
+        secret_values = [v for n, v in self.params.items() if playbook.params[n].secret]
+        self.redact = Redactor(secret_values)
+        self.targets = {**playbook.effective_targets(), **self.options.targets}
+        self.executors: dict[str, Executor] = {}
+        self.background: dict[str, _Background] = {}
+        self.stack: list[_PendingRollback] = []
+        self.unresolved: dict[str, str] = {}
+        self.ctx: dict[str, Any] = {
+            **self.params,
+            "params": dict(self.params),
+            "steps": {},
+            "checks": {},
+            "targets": {n: {"name": n, "connection": t.connection, "vars": t.vars,
+                            "hosts": t.hosts} for n, t in self.targets.items()},
+        }
+        interactive = self.options.interactive
+        self.interactive = sys.stdin.isatty() if interactive is None else interactive
+        self.result = RunResult(
+            run_id=self.run_id, playbook=playbook.name, outcome="running", exit_code=-1,
+            dry_run=self.options.dry_run, actor=self.options.actor or _actor(),
+            reason=self.options.reason, params=self._shown_params(), started_at="",
+        )
+        self.observers = list(self.options.observers)
+        self.audit_path: Path | None = None
+        if self.options.audit:
+            from runbook.audit import AuditLog, AuditPlugin, default_audit_path
+
+            path = Path(self.options.audit_log or default_audit_path())
+            self.audit_path = path
+            self.result.audit_log = str(path)
+            self._audit_log = AuditLog(path)
+            self.observers.insert(0, AuditPlugin(self._audit_log, self.redact.text))
+        self.info = RunInfo(
+            run_id=self.run_id, playbook=playbook.name, playbook_sha256=playbook.sha256,
+            playbook_path=playbook.origin, actor=self.result.actor, reason=self.options.reason,
+            params=self.result.params, dry_run=self.options.dry_run,
+            audit_path=str(self.audit_path) if self.audit_path else None,
+        )
+        self.result.started_at = self.info.started_at
+
+    # --- observers ---------------------------------------------------------------------
+
+    def emit(self, hook: str, event: Event | None = None) -> None:
+        """Tell every observer: installed plugins first, then this run's own."""
+        caller = getattr(self.registry.hook, hook)
+        extra = [getattr(o, hook) for o in self.observers if hasattr(o, hook)]
+        kwargs: dict[str, Any] = {"run": self.info}
+        if event is not None:
+            event.argv = self.redact(event.argv) if event.argv else event.argv
+            event.message = self.redact.text(event.message) if event.message else event.message
+            event.data = self.redact(event.data)
+            kwargs["event"] = event
+        caller.call_extra(extra, kwargs)
+
+    def _shown_params(self) -> dict[str, Any]:
+        return {n: (MASK if self.playbook.params[n].secret else v)
+                for n, v in self.params.items()}
+
+    # --- the run -----------------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        started = time.monotonic()
+        self.emit("runbook_run_started")
+        outcome = "planned" if self.options.dry_run else "succeeded"
+        try:
+            outcome = self._body(outcome)
+        except KeyboardInterrupt:
+            self.result.error = "interrupted"
+            outcome = self._undo("interrupted")
+        finally:
+            self._stop_all_background()
+            for executor in self.executors.values():
+                with contextlib.suppress(Exception):
+                    executor.close()
+        self.result.outcome = outcome
+        self.result.exit_code = OUTCOME_EXIT[outcome]
+        if outcome in ("failed",) and self.stack:
+            self.result.manual += [c for p in reversed(self.stack) for c in p.commands]
+        self.result.duration_ms = round((time.monotonic() - started) * 1000, 3)
+        self.emit("runbook_run_finished", Event(
+            "run.finished", status=outcome, rc=self.result.exit_code,
+            duration_ms=self.result.duration_ms, message=self.result.error,
+            data={"findings": len(self.result.findings), "manual": self.result.manual}))
+        return self.result
+
+    def _body(self, outcome: str) -> str:
+        pre_failed = None
+        for i, check in enumerate(self.playbook.preconditions):
+            res = self._check(check, "precondition", f"precondition-{i + 1}")
+            if res.ok is False and check.on_fail == "abort" and pre_failed is None:
+                pre_failed = res.message or "a precondition did not hold"
+                if not self.options.dry_run:
+                    self.result.error = pre_failed
+                    return "precondition-failed"
+        try:
+            for step in self.playbook.steps:
+                self._step(step)
+            if not self.options.dry_run:
+                for i, check in enumerate(self.playbook.verify):
+                    res = self._check(check, "verify", f"verify-{i + 1}")
+                    if res.ok is False and check.on_fail == "abort":
+                        raise _Abort("failed", f"verify failed: {res.message}")
+            else:
+                for i, check in enumerate(self.playbook.verify):
+                    self._check(check, "verify", f"verify-{i + 1}", live=False)
+        except _Abort as abort:
+            self.result.error = abort.error
+            if not abort.rollback:
+                return "failed"
+            return self._undo(abort.kind)
+        if pre_failed is not None:
+            self.result.error = pre_failed
+            return "precondition-failed"
+        return outcome
+
+    def _undo(self, kind: str) -> str:
+        """Roll back what is pending; the outcome says whether that worked."""
+        self._stop_all_background()
+        complete = self._rollback_all()
+        if not complete:
+            return "needs-attention"
+        return {"failed": "rolled-back", "declined": "declined",
+                "interrupted": "interrupted"}.get(kind, "rolled-back")
+
+    # --- targets and executors ---------------------------------------------------------
+
+    def target_name(self, explicit: str | None) -> str:
+        return explicit or self.playbook.default_target()
+
+    def executor(self, name: str) -> Executor:
+        if name in self.executors:
+            return self.executors[name]
+        target = self.targets.get(name)
+        if target is None:
+            raise StepError(f"undeclared target {name!r}", target=name)
+        if target.hosts:
+            raise StepError(f"target {name!r} is a group of hosts; fan-out needs the "
+                            "executors of the fan-out issue", target=name)
+        factory = self.registry.executors.get(target.connection)
+        if factory is None:
+            raise PluginError(f"no executor for connection {target.connection!r}")
+        settings = target.settings()
+        if self.options.env and target.connection == "local":
+            settings["env"] = {**self.options.env, **(settings.get("env") or {})}
+        for key in ("via", "jump"):
+            if key in settings:
+                settings[key] = self.executor(settings[key])
+        if target.connection == "kubectl-exec" and "via" not in settings:
+            settings["via"] = self.executor("local")
+        executor = factory(name, settings)
+        self.executors[name] = executor
+        return executor
+
+    # --- steps -------------------------------------------------------------------------
+
+    def _step(self, step: Step) -> None:
+        action = self.registry.action(step.action)
+        target = self.target_name(step.target)
+        res = StepResult(id=step.id, action=step.action, target=target,
+                         mutating=action.mutating, background=step.background, title=step.title)
+        self.result.steps.append(res)
+        dry = self.options.dry_run
+        try:
+            if step.when is not None:
+                decision = self._when(step, res)
+                if decision is False:
+                    return
+            args = self._args(action, step.with_, step.id, "with", res)
+            if args is None:  # a dry-run waiting on an unresolved result
+                res.status = "planned"
+                self._plan_rollback(step, action, None, res)
+                self._emit_step_finished(res)
+                return
+            executor = None if action.in_engine else self.executor(target)
+            res.commands = self._commands(action, args, executor)
+            if not action.in_engine:
+                res.argv = [self.redact(list(a)) for a in action.commands(args)]
+            expected = self.options.expected_commands.get(step.id)
+            if expected is not None and expected != res.commands:
+                raise StepError(f"step {step.id!r} would run {res.commands}, but the reviewed "
+                                f"plan says {expected}; make a new plan", step=step.id)
+            if step.confirm or action.always_gated:
+                res.gate = step.confirm or action.summary
+                if not action.always_gated or dry:
+                    self._gate(step.id, res, step.confirm or action.summary)
+            skip_run = (dry and (action.mutating or action.in_engine)) or (
+                dry and self.options.offline)
+            if skip_run:
+                res.status = "planned"
+                self._plan_rollback(step, action, args, res)
+                if step.register_as:
+                    self.unresolved[step.register_as] = step.id
+                self.unresolved[f"steps.{step.id}"] = step.id
+                self.ctx["steps"][step.id] = {"status": "planned"}
+                self._emit_step_finished(res)
+                return
+            captured = None
+            if step.rollback == "auto":
+                captured = action.capture(args, self._actx(step, executor))
+            self.emit("runbook_step_started", Event(
+                "step.started", step=step.id, action=step.action, target=target,
+                argv=self._argv(res), mutating=action.mutating,
+                data={"background": step.background, "commands": res.commands}))
+            started = time.monotonic()
+            try:
+                if step.background:
+                    proc = action.start(args, self._actx(step, executor))
+                    self.background[step.id] = _Background(proc, action, args, res)
+                    res.status = "started"
+                    value: Any = {"pid": getattr(getattr(proc, "popen", None), "pid", None)}
+                else:
+                    value = self._execute(step, action, args, executor, res)
+                    res.status = "ok"
+            except BaseException as exc:
+                res.duration_ms = round((time.monotonic() - started) * 1000, 3)
+                self._record_failure(res, exc)
+                if captured is not None and action.mutating:
+                    self._push_rollback(step, action, args, captured, target, res)
+                self._emit_step_finished(res)
+                raise
+            res.duration_ms = round((time.monotonic() - started) * 1000, 3)
+            self._store(step, res, value)
+            self._emit_step_finished(res)
+            if action.mutating or step.rollback not in (None, "none"):
+                self._push_rollback(step, action, args, captured, target, res)
+            if step.restores:
+                self._discharge(step.restores)
+            for j, check in enumerate(step.checks):
+                cres = self._check(check, "check", check.id or f"{step.id}-check-{j + 1}",
+                                   step=step, default_target=target)
+                if cres.ok is False and check.on_fail == "abort":
+                    res.status = "failed"
+                    res.error = cres.message
+                    raise CheckFailed(cres.message or "check failed", step=step.id,
+                                      check=cres.id, expected=" and ".join(cres.expected),
+                                      observed=cres.observed)
+        except GateDeclined as exc:
+            res.status = "declined"
+            res.error = str(exc)
+            raise _Abort("declined", str(exc)) from exc
+        except (StepError, CommandError, TemplateError, PluginError, RunbookError) as exc:
+            if res.status not in ("failed",):
+                self._record_failure(res, exc)
+                self._emit_step_finished(res)
+            message = f"step {step.id!r} failed: {self.redact.text(res.error or str(exc))}"
+            if step.on_fail == "continue":
+                self.ctx["steps"][step.id] = {"status": "failed", "result": res.result,
+                                              "rc": res.rc, "error": res.error}
+                return
+            raise _Abort("failed", message, rollback=step.on_fail == "rollback") from exc
+
+    def _when(self, step: Step, res: StepResult) -> bool | None:
+        assert step.when is not None
+        try:
+            decision = bool(self.templates.evaluate(step.when, self.ctx, step=step.id,
+                                                    field="when"))
+        except TemplateError:
+            waits = self._waits_on(step.when)
+            if self.options.dry_run and waits:
+                res.when = f"{step.when} (decided at run time: waits on {', '.join(waits)})"
+                return None
+            raise
+        res.when = f"{step.when} -> {str(decision).lower()}"
+        if not decision:
+            res.status = "skipped"
+            self.ctx["steps"][step.id] = {"status": "skipped"}
+            self._emit_step_finished(res)
+            return False
+        return True
+
+    def _waits_on(self, value: Any) -> list[str]:
+        names = referenced_names(self.templates, value)
+        waits = {self.unresolved[n] for n in names if n in self.unresolved}
+        if "steps" in names:
+            waits |= {sid for key, sid in self.unresolved.items() if key.startswith("steps.")
+                      and key[6:] in str(value)}
+        return sorted(waits)
+
+    def _args(self, action: Action[Any], raw: Mapping[str, Any], step_id: str, field: str,
+              res: StepResult | None = None) -> BaseModel | None:
+        try:
+            rendered = self.templates.render(dict(raw), self.ctx, step=step_id, field=field)
+        except TemplateError:
+            waits = self._waits_on(dict(raw))
+            if self.options.dry_run and waits and res is not None:
+                res.commands = [f"{action.name} {raw} (waits on {', '.join(waits)})"]
+                return None
+            raise
+        try:
+            return action.validate_args(rendered)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or field}: "
+                f"{str(e['msg']).removeprefix('Value error, ')}"
+                for e in exc.errors(include_url=False))
+            raise StepError(f"invalid arguments for {action.name}: {problems}",
+                            step=step_id) from exc
+
+    def _commands(self, action: Action[Any], args: BaseModel,
+                  executor: Executor | None) -> list[str]:
+        if action.in_engine or executor is None:
+            return [self.redact.text(action.describe(args))]
+        return [self.redact.text(executor.describe(argv)) for argv in action.commands(args)]
+
+    def _argv(self, res: StepResult) -> list[str] | None:
+        """The audited argv: the step's command (the first, when it runs several)."""
+        return list(res.argv[0]) if res.argv else None
+
+    def _actx(self, step: Step | None, executor: Executor | None,
+              step_id: str | None = None) -> ActionContext:
+        timeout = (step.timeout if step else None) or self.playbook.defaults.timeout
+        return ActionContext(executor=executor or self.executor("local"),
+                             step=step_id or (step.id if step else ""), timeout=timeout,
+                             runtime=self)
+
+    def _execute(self, step: Step, action: Action[Any], args: BaseModel,
+                 executor: Executor | None, res: StepResult) -> Any:
+        actx = self._actx(step, executor)
+
+        def attempt() -> Any:
+            res.attempts += 1
+            value = action.run(args, actx)
+            if step.until is not None:
+                ok = self.templates.evaluate(step.until, {**self.ctx, "result": value},
+                                             step=step.id, field="until")
+                if not ok:
+                    raise _UntilNotMet(f"until {step.until!r} did not hold after "
+                                       f"{res.attempts} attempt(s)", step=step.id, result=value)
+            return value
+
+        if step.retry is None:
+            return attempt()
+        return _retrying(step.retry, (CommandError, StepError), attempt)
+
+    def _store(self, step: Step, res: StepResult, value: Any) -> None:
+        if hasattr(value, "reason") and type(value).__name__ == "NoOp":
+            res.result = self.redact({"noop": value.reason, "result": value.result})
+            value = value.result
+        else:
+            res.result = self.redact(value)
+        if isinstance(value, dict) and "rc" in value:
+            res.rc = value.get("rc")
+        entry = {"status": res.status, "result": value, "rc": res.rc,
+                 "stdout": value.get("stdout") if isinstance(value, dict) else None}
+        self.ctx["steps"][step.id] = entry
+        if step.register_as:
+            self.ctx[step.register_as] = value
+
+    def _record_failure(self, res: StepResult, exc: BaseException) -> None:
+        res.status = "failed"
+        res.error = self.redact.text(str(exc))
+        if isinstance(exc, CommandError):
+            res.rc = exc.rc
+        if isinstance(exc, _UntilNotMet):
+            res.result = self.redact(exc.result)
+
+    def _emit_step_finished(self, res: StepResult) -> None:
+        self.emit("runbook_step_finished", Event(
+            "step.finished", step=res.id, action=res.action, target=res.target,
+            argv=self._argv(res), status=res.status, rc=res.rc, duration_ms=res.duration_ms,
+            mutating=res.mutating, message=res.error,
+            data={"when": res.when, "gate": res.gate, "rollback": res.rollback,
+                  "attempts": res.attempts}))
+
+    # --- gates -------------------------------------------------------------------------
+
+    def _gate(self, step_id: str, res: StepResult, message: str) -> None:
+        if self.options.dry_run:
+            res.gate = f"asks: {message}"
+            return
+        if not self.ask(step_id, f"{message}\n  will run: " + "\n  will run: ".join(
+                res.commands)):
+            raise GateDeclined(f"declined at the gate of step {step_id!r}", step=step_id)
+
+    def ask(self, step_id: str, message: str) -> bool:
+        """A human decision, audited. Also used by flow.manual."""
+        if self.options.yes:
+            answer, how = True, "--yes"
+        elif self.interactive:
+            prompt = self.options.prompt or _terminal_prompt
+            try:
+                answer, how = prompt(step_id, message), "terminal"
+            except EOFError:
+                answer, how = False, "terminal closed"
+        else:
+            answer, how = False, "no terminal (use --yes to approve)"
+        self.emit("runbook_gate_answered", Event(
+            "gate.answered", step=step_id, status="approved" if answer else "declined",
+            message=message, data={"how": how}))
+        return answer
+
+    # --- checks ------------------------------------------------------------------------
+
+    def _check(self, check: Check, kind: str, check_id: str, *, step: Step | None = None,
+               default_target: str | None = None, live: bool = True) -> CheckResult:
+        target = check.target or default_target or self.target_name(None)
+        cid = check.id or check_id
+        res = CheckResult(id=cid, kind=kind, probe=check.probe, target=target, ok=None,
+                          expected=list(check.that), step=step.id if step else None)
+        self.result.checks.append(res)
+        action = self.registry.action(check.probe)
+        try:
+            args = self._args(action, check.with_, cid, "with")
+            assert args is not None
+            if (self.options.dry_run and self.options.offline) or not live:
+                res.status = "skipped"
+                res.message = "not evaluated (offline)" if live else "evaluated after the run"
+                self._emit_check(res)
+                return res
+            executor = self.executor(target)
+            actx = self._actx(step, executor, step_id=cid)
+
+            def attempt() -> Any:
+                res.attempts += 1
+                value = action.run(args, actx)
+                failed = self._assert(check, value, res)
+                if failed is not None:
+                    raise CheckFailed(failed, check=cid)
+                return value
+
+            if check.retry is None:
+                res.attempts = 0
+                attempt()
+            else:
+                res.attempts = 0
+                _retrying(check.retry, (CommandError, CheckFailed, StepError), attempt)
+            res.ok, res.status = True, "ok"
+        except (CheckFailed, CommandError, TemplateError, StepError, RunbookError) as exc:
+            res.ok = False
+            res.status = "warn" if check.on_fail == "warn" else "failed"
+            detail = self.redact.text(str(exc))
+            res.message = (f"{check.message} ({detail})" if check.message else detail)
+            if check.on_fail == "warn":
+                self.add_finding(severity=check.severity, title=check.message or detail,
+                                 evidence={"probe": check.probe, "expected": check.that,
+                                           "observed": res.observed}, step=res.step)
+        self.ctx["checks"][cid] = {"ok": res.ok, "result": self.ctx.get("_last_probe")}
+        self._emit_check(res)
+        return res
+
+    def _assert(self, check: Check, value: Any, res: CheckResult) -> str | None:
+        """None if every ``that`` holds, else what failed with the observed values."""
+        scope = {**self.ctx, "result": value}
+        self.ctx["_last_probe"] = value
+        res.observed = self.redact(_observe(self.templates, check.that, scope))
+        for expr in check.that:
+            if not self.templates.evaluate(expr, scope, step=res.id, field="that"):
+                seen = ", ".join(f"{k} = {v!r}" for k, v in (res.observed or {}).items())
+                return f"expected {expr}" + (f"; observed {seen}" if seen else "")
+        return None
+
+    def _emit_check(self, res: CheckResult) -> None:
+        self.emit("runbook_check_finished", Event(
+            "check.finished", step=res.step or res.id, action=res.probe, target=res.target,
+            status=res.status, message=res.message,
+            data={"check": res.id, "kind": res.kind, "expected": res.expected,
+                  "observed": res.observed, "attempts": res.attempts}))
+
+    def add_finding(self, *, severity: str, title: str, evidence: Any = None,
+                    next_step: str | None = None, step: str | None = None) -> None:
+        self.result.findings.append(Finding(severity, self.redact.text(title),
+                                            self.redact(evidence), next_step, step))
+
+    # --- background steps --------------------------------------------------------------
+
+    def background_process(self, step_id: str) -> Process:
+        try:
+            return self.background[step_id].process
+        except KeyError:
+            raise StepError(f"background step {step_id!r} is not running") from None
+
+    def stop_background(self, step_id: str, grace: float = 5.0) -> Any:
+        bg = self.background.pop(step_id, None)
+        if bg is None:
+            raise StepError(f"background step {step_id!r} is not running")
+        exited_by_itself = bg.process.poll()
+        bg.process.kill(grace)
+        final = bg.process.result()
+        value = bg.action.finish(bg.args, final)
+        bg.result.status = "ok"
+        bg.result.rc = final.rc
+        bg.result.result = self.redact(value)
+        self.ctx["steps"][step_id] = {"status": "ok", "result": value, "rc": final.rc,
+                                      "stdout": final.stdout}
+        if exited_by_itself not in (None, 0):
+            bg.result.status = "failed"
+            raise StepError(f"background step {step_id!r} had exited with status "
+                            f"{exited_by_itself}", step=step_id)
+        return value
+
+    def _stop_all_background(self) -> None:
+        for step_id in list(self.background):
+            with contextlib.suppress(RunbookError):
+                self.stop_background(step_id, grace=2.0)
+
+    # --- rollback ----------------------------------------------------------------------
+
+    def _push_rollback(self, step: Step, action: Action[Any], args: BaseModel, captured: Any,
+                       target: str, res: StepResult) -> None:
+        invocation: Invocation | None = None
+        if step.rollback == "auto":
+            invocation = action.inverse(args, captured)
+            if invocation is None:
+                res.rollback = "auto: nothing to undo"
+                return
+        elif step.rollback is not None and step.rollback != "none":
+            spec = step.rollback
+            with_ = self.templates.render(dict(spec.with_), self.ctx, step=step.id,
+                                          field="rollback.with")
+            invocation = Invocation(spec.action, with_, spec.target)
+        if invocation is None:
+            return
+        rb_target = invocation.target or target
+        rb_action = self.registry.action(invocation.action)
+        rb_args = rb_action.validate_args(invocation.args)
+        executor = None if rb_action.in_engine else self.executor(rb_target)
+        commands = self._commands(rb_action, rb_args, executor)
+        res.rollback = "; ".join(commands)
+        self.stack.append(_PendingRollback(step.id, invocation, rb_target, commands))
+
+    def _plan_rollback(self, step: Step, action: Action[Any], args: BaseModel | None,
+                       res: StepResult) -> None:
+        """Describe the rollback in a plan; capture (read-only) shows the real inverse."""
+        if step.rollback is None or step.rollback == "none":
+            res.rollback = "none" if action.mutating else None
+            return
+        if step.rollback == "auto":
+            if args is not None and not self.options.offline:
+                try:
+                    captured = action.capture(args, self._actx(step, self.executor(res.target)))
+                    inv = action.inverse(args, captured)
+                except RunbookError as exc:
+                    res.rollback = f"auto (prior state unreadable: {exc})"
+                    return
+                if inv is None:
+                    res.rollback = "auto: nothing to undo"
+                    return
+                rb_action = self.registry.action(inv.action)
+                rb_args = rb_action.validate_args(inv.args)
+                executor = None if rb_action.in_engine else self.executor(
+                    inv.target or res.target)
+                res.rollback = "auto: " + "; ".join(self._commands(rb_action, rb_args,
+                                                                   executor))
+            else:
+                res.rollback = "auto: restore the state captured before the step"
+            return
+        res.rollback = f"{step.rollback.action} {self.redact(dict(step.rollback.with_))}"
+
+    def _discharge(self, step_id: str) -> None:
+        self.stack = [p for p in self.stack if p.step != step_id]
+
+    def _rollback_all(self) -> bool:
+        complete = True
+        while self.stack:
+            pending = self.stack.pop()
+            action = self.registry.action(pending.invocation.action)
+            self.emit("runbook_rollback_started", Event(
+                "rollback.started", step=pending.step, action=action.name,
+                target=pending.target, argv=pending.commands, mutating=True))
+            started = time.monotonic()
+            status, error = "ok", None
+            try:
+                args = action.validate_args(pending.invocation.args)
+                executor = None if action.in_engine else self.executor(pending.target)
+                action.run(args, self._actx(None, executor, step_id=pending.step))
+            except (RunbookError, ValidationError, OSError) as exc:
+                status, error = "failed", self.redact.text(str(exc))
+                complete = False
+                self.result.manual += pending.commands
+            duration = round((time.monotonic() - started) * 1000, 3)
+            self.result.rollbacks.append(RollbackResult(
+                pending.step, action.name, pending.target, pending.commands, status, error,
+                duration))
+            self.emit("runbook_rollback_finished", Event(
+                "rollback.finished", step=pending.step, action=action.name,
+                target=pending.target, argv=pending.commands, status=status,
+                duration_ms=duration, message=error, mutating=True))
+        return complete
+
+
+def _retrying(spec: Any, errors: tuple[type[BaseException], ...],
+              attempt: Callable[[], Any]) -> Any:
+    """Run attempt under tenacity with the playbook's retry settings."""
+    import tenacity
+
+    wait = tenacity.wait_exponential(multiplier=spec.delay, exp_base=spec.backoff,
+                                     min=spec.delay,
+                                     max=spec.max_delay if spec.max_delay else float("inf"))
+    retrying = tenacity.Retrying(stop=tenacity.stop_after_attempt(spec.attempts), wait=wait,
+                                 retry=tenacity.retry_if_exception_type(errors), reraise=True)
+    return retrying(attempt)
+
+
+def _observe(templates: Templates, exprs: list[str], scope: Mapping[str, Any]) -> dict[str, Any]:
+    """The values an assertion looked at (``result.total_lag`` and the like)."""
+    seen: dict[str, Any] = {}
+    for expr in exprs:
+        for match in _OBSERVED.finditer(expr):
+            name = match.group(0)
+            if name in seen or len(seen) >= 6:
+                continue
+            try:
+                value = templates.evaluate(name, scope)
+            except RunbookError:
+                continue
+            text = repr(value)
+            seen[name] = value if len(text) <= 200 else text[:200] + "..."
+    return seen
+
+
+def _terminal_prompt(step_id: str, message: str) -> bool:
+    sys.stderr.write(f"\n? [{step_id}] {message}\n  Proceed? [y/N] ")
+    sys.stderr.flush()
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError
+    return line.strip().lower() in ("y", "yes")
+
+
+def _actor() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return os.environ.get("RUNBOOK_ACTOR", user)
+
+
+def run(playbook: Playbook | str | Path, params: Mapping[str, Any] | None = None,
+        **options: Any) -> RunResult:
+    """Run a playbook (a loaded one, or a path) and return the typed result."""
+    if not isinstance(playbook, Playbook):
+        from runbook.loader import load
+
+        playbook = load(playbook)
+    registry = options.pop("registry", None)
+    return Engine(playbook, params, RunOptions(**options), registry=registry).run()
+
+
+def plan(playbook: Playbook | str | Path, params: Mapping[str, Any] | None = None,
+         **options: Any) -> RunResult:
+    """A dry-run: the same engine with mutating execution switched off."""
+    return run(playbook, params, dry_run=True, **options)

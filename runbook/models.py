@@ -1,0 +1,191 @@
+"""The typed primitives: Playbook, Param, Target, Step, Check, Rollback.
+
+These models are the playbook format's contract (see docs/playbook-format.md).
+They check shape and types; rules that need the whole playbook (unique ids,
+declared targets, known actions, ``restores`` order) live in ``validate.py``
+so the loader can report every problem with its line. Playbooks can be built
+in Python from the same models.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator
+
+from runbook.durations import parse_duration
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+"""Seconds; accepts ``500ms``, ``30s``, ``5m``, ``2h`` or a number."""
+
+ParamType = Literal["string", "int", "float", "bool", "duration", "list", "map"]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=False)
+
+
+class Param(Model):
+    """A typed input of a playbook; without a default it is required."""
+
+    type: ParamType = "string"
+    default: Any = None
+    description: str = ""
+    secret: bool = False
+    choices: list[Any] | None = None
+
+    @property
+    def required(self) -> bool:
+        return self.default is None
+
+
+class Target(Model):
+    """Where commands run. ``hosts`` makes it a group (fan-out)."""
+
+    connection: str = "local"
+    hosts: list[str] | None = None
+    vars: dict[str, Any] = Field(default_factory=dict)
+    # ssh
+    host: str | None = None
+    port: int | None = None
+    user: str | None = None
+    key_file: str | None = None
+    password: str | None = None
+    known_hosts: str | None = None
+    accept_new_host_key: bool | None = None
+    connect_timeout: Duration | None = None
+    jump: str | None = None
+    # kubectl-exec
+    namespace: str | None = None
+    pod: str | None = None
+    selector: str | None = None
+    container: str | None = None
+    context: str | None = None
+    via: str | None = None
+    # local
+    env: dict[str, str] | None = None
+
+    def settings(self) -> dict[str, Any]:
+        """The connection settings an executor is built from."""
+        return self.model_dump(exclude_none=True, exclude={"hosts", "vars", "connection"})
+
+
+class Retry(Model):
+    """How often and how patiently to try again (tenacity under the hood)."""
+
+    attempts: int = Field(default=3, ge=1, le=100000)
+    delay: Duration = 1.0
+    backoff: float = Field(default=1.0, ge=1.0)
+    max_delay: Duration | None = None
+
+
+class Rollback(Model):
+    """An explicit undo: an action with arguments, optionally on another target."""
+
+    action: str
+    with_: dict[str, Any] = Field(default_factory=dict, alias="with")
+    target: str | None = None
+
+
+class Check(Model):
+    """A read-only probe plus an assertion; ``that`` may be a list (all must hold)."""
+
+    id: str | None = None
+    title: str | None = None
+    probe: str
+    target: str | None = None
+    with_: dict[str, Any] = Field(default_factory=dict, alias="with")
+    that: list[str] = Field(default_factory=list)
+    message: str | None = None
+    retry: Retry | None = None
+    on_fail: Literal["abort", "warn"] = "abort"
+    severity: Literal["info", "warning", "critical"] = "warning"
+
+    @field_validator("that", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class Step(Model):
+    """One thing to do: an action with templated arguments on a target."""
+
+    id: str
+    title: str | None = None
+    action: str
+    target: str | None = None
+    with_: dict[str, Any] = Field(default_factory=dict, alias="with")
+    when: str | None = None
+    confirm: str | None = None
+    timeout: Duration | None = None
+    retry: Retry | None = None
+    until: str | None = None
+    register_as: str | None = Field(default=None, alias="register")
+    background: bool = False
+    rollback: Literal["auto", "none"] | Rollback | None = None
+    restores: str | None = None
+    checks: list[Check] = Field(default_factory=list)
+    on_fail: Literal["rollback", "continue", "abort"] = "rollback"
+    serial: int | str | None = None
+    max_fail: int | str | None = None
+
+
+class Defaults(Model):
+    target: str | None = None
+    timeout: Duration | None = None
+
+
+class Playbook(Model):
+    """One documented procedure, as code."""
+
+    runbook: Literal[1]
+    name: str
+    title: str = ""
+    summary: str = ""
+    source: str = ""
+    params: dict[str, Param] = Field(default_factory=dict)
+    targets: dict[str, Target] = Field(default_factory=dict)
+    defaults: Defaults = Field(default_factory=Defaults)
+    preconditions: list[Check] = Field(default_factory=list)
+    steps: list[Step] = Field(default_factory=list)
+    verify: list[Check] = Field(default_factory=list)
+
+    _origin: str = PrivateAttr(default="<python>")
+    _sha256: str = PrivateAttr(default="")
+
+    @property
+    def origin(self) -> str:
+        """The file this playbook was loaded from (``<python>`` when built in code)."""
+        return self._origin
+
+    @property
+    def sha256(self) -> str:
+        """Of the file's bytes, or of the canonical JSON for a playbook built in code."""
+        if not self._sha256:
+            import hashlib
+
+            self._sha256 = hashlib.sha256(
+                self.model_dump_json(by_alias=True).encode()).hexdigest()
+        return self._sha256
+
+    def step(self, step_id: str) -> Step:
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        raise KeyError(step_id)
+
+    def effective_targets(self) -> dict[str, Target]:
+        """Declared targets, with the implicit ``local`` when none is declared."""
+        targets = dict(self.targets)
+        targets.setdefault("local", Target(connection="local"))
+        return targets
+
+    def default_target(self) -> str:
+        if self.defaults.target:
+            return self.defaults.target
+        if len(self.targets) == 1:
+            return next(iter(self.targets))
+        return "local"

@@ -1,0 +1,103 @@
+"""Turning user input (``-p K=V``, a params file, Python values) into typed params."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from runbook.durations import parse_duration
+from runbook.errors import PlaybookError, Problem, ValidationErrors
+from runbook.models import Param, Playbook
+
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
+def coerce(param: Param, value: Any) -> Any:
+    """The value as the param's type; ValueError saying what was expected."""
+    kind = param.type
+    if kind == "string":
+        if isinstance(value, (dict, list)):
+            raise ValueError(f"expected a string, got {type(value).__name__}")
+        out: Any = str(value)
+    elif kind == "int":
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError(f"expected an integer, got {value!r}")
+        try:
+            out = int(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"expected an integer, got {value!r}") from None
+    elif kind == "float":
+        if isinstance(value, bool):
+            raise ValueError(f"expected a number, got {value!r}")
+        try:
+            out = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"expected a number, got {value!r}") from None
+    elif kind == "bool":
+        if isinstance(value, bool):
+            out = value
+        elif str(value).lower() in _TRUE:
+            out = True
+        elif str(value).lower() in _FALSE:
+            out = False
+        else:
+            raise ValueError(f"expected true or false, got {value!r}")
+    elif kind == "duration":
+        out = parse_duration(value)
+    else:  # list, map: JSON on the command line, native in files and Python
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                if kind == "list":
+                    value = [v.strip() for v in value.split(",") if v.strip()]
+        expected = list if kind == "list" else dict
+        if not isinstance(value, expected):
+            raise ValueError(f"expected a {kind}, got {value!r}")
+        out = value
+    if param.choices is not None and out not in param.choices:
+        raise ValueError(f"expected one of {param.choices}, got {out!r}")
+    return out
+
+
+def resolve_params(playbook: Playbook, given: Mapping[str, Any], *,
+                   file: str = "<command line>") -> dict[str, Any]:
+    """Defaults plus given values, typed; every problem reported at once (exit 2)."""
+    problems: list[Problem] = []
+    out: dict[str, Any] = {}
+    for name in given:
+        if name not in playbook.params:
+            known = ", ".join(sorted(playbook.params)) or "none"
+            problems.append(Problem(file, None, f"params.{name}",
+                                    f"unknown param (this playbook takes: {known})"))
+    for name, param in playbook.params.items():
+        if name in given:
+            raw = given[name]
+        elif param.default is not None:
+            raw = param.default
+        else:
+            problems.append(Problem(file, None, f"params.{name}",
+                                    "required param not given (use -p "
+                                    f"{name}=VALUE)"))
+            continue
+        try:
+            out[name] = coerce(param, raw)
+        except ValueError as exc:
+            problems.append(Problem(file, None, f"params.{name}", str(exc)))
+    if problems:
+        raise ValidationErrors(problems)
+    return out
+
+
+def parse_assignments(pairs: list[str]) -> dict[str, str]:
+    """``["a=1", "b=x=y"]`` -> ``{"a": "1", "b": "x=y"}``."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise PlaybookError(f"expected NAME=VALUE, got {pair!r}", file="<command line>",
+                                field="-p")
+        out[key.strip()] = value
+    return out

@@ -1,0 +1,119 @@
+"""The typed result of a run: what each step, check and rollback did.
+
+This is what ``runbook.run`` returns, what ``--json`` prints, and what the
+console summarises. Everything in it is already redacted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_NEEDS_ATTENTION = 3
+EXIT_DECLINED = 4
+EXIT_LOCKED = 5
+EXIT_PRECONDITION = 6
+
+OUTCOME_EXIT = {
+    "succeeded": EXIT_OK,
+    "planned": EXIT_OK,
+    "failed": EXIT_FAILED,
+    "rolled-back": EXIT_FAILED,
+    "needs-attention": EXIT_NEEDS_ATTENTION,
+    "declined": EXIT_DECLINED,
+    "interrupted": EXIT_DECLINED,
+    "precondition-failed": EXIT_PRECONDITION,
+}
+
+
+@dataclass
+class CheckResult:
+    id: str
+    kind: str  # precondition, check, verify
+    probe: str
+    target: str
+    ok: bool | None  # None: not evaluated (offline dry-run)
+    expected: list[str]
+    observed: Any = None
+    message: str | None = None
+    status: str = "ok"  # ok, failed, warn, skipped
+    attempts: int = 1
+    step: str | None = None
+
+
+@dataclass
+class Finding:
+    severity: str
+    title: str
+    evidence: Any = None
+    next_step: str | None = None
+    step: str | None = None
+
+
+@dataclass
+class StepResult:
+    id: str
+    action: str
+    target: str
+    mutating: bool
+    status: str = "pending"  # ok, failed, skipped, planned, started, declined
+    commands: list[str] = field(default_factory=list)
+    argv: list[list[str]] = field(default_factory=list)
+    rc: int | None = None
+    duration_ms: float = 0.0
+    result: Any = None
+    error: str | None = None
+    when: str | None = None  # the decision, e.g. "true", "false: skipped", "waits on x"
+    gate: str | None = None
+    rollback: str | None = None
+    attempts: int = 0
+    background: bool = False
+    title: str | None = None
+
+
+@dataclass
+class RollbackResult:
+    step: str
+    action: str
+    target: str
+    commands: list[str]
+    status: str  # ok, failed
+    error: str | None = None
+    duration_ms: float = 0.0
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    playbook: str
+    outcome: str
+    exit_code: int
+    dry_run: bool
+    actor: str
+    reason: str | None
+    params: dict[str, Any]
+    started_at: str
+    duration_ms: float = 0.0
+    steps: list[StepResult] = field(default_factory=list)
+    checks: list[CheckResult] = field(default_factory=list)
+    rollbacks: list[RollbackResult] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    manual: list[str] = field(default_factory=list)
+    error: str | None = None
+    audit_log: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == EXIT_OK
+
+    def step(self, step_id: str) -> StepResult:
+        for s in self.steps:
+            if s.id == step_id:
+                return s
+        raise KeyError(step_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

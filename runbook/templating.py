@@ -1,0 +1,121 @@
+"""Templates and expressions: sandboxed Jinja2 with StrictUndefined.
+
+A value that is exactly one ``{{ expression }}`` keeps its native type (so
+``replicas: "{{ n }}"`` stays an int); anything else renders to a string.
+Rendered values are data: they become argv elements and never pass through a
+shell. Compiled templates are cached, because a retry loop renders the same
+expression many times.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jinja2
+from jinja2 import StrictUndefined
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from runbook.durations import parse_duration
+from runbook.errors import TemplateError
+
+_SINGLE_EXPR = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}|\{\{).)*)\}\}\s*$", re.S)
+
+
+def is_template(value: object) -> bool:
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+class Templates:
+    """One sandboxed environment per run, with the plugins' filters."""
+
+    def __init__(self, filters: Mapping[str, Callable[..., Any]] | None = None) -> None:
+        self.env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
+                                                 keep_trailing_newline=True)
+        self.env.filters["duration"] = parse_duration
+        self.env.filters.update(filters or {})
+        self._expr = functools.lru_cache(maxsize=1024)(self._compile_expr)
+        self._tmpl = functools.lru_cache(maxsize=1024)(self._compile_tmpl)
+
+    def _compile_expr(self, source: str) -> Any:
+        return self.env.compile_expression(source, undefined_to_none=False)
+
+    def _compile_tmpl(self, source: str) -> jinja2.Template:
+        return self.env.from_string(source)
+
+    def check_expression(self, source: str) -> str | None:
+        """A syntax error message, or None if the expression compiles."""
+        try:
+            self._expr(source)
+        except jinja2.TemplateSyntaxError as exc:
+            return exc.message or str(exc)
+        return None
+
+    def check_template(self, source: str) -> str | None:
+        try:
+            self._tmpl(source)
+        except jinja2.TemplateSyntaxError as exc:
+            return exc.message or str(exc)
+        return None
+
+    def evaluate(self, source: str, context: Mapping[str, Any], *, step: str | None = None,
+                 field: str = "") -> Any:
+        """Evaluate an expression (``when``, ``that``, ``until``) to a Python value."""
+        try:
+            return self._expr(source)(**context)
+        except Exception as exc:
+            raise _translate(exc, source, step, field) from exc
+
+    def render(self, value: Any, context: Mapping[str, Any], *, step: str | None = None,
+               field: str = "") -> Any:
+        """Render every template inside value (dicts and lists included)."""
+        if isinstance(value, str):
+            if not is_template(value):
+                return value
+            match = _SINGLE_EXPR.match(value)
+            if match:
+                return self.evaluate(match.group("expr"), context, step=step, field=field)
+            try:
+                return self._tmpl(value).render(**context)
+            except Exception as exc:
+                raise _translate(exc, value, step, field) from exc
+        if isinstance(value, Mapping):
+            return {k: self.render(v, context, step=step, field=f"{field}.{k}" if field else k)
+                    for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.render(v, context, step=step, field=f"{field}[{i}]")
+                    for i, v in enumerate(value)]
+        return value
+
+
+def _translate(exc: Exception, source: str, step: str | None, field: str) -> TemplateError:
+    if isinstance(exc, jinja2.UndefinedError):
+        message = f"undefined name in {source!r}: {exc.message}"
+    elif isinstance(exc, SecurityError):
+        message = f"not allowed in a template ({source!r}): {exc}"
+    elif isinstance(exc, jinja2.TemplateSyntaxError):
+        message = f"template syntax error in {source!r}: {exc.message}"
+    else:
+        message = f"cannot evaluate {source!r}: {type(exc).__name__}: {exc}"
+    return TemplateError(message, step=step, field=field, template=source)
+
+
+def referenced_names(templates: Templates, value: Any) -> set[str]:
+    """Top-level names a value's templates use (to know which results a plan waits on)."""
+    from jinja2 import meta
+
+    names: set[str] = set()
+    if isinstance(value, str) and is_template(value):
+        with contextlib.suppress(jinja2.TemplateSyntaxError):
+            names |= meta.find_undeclared_variables(templates.env.parse(value))
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            names |= referenced_names(templates, v)
+    elif isinstance(value, list):
+        for v in value:
+            names |= referenced_names(templates, v)
+    return names
