@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from runbook._plugin_markers import hookimpl
+from runbook._plugin_markers import hookimpl as hookimpl
 
 if TYPE_CHECKING:
     from runbook.actions import Action, ActionContext, Args, Invocation, NoOp

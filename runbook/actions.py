@@ -13,7 +13,7 @@ action: that is what ``rollback: auto`` runs.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
@@ -34,6 +34,7 @@ class NoArgs(Args):
 
 
 ArgsT = TypeVar("ArgsT", bound=BaseModel)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,22 @@ class ActionContext:
             return False
         answer: bool = self.runtime.ask(self.step, message)
         return answer
+
+
+def parse_or_fail(result: CommandResult, parser: Callable[..., T], *args: Any) -> T:
+    """Parse a command's output; a ParseError becomes a CommandError that names the
+    command, its exit status and the first lines of output (never a traceback)."""
+    from runbook.errors import CommandError
+    from runbook.parsing import ParseError, head
+
+    try:
+        return parser(*args)
+    except ParseError as exc:
+        raise CommandError(
+            f"cannot read the output of {shlex.join(result.argv)} (exit {result.rc}): "
+            f"{exc.reason}\n{head(result.stdout or result.stderr)}",
+            argv=result.argv, rc=result.rc, stdout=result.stdout, stderr=result.stderr,
+            target=result.target) from exc
 
 
 class Action(Generic[ArgsT]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from runbook.models import Check, Playbook
@@ -71,11 +72,19 @@ def describe_plugins(registry: Registry) -> str:
         out.append(f"{name}  [{kind}{', ' + ', '.join(extras) if extras else ''}]  "
                    f"{cls.summary}")
         for fname, f in cls.Args.model_fields.items():
-            req = "required" if f.is_required() else f"default {f.get_default()!r}"
-            ann = getattr(f.annotation, "__name__", None) or str(f.annotation).replace(
-                "typing.", "")
+            default = f.get_default(call_default_factory=True)
+            req = "required" if f.is_required() else f"default {default!r}"
+            ann = _type_name(f.annotation)
             desc = f" — {f.description}" if f.description else ""
             out.append(f"    {f.alias or fname}: {ann} ({req}){desc}")
     out.append("")
     out.append("connections: " + ", ".join(sorted(registry.executors)))
     return "\n".join(out)
+
+
+def _type_name(annotation: Any) -> str:
+    """``int | None``, ``Literal['a', 'b']``: how a person would write the type."""
+    if isinstance(annotation, type) and not getattr(annotation, "__args__", None):
+        return annotation.__name__
+    text = str(annotation).replace("typing.", "")
+    return re.sub(r"Optional\[(.*)\]$", r"\1 | None", text)

@@ -30,7 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from runbook.actions import Action, ActionContext, Invocation
+from runbook.actions import Action, ActionContext, Invocation, NoOp
 from runbook.errors import (
     CheckFailed,
     CommandError,
@@ -466,7 +466,7 @@ class Engine:
         return _retrying(step.retry, (CommandError, StepError), attempt)
 
     def _store(self, step: Step, res: StepResult, value: Any) -> None:
-        if hasattr(value, "reason") and type(value).__name__ == "NoOp":
+        if isinstance(value, NoOp):
             res.result = self.redact({"noop": value.reason, "result": value.result})
             value = value.result
         else:

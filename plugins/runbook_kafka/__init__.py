@@ -1,3 +1,13 @@
-"""Kafka actions driven through the kafka-*.sh command-line tools."""
+"""The ``kafka`` plugin: consumer groups and console consumers through Kafka's own scripts."""
 
 from __future__ import annotations
+
+from typing import Any
+
+from runbook import hookimpl
+from runbook_kafka.actions import ACTIONS
+
+
+@hookimpl
+def runbook_actions() -> list[type[Any]]:
+    return list(ACTIONS)

@@ -1,3 +1,13 @@
-"""Kubernetes actions driven through kubectl (scale, rollout status, pods, logs)."""
+"""The ``kubectl`` plugin: read and change Kubernetes objects through the real kubectl."""
 
 from __future__ import annotations
+
+from typing import Any
+
+from runbook import hookimpl
+from runbook_kubectl.actions import ACTIONS
+
+
+@hookimpl
+def runbook_actions() -> list[type[Any]]:
+    return list(ACTIONS)
