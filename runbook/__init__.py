@@ -14,11 +14,22 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from runbook._plugin_markers import hookimpl as hookimpl
+from runbook._plugin_markers import hookimpl
 
 if TYPE_CHECKING:
-    from runbook.actions import Action, ActionContext, Args, Invocation, NoOp
-    from runbook.engine import Engine, RunOptions, plan, run
+    from runbook.actions import (
+        Action,
+        ActionContext,
+        Args,
+        Invocation,
+        NoOp,
+    )
+    from runbook.engine import (
+        Engine,
+        RunOptions,
+        plan,
+        run,
+    )
     from runbook.errors import (
         CheckFailed,
         CommandError,
@@ -27,10 +38,32 @@ if TYPE_CHECKING:
         StepError,
         ValidationErrors,
     )
-    from runbook.executors.base import CommandResult, Executor, Process
-    from runbook.loader import load, loads, validate
-    from runbook.models import Check, Param, Playbook, Retry, Rollback, Step, Target
-    from runbook.result import CheckResult, Finding, RollbackResult, RunResult, StepResult
+    from runbook.executors.base import (
+        CommandResult,
+        Executor,
+        Process,
+    )
+    from runbook.loader import (
+        load,
+        loads,
+        validate,
+    )
+    from runbook.models import (
+        Check,
+        Param,
+        Playbook,
+        Retry,
+        Rollback,
+        Step,
+        Target,
+    )
+    from runbook.result import (
+        CheckResult,
+        Finding,
+        RollbackResult,
+        RunResult,
+        StepResult,
+    )
 
 __version__ = "0.1.0"
 
@@ -70,7 +103,43 @@ _LAZY = {
     "validate": "runbook.loader",
 }
 
-__all__ = sorted([*_LAZY, "__version__", "hookimpl"])
+__all__ = [
+    "Action",
+    "ActionContext",
+    "Args",
+    "Check",
+    "CheckFailed",
+    "CheckResult",
+    "CommandError",
+    "CommandResult",
+    "Engine",
+    "Executor",
+    "Finding",
+    "Invocation",
+    "NoOp",
+    "Param",
+    "Playbook",
+    "PlaybookError",
+    "Process",
+    "Retry",
+    "Rollback",
+    "RollbackResult",
+    "RunOptions",
+    "RunResult",
+    "RunbookError",
+    "Step",
+    "StepError",
+    "StepResult",
+    "Target",
+    "ValidationErrors",
+    "__version__",
+    "hookimpl",
+    "load",
+    "loads",
+    "plan",
+    "run",
+    "validate",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -42,7 +42,7 @@ from runbook.errors import (
 )
 from runbook.events import Event, RunInfo
 from runbook.executors.base import Executor, Process
-from runbook.models import Check, Playbook, Step, Target
+from runbook.models import Check, Playbook, Rollback, Step, Target
 from runbook.params import resolve_params
 from runbook.plugins import Registry, default_registry
 from runbook.redact import MASK, Redactor
@@ -103,6 +103,7 @@ class _PendingRollback:
     invocation: Invocation
     target: str
     commands: list[str]
+    argv: list[str] | None = None
 
 
 class _Abort(Exception):
@@ -128,6 +129,10 @@ class Engine:
         self.playbook = playbook
         self.options = options or RunOptions()
         self.registry = registry or default_registry()
+        if playbook.origin == "<python>":
+            from runbook.loader import validate
+
+            validate(playbook, registry=self.registry)
         self.params = resolve_params(playbook, params or {})
         self.run_id = run_id or new_run_id()
         self.templates = Templates(self.registry.filters)
@@ -272,7 +277,7 @@ class Engine:
         factory = self.registry.executors.get(target.connection)
         if factory is None:
             raise PluginError(f"no executor for connection {target.connection!r}")
-        settings = target.settings()
+        settings = self.templates.render(target.settings(), self.ctx, field=f"targets.{name}")
         if self.options.env and target.connection == "local":
             settings["env"] = {**self.options.env, **(settings.get("env") or {})}
         for key in ("via", "jump"):
@@ -388,7 +393,7 @@ class Engine:
             decision = bool(self.templates.evaluate(step.when, self.ctx, step=step.id,
                                                     field="when"))
         except TemplateError:
-            waits = self._waits_on(step.when)
+            waits = self._waits_on("{{ " + step.when + " }}")
             if self.options.dry_run and waits:
                 res.when = f"{step.when} (decided at run time: waits on {', '.join(waits)})"
                 return None
@@ -433,7 +438,8 @@ class Engine:
                   executor: Executor | None) -> list[str]:
         if action.in_engine or executor is None:
             return [self.redact.text(action.describe(args))]
-        return [self.redact.text(executor.describe(argv)) for argv in action.commands(args)]
+        return [self.redact.text(executor.describe(self.redact(list(argv))))
+                for argv in action.commands(args)]
 
     def _argv(self, res: StepResult) -> list[str] | None:
         """The audited argv: the step's command (the first, when it runs several)."""
@@ -628,28 +634,39 @@ class Engine:
 
     # --- rollback ----------------------------------------------------------------------
 
-    def _push_rollback(self, step: Step, action: Action[Any], args: BaseModel, captured: Any,
-                       target: str, res: StepResult) -> None:
-        invocation: Invocation | None = None
+    def _invocation(self, step: Step, action: Action[Any], args: BaseModel | None,
+                    captured: Any) -> Invocation | None:
+        """What undoes this step: the action's inverse of captured state, or the explicit
+        rollback rendered against the context (TemplateError if it waits on a result)."""
         if step.rollback == "auto":
-            invocation = action.inverse(args, captured)
-            if invocation is None:
-                res.rollback = "auto: nothing to undo"
-                return
-        elif step.rollback is not None and step.rollback != "none":
+            return None if args is None else action.inverse(args, captured)
+        if isinstance(step.rollback, Rollback):
             spec = step.rollback
             with_ = self.templates.render(dict(spec.with_), self.ctx, step=step.id,
                                           field="rollback.with")
-            invocation = Invocation(spec.action, with_, spec.target)
-        if invocation is None:
-            return
+            return Invocation(spec.action, with_, spec.target)
+        return None
+
+    def _pending(self, step_id: str, invocation: Invocation, target: str) -> _PendingRollback:
         rb_target = invocation.target or target
         rb_action = self.registry.action(invocation.action)
         rb_args = rb_action.validate_args(invocation.args)
         executor = None if rb_action.in_engine else self.executor(rb_target)
-        commands = self._commands(rb_action, rb_args, executor)
-        res.rollback = "; ".join(commands)
-        self.stack.append(_PendingRollback(step.id, invocation, rb_target, commands))
+        argv = [] if rb_action.in_engine else rb_action.commands(rb_args)
+        return _PendingRollback(step_id, invocation, rb_target,
+                                self._commands(rb_action, rb_args, executor),
+                                self.redact(list(argv[0])) if argv else None)
+
+    def _push_rollback(self, step: Step, action: Action[Any], args: BaseModel, captured: Any,
+                       target: str, res: StepResult) -> None:
+        invocation = self._invocation(step, action, args, captured)
+        if invocation is None:
+            if step.rollback == "auto":
+                res.rollback = "auto: nothing to undo"
+            return
+        pending = self._pending(step.id, invocation, target)
+        res.rollback = "; ".join(pending.commands)
+        self.stack.append(pending)
 
     def _plan_rollback(self, step: Step, action: Action[Any], args: BaseModel | None,
                        res: StepResult) -> None:
@@ -657,27 +674,31 @@ class Engine:
         if step.rollback is None or step.rollback == "none":
             res.rollback = "none" if action.mutating else None
             return
-        if step.rollback == "auto":
-            if args is not None and not self.options.offline:
-                try:
-                    captured = action.capture(args, self._actx(step, self.executor(res.target)))
-                    inv = action.inverse(args, captured)
-                except RunbookError as exc:
-                    res.rollback = f"auto (prior state unreadable: {exc})"
-                    return
-                if inv is None:
-                    res.rollback = "auto: nothing to undo"
-                    return
-                rb_action = self.registry.action(inv.action)
-                rb_args = rb_action.validate_args(inv.args)
-                executor = None if rb_action.in_engine else self.executor(
-                    inv.target or res.target)
-                res.rollback = "auto: " + "; ".join(self._commands(rb_action, rb_args,
-                                                                   executor))
-            else:
-                res.rollback = "auto: restore the state captured before the step"
+        auto = step.rollback == "auto"
+        if auto and (args is None or self.options.offline):
+            res.rollback = "auto: restore the state captured before the step"
             return
-        res.rollback = f"{step.rollback.action} {self.redact(dict(step.rollback.with_))}"
+        try:
+            captured = action.capture(args, self._actx(step, self.executor(res.target))) \
+                if auto and args is not None else None
+            invocation = self._invocation(step, action, args, captured)
+        except TemplateError as exc:
+            waits = self._waits_on(dict(step.rollback.with_)) if isinstance(
+                step.rollback, Rollback) else []
+            if not waits:
+                raise
+            res.rollback = (f"{step.rollback.action} {self.redact(dict(step.rollback.with_))}"
+                            f" (waits on {', '.join(waits)})") if isinstance(
+                step.rollback, Rollback) else str(exc)
+            return
+        except RunbookError as exc:
+            res.rollback = f"auto (prior state unreadable: {exc})"
+            return
+        if invocation is None:
+            res.rollback = "auto: nothing to undo"
+            return
+        pending = self._pending(step.id, invocation, res.target)
+        res.rollback = ("auto: " if auto else "") + "; ".join(pending.commands)
 
     def _discharge(self, step_id: str) -> None:
         self.stack = [p for p in self.stack if p.step != step_id]
@@ -689,7 +710,8 @@ class Engine:
             action = self.registry.action(pending.invocation.action)
             self.emit("runbook_rollback_started", Event(
                 "rollback.started", step=pending.step, action=action.name,
-                target=pending.target, argv=pending.commands, mutating=True))
+                target=pending.target, argv=pending.argv, mutating=True,
+                data={"commands": pending.commands}))
             started = time.monotonic()
             status, error = "ok", None
             try:
@@ -706,7 +728,7 @@ class Engine:
                 duration))
             self.emit("runbook_rollback_finished", Event(
                 "rollback.finished", step=pending.step, action=action.name,
-                target=pending.target, argv=pending.commands, status=status,
+                target=pending.target, argv=pending.argv, status=status,
                 duration_ms=duration, message=error, mutating=True))
         return complete
 

@@ -40,7 +40,8 @@ def load(path: str | Path, *, registry: Registry | None = None) -> Playbook:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise PlaybookError(f"not UTF-8 text (byte {exc.start})", file=file) from exc
+        raise PlaybookError(f"not UTF-8 text (byte {exc.start})", file=file,
+                            line=raw[:exc.start].count(b"\n") + 1) from exc
     playbook = loads(text, file=file, registry=registry)
     playbook._sha256 = hashlib.sha256(raw).hexdigest()
     return playbook
@@ -93,19 +94,49 @@ def _shape_problems(source: Source) -> Iterator[Problem]:
     try:
         Playbook.model_validate(source.data)
     except ValidationError as exc:
-        for err in exc.errors(include_url=False):
-            loc: FieldPath = tuple(err["loc"])
-            # pydantic reports union branches separately; keep them readable.
-            loc = tuple(p for p in loc if not (isinstance(p, str) and _is_union_tag(p)))
-            yield Problem(source.file, source.line_of(loc), dotted(loc),
-                          _message(err, loc))
+        for loc, message in pydantic_problems(exc):
+            yield Problem(source.file, source.line_of(loc), dotted(loc), message)
+
+
+def pydantic_problems(exc: ValidationError, base: FieldPath = ()) -> list[tuple[FieldPath, str]]:
+    """One readable problem per field from pydantic's errors.
+
+    pydantic reports each branch of a union separately (``serial.int`` and
+    ``serial.str``; ``rollback`` as a literal and as a mapping): the branch
+    tags are dropped from the path, a literal branch is dropped when the user
+    wrote a mapping, and what is left is one message per field.
+    """
+    found: dict[FieldPath, list[str]] = {}
+    for err in exc.errors(include_url=False):
+        raw = tuple(err["loc"])
+        if "[key]" in raw:
+            continue  # a non-string mapping key: the rules report it by name
+        loc = (*base, *(p for p in raw if not (isinstance(p, str) and _is_union_tag(p))))
+        branch = [p for p in raw if isinstance(p, str) and p.startswith("literal[")]
+        if branch and isinstance(err.get("input"), dict):
+            continue
+        message = _message(err, loc)
+        messages = found.setdefault(loc, [])
+        if message not in messages:
+            messages.append(message)
+    out: list[tuple[FieldPath, str]] = []
+    for loc, messages in found.items():
+        out.append((loc, messages[0] if len(messages) == 1 else " or ".join(
+            m.split(" (got ")[0] for m in messages) + _got_suffix(messages[0])))
+    return out
+
+
+def _got_suffix(message: str) -> str:
+    _, sep, got = message.partition(" (got ")
+    return f" (got {got}" if sep else ""
 
 
 def _is_union_tag(part: str) -> bool:
-    return "[" in part or part in _MODEL_NAMES
+    return "[" in part or part in _MODEL_NAMES or part in _SCALAR_TAGS
 
 
 _MODEL_NAMES = {"Rollback", "Retry", "Check", "Param", "Target", "Step"}
+_SCALAR_TAGS = {"int", "str", "float", "bool", "list", "dict", "none"}
 
 
 def _message(err: Any, loc: FieldPath) -> str:
@@ -247,6 +278,8 @@ class Rules:
         if isinstance(targets, dict):
             names |= {str(t) for t in targets}
             for tname, spec in targets.items():
+                if not isinstance(tname, str):
+                    self.add(("targets", str(tname)), f"target name {tname!r} must be a string")
                 if not isinstance(spec, dict):
                     continue
                 for key in ("via", "jump"):
@@ -322,12 +355,12 @@ class Rules:
             try:
                 cls.Args.model_validate(args)
             except ValidationError as exc:
-                for err in exc.errors(include_url=False):
-                    if err["type"] in ("extra_forbidden", "missing"):
-                        continue
-                    loc = tuple(err["loc"])
-                    msg = str(err["msg"]).removeprefix("Value error, ")
-                    self.add((*path, "with", *loc), f"{msg} (got {err.get('input')!r})")
+                reported = {(*path, "with", str(k)) for k in args} | {(*path, "with")}
+                for loc, message in pydantic_problems(exc, (*path, "with")):
+                    if message.startswith(("unknown key", "required field")) and (
+                            loc in reported or loc[:-1] == (*path, "with")):
+                        continue  # unknown and missing arguments are reported above
+                    self.add(loc, message)
 
     def check(self, path: FieldPath, check: Any) -> None:
         if not isinstance(check, dict):
@@ -347,7 +380,7 @@ class Rules:
         params = self.data.get("params")
         param_names = set(params) if isinstance(params, dict) else set()
         steps = _list(self.data.get("steps"))
-        if not steps and "steps" in self.data and isinstance(self.data["steps"], list):
+        if not steps and isinstance(self.data.get("steps", []), list):
             self.add(("steps",), "a playbook needs at least one step")
         for i, step in enumerate(steps):
             path: FieldPath = ("steps", i)
@@ -377,8 +410,9 @@ class Rules:
             if action in BACKGROUND_ACTIONS and isinstance(step.get("with"), dict):
                 ref = step["with"].get("step")
                 if isinstance(ref, str) and ref not in background:
-                    what = ("a later step" if any(isinstance(s, dict) and s.get("id") == ref
-                                                  for s in steps[i:]) else
+                    what = ("itself" if ref == sid else
+                            "a later step" if any(isinstance(s, dict) and s.get("id") == ref
+                                                  for s in steps[i + 1:]) else
                             "not a background step" if ref in seen else "an unknown step")
                     self.add((*path, "with", "step"),
                              f"{action} names {ref!r}, which is {what}; it must name an "
@@ -399,7 +433,8 @@ class Rules:
                                 for s in steps[i + 1:])
                     self.add((*path, "restores"),
                              f"restores {restores!r}, which is "
-                             + ("a later step" if later else "not a step of this playbook")
+                             + ("itself" if restores == sid else "a later step" if later
+                                else "not a step of this playbook")
                              + "; it must name an earlier step")
                 else:
                     earlier = steps[seen[restores]]

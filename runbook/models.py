@@ -56,7 +56,10 @@ class Target(Model):
     password: str | None = None
     known_hosts: str | None = None
     accept_new_host_key: bool | None = None
+    key_passphrase: str | None = None
     connect_timeout: Duration | None = None
+    keepalive: Duration | None = None
+    hash_known_hosts: bool | None = None
     jump: str | None = None
     # kubectl-exec
     namespace: str | None = None

@@ -49,10 +49,13 @@ def coerce(param: Param, value: Any) -> Any:
     else:  # list, map: JSON on the command line, native in files and Python
         if isinstance(value, str):
             try:
-                value = json.loads(value)
+                decoded = json.loads(value)
             except json.JSONDecodeError:
-                if kind == "list":
-                    value = [v.strip() for v in value.split(",") if v.strip()]
+                decoded = None
+            if isinstance(decoded, (list, dict)):
+                value = decoded
+            elif kind == "list":
+                value = [v.strip() for v in value.split(",") if v.strip()]
         expected = list if kind == "list" else dict
         if not isinstance(value, expected):
             raise ValueError(f"expected a {kind}, got {value!r}")
@@ -85,7 +88,9 @@ def resolve_params(playbook: Playbook, given: Mapping[str, Any], *,
         try:
             out[name] = coerce(param, raw)
         except ValueError as exc:
-            problems.append(Problem(file, None, f"params.{name}", str(exc)))
+            message = f"expected a {param.type} (the value is secret, so not shown)" \
+                if param.secret else str(exc)
+            problems.append(Problem(file, None, f"params.{name}", message))
     if problems:
         raise ValidationErrors(problems)
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Iterable
 from typing import Any
 
@@ -22,8 +23,10 @@ class Redactor:
             if value is None or isinstance(value, bool):
                 continue
             text = str(value)
-            if text and text not in self._values:
-                self._values.append(text)
+            # Also the forms a secret takes once quoted for display (shlex.join).
+            for form in (text, shlex.quote(text), text.replace("'", "'\"'\"'")):
+                if form and form not in self._values:
+                    self._values.append(form)
         # Longest first, so a secret containing another is masked whole.
         ordered = sorted(self._values, key=len, reverse=True)
         self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None

@@ -66,7 +66,10 @@ class Templates:
                  field: str = "") -> Any:
         """Evaluate an expression (``when``, ``that``, ``until``) to a Python value."""
         try:
-            return self._expr(source)(**context)
+            value = self._expr(source)(**context)
+            if isinstance(value, jinja2.Undefined):
+                value._fail_with_undefined_error()
+            return value
         except Exception as exc:
             raise _translate(exc, source, step, field) from exc
 

@@ -19,6 +19,7 @@ from runbook.errors import PlaybookError
 MAX_BYTES = 1_000_000
 MAX_NODES = 200_000
 MAX_ALIASES = 1_000
+MAX_DEPTH = 64
 
 Path = tuple[str | int, ...]
 
@@ -53,8 +54,24 @@ class _Builder:
         self.aliases = 0
         self.seen: dict[int, int] = {}
         self.scalars = yaml.constructor.SafeConstructor()
+        self.stack: set[int] = set()
+        self.current_line: int | None = None
 
     def build(self, node: yaml.Node, path: Path) -> Any:
+        self.current_line = node.start_mark.line + 1
+        if len(path) > MAX_DEPTH:
+            raise PlaybookError(f"nested more than {MAX_DEPTH} levels deep", file=self.file,
+                                line=self.current_line)
+        if id(node) in self.stack:
+            raise PlaybookError("an alias refers to a node that contains it (a recursive "
+                                "alias)", file=self.file, line=self.current_line)
+        self.stack.add(id(node))
+        try:
+            return self._build(node, path)
+        finally:
+            self.stack.discard(id(node))
+
+    def _build(self, node: yaml.Node, path: Path) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
             raise PlaybookError(f"document too large: more than {MAX_NODES} values "
@@ -116,11 +133,19 @@ def load_yaml(text: str, file: str) -> Source:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or str(exc)
+        if exc.context_mark is not None and "end of stream" in problem:
+            # An unclosed quote or bracket: where it opened is what helps.
+            mark = exc.context_mark
+            problem = f"{exc.context} that is never closed ({problem})"
+        elif "cannot start any token" in problem and "\t" in text:
+            problem += " (tabs cannot indent YAML; use spaces)"
         line = mark.line + 1 if mark else None
-        raise PlaybookError(f"YAML syntax error: {exc.problem or exc}", file=file,
-                            line=line) from exc
+        raise PlaybookError(f"YAML syntax error: {problem}", file=file, line=line) from exc
     except yaml.YAMLError as exc:
         raise PlaybookError(f"YAML error: {exc}", file=file) from exc
+    except RecursionError as exc:
+        raise PlaybookError("nested too deeply", file=file) from exc
     if node is None:
         return Source(file, None, {})
     builder = _Builder(file)
@@ -130,4 +155,7 @@ def load_yaml(text: str, file: str) -> Source:
         mark = exc.problem_mark
         raise PlaybookError(f"cannot read value: {exc.problem}", file=file,
                             line=mark.line + 1 if mark else None) from exc
+    except ValueError as exc:
+        raise PlaybookError(f"cannot read value: {exc}", file=file,
+                            line=builder.current_line) from exc
     return Source(file, data, builder.lines)

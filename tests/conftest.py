@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.sshd"]
+
 
 @pytest.fixture(autouse=True)
 def runbook_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

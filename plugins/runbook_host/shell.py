@@ -16,6 +16,14 @@ from runbook.actions import Action, ActionContext, Args
 from runbook.executors.base import CommandResult
 
 
+def _word(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
+
+
 class ShellArgs(Args):
     command: list[str] | str = Field(description="argv list, or a string split with shlex")
     shell: bool = Field(default=False, description="run the string through /bin/sh -c")
@@ -23,12 +31,20 @@ class ShellArgs(Args):
     env: dict[str, str] = Field(default_factory=dict)
     stdin: str | None = None
 
+    @field_validator("command", mode="before")
+    @classmethod
+    def _argv(cls, value: Any) -> Any:
+        """Numbers and booleans in an argv list are arguments, as a shell would see them."""
+        if isinstance(value, list):
+            return [_word(v) for v in value]
+        return value
+
     @field_validator("command")
     @classmethod
     def _not_empty(cls, value: list[str] | str) -> list[str] | str:
         if not value or (isinstance(value, str) and not value.strip()):
             raise ValueError("command is empty")
-        return [str(v) for v in value] if isinstance(value, list) else value
+        return value
 
     def argv(self) -> list[str]:
         if self.shell:

@@ -138,5 +138,9 @@ class LocalExecutor(Executor):
             proc.feed("stdout", out or "")
             proc.feed("stderr", err or "")
             raise proc.timeout_error(timeout or 0.0) from None
+        except BaseException:
+            # Interrupted (Ctrl-C, SIGTERM): the command must not outlive us.
+            _kill_group(popen, 2.0)
+            raise
         return CommandResult(argv=list(argv), rc=popen.returncode, stdout=out, stderr=err,
                              duration_ms=(time.monotonic() - started) * 1000, target=self.name)

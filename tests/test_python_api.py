@@ -1,0 +1,219 @@
+"""``import runbook``: build playbooks from the models, validate and run them in Python."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import runbook
+from runbook import Check, Param, Playbook, Retry, Rollback, Step
+from runbook.errors import RunbookError
+
+
+def write_step(step_id: str, path: Path, text: str, *, undo: bool = True) -> Step:
+    """A step that writes text to path (and deletes it again on rollback)."""
+    return Step(
+        id=step_id,
+        action="host.shell",
+        with_={"command": ["sh", "-c", 'printf "%s" "$1" > "$2"', "sh", text, str(path)]},
+        rollback=Rollback(action="host.shell", with_={"command": ["rm", "-f", str(path)]})
+        if undo else None,
+        checks=[Check(probe="host.query", with_={"command": ["cat", str(path)]},
+                      that=f"result.stdout == {text!r}")],
+    )
+
+
+def test_build_and_run_a_playbook_in_python(tmp_path: Path) -> None:
+    greeting = tmp_path / "greeting"
+    copy = tmp_path / "copy"
+    playbook = Playbook(
+        runbook=1,
+        name="python-built",
+        title="Built in Python",
+        params={"who": Param(type="string", default="world")},
+        preconditions=[Check(probe="host.query", with_={"command": ["test", "-d", str(tmp_path)]},
+                             that="result.rc == 0")],
+        steps=[
+            Step(id="greet", action="host.shell",
+                 with_={"command": ["sh", "-c", 'printf "hello %s" "$1" > "$2"', "sh",
+                                    "{{ who }}", str(greeting)]}),
+            Step(id="read", action="host.query", with_={"command": ["cat", str(greeting)]},
+                 register_as="said"),
+            Step(id="copy", action="host.shell",
+                 with_={"command": ["sh", "-c", 'printf "%s" "$1" > "$2"', "sh",
+                                    "{{ said.stdout }}", str(copy)]},
+                 when="'hello' in said.stdout"),
+            Step(id="skipped", action="host.shell", with_={"command": ["false"]},
+                 when="params.who == 'nobody'"),
+        ],
+        verify=[Check(probe="host.query", with_={"command": ["cat", str(copy)]},
+                      that=["result.rc == 0", "who in result.stdout"])],
+    )
+    runbook.validate(playbook)
+    result = runbook.run(playbook, {"who": "python"}, yes=True, reason="test")
+
+    assert result.outcome == "succeeded", result.error
+    assert result.exit_code == 0
+    assert [s.status for s in result.steps] == ["ok", "ok", "ok", "skipped"]
+    assert greeting.read_text() == "hello python"
+    assert copy.read_text() == "hello python"
+    assert [c.ok for c in result.checks] == [True, True]
+    assert result.params == {"who": "python"}
+    assert playbook.origin == "<python>"
+    assert len(playbook.sha256) == 64
+
+
+def test_failure_rolls_back_in_reverse_order(tmp_path: Path) -> None:
+    first, second, log = tmp_path / "first", tmp_path / "second", tmp_path / "log"
+    undo_first = Rollback(action="host.shell", with_={
+        "command": ["sh", "-c", 'rm -f "$1"; echo first >> "$2"', "sh", str(first), str(log)]})
+    undo_second = Rollback(action="host.shell", with_={
+        "command": ["sh", "-c", 'rm -f "$1"; echo second >> "$2"', "sh", str(second), str(log)]})
+    playbook = Playbook(runbook=1, name="rolls-back", steps=[
+        Step(id="first", action="host.shell", with_={"command": ["touch", str(first)]},
+             rollback=undo_first),
+        Step(id="second", action="host.shell", with_={"command": ["touch", str(second)]},
+             rollback=undo_second),
+        Step(id="boom", action="host.shell", with_={"command": ["false"]}),
+    ])
+    runbook.validate(playbook)
+    result = runbook.run(playbook, yes=True)
+    assert result.outcome == "rolled-back"
+    assert result.exit_code == 1
+    assert not first.exists()
+    assert not second.exists()
+    assert log.read_text().split() == ["second", "first"]
+    assert [r.step for r in result.rollbacks] == ["second", "first"]
+
+
+def test_failed_check_rolls_back_the_step(tmp_path: Path) -> None:
+    path = tmp_path / "value"
+    step = write_step("write", path, "good")
+    step.checks = [Check(probe="host.query", with_={"command": ["cat", str(path)]},
+                         that="result.stdout == 'other'",
+                         retry=Retry(attempts=2, delay=0.01))]
+    result = runbook.run(Playbook(runbook=1, name="check-fails", steps=[step]), yes=True)
+    assert result.outcome == "rolled-back"
+    assert result.checks[0].attempts == 2
+    assert not path.exists()
+
+
+def test_plan_runs_nothing_mutating(tmp_path: Path) -> None:
+    path = tmp_path / "planned"
+    playbook = Playbook(runbook=1, name="planned", steps=[write_step("write", path, "x")])
+    result = runbook.plan(playbook)
+    assert result.outcome == "planned"
+    assert result.exit_code == 0
+    assert result.steps[0].status == "planned"
+    assert not path.exists()
+
+
+def test_validate_rejects_an_unknown_action() -> None:
+    playbook = Playbook(runbook=1, name="unknown", steps=[
+        Step(id="ok", action="host.shell", with_={"command": ["true"]}),
+        Step(id="bad", action="host.shel", with_={"command": ["true"]}),
+    ])
+    with pytest.raises(runbook.ValidationErrors) as info:
+        runbook.validate(playbook)
+    [problem] = info.value.problems
+    assert problem.field == "steps[1].action"
+    assert problem.file == "<python>"
+    assert "unknown action 'host.shel'" in problem.message
+    assert "did you mean 'host.shell'?" in problem.message
+    assert isinstance(info.value, runbook.PlaybookError)
+
+
+def test_validate_applies_every_cross_field_rule() -> None:
+    playbook = Playbook(runbook=1, name="rules", params={"lines": Param(type="int", default=1)},
+                        steps=[
+        Step(id="a", action="host.shell", with_={"comand": ["true"]}, target="nowhere"),
+        Step(id="a", action="flow.stop", with_={"step": "a"}, register_as="lines"),
+        Step(id="c", action="host.shell", with_={"command": ["true"]}, restores="zzz"),
+    ])
+    with pytest.raises(runbook.ValidationErrors) as info:
+        runbook.validate(playbook)
+    fields = sorted(p.field for p in info.value.problems)
+    assert fields == ["steps[0].target", "steps[0].with", "steps[0].with.comand",
+                      "steps[1].id", "steps[1].register", "steps[1].with.step",
+                      "steps[2].restores"]
+
+
+def test_running_an_invalid_python_playbook_runs_nothing(tmp_path: Path) -> None:
+    """The safety rule holds for playbooks built in code too: invalid means nothing runs."""
+    marker = tmp_path / "marker"
+    playbook = Playbook(runbook=1, name="invalid", steps=[
+        Step(id="touch", action="host.shell", with_={"command": ["touch", str(marker)]}),
+        Step(id="bad", action="host.shel", with_={"command": ["true"]}),
+    ])
+    error: RunbookError | None = None
+    exit_code = None
+    try:
+        exit_code = runbook.run(playbook, yes=True).exit_code
+    except RunbookError as exc:
+        error = exc
+    assert not marker.exists(), f"step 'touch' ran before {error or 'the run'} stopped it"
+    assert isinstance(error, runbook.PlaybookError) or exit_code == 2, (
+        f"expected a validation error (or exit 2), got {error!r} / exit {exit_code}")
+
+
+def test_models_accept_python_names_and_yaml_aliases() -> None:
+    by_alias = Step.model_validate({"id": "a", "action": "host.shell",
+                                    "with": {"command": ["true"]}, "register": "r"})
+    by_name = Step(id="a", action="host.shell", with_={"command": ["true"]}, register_as="r")
+    assert by_alias == by_name
+    dumped = by_name.model_dump(by_alias=True, exclude_defaults=True)
+    assert dumped == {"id": "a", "action": "host.shell", "with": {"command": ["true"]},
+                      "register": "r"}
+    assert Check(probe="host.query", that="x == 1").that == ["x == 1"]
+    assert Step(id="t", action="flow.sleep", timeout="5m").timeout == 300.0
+
+
+def test_loads_and_load_return_the_same_model(tmp_path: Path) -> None:
+    text = ("runbook: 1\nname: same\nsteps:\n"
+            "  - {id: a, action: host.shell, with: {command: [echo, hi]}}\n")
+    path = tmp_path / "same.yaml"
+    path.write_text(text, encoding="utf-8")
+    from_file = runbook.load(path)
+    from_text = runbook.loads(text)
+    assert from_file.model_dump() == from_text.model_dump()
+    assert from_file.origin == str(path)
+    assert from_file.sha256 == from_text.sha256
+    result = runbook.run(str(path), yes=True)
+    assert result.exit_code == 0
+
+
+def test_all_is_sorted_and_every_name_resolves() -> None:
+    assert runbook.__all__ == sorted(runbook.__all__)
+    assert len(set(runbook.__all__)) == len(runbook.__all__)
+    for name in runbook.__all__:
+        assert getattr(runbook, name) is not None, name
+    assert runbook.Playbook is Playbook
+    assert issubclass(runbook.ValidationErrors, runbook.PlaybookError)
+    assert issubclass(runbook.PlaybookError, runbook.RunbookError)
+    assert callable(runbook.run) and callable(runbook.validate)
+
+
+def test_unknown_attribute_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        getattr(runbook, "nope")  # noqa: B009
+    assert sorted(dir(runbook)) == runbook.__all__
+
+
+def test_type_checkers_can_see_the_public_names() -> None:
+    """``runbook`` ships py.typed; mypy and pyright only honour a literal ``__all__``.
+
+    Built with ``sorted([...])`` it is invisible to them, and ``mypy --strict`` rejects
+    ``runbook.run`` and every other lazy name in user code.
+    """
+    tree = ast.parse(Path(runbook.__file__).read_text(encoding="utf-8"))
+    values = [node.value for node in tree.body if isinstance(node, ast.Assign)
+              and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)]
+    assert len(values) == 1
+    try:
+        literal = ast.literal_eval(values[0])
+    except ValueError:
+        pytest.fail(f"__all__ is computed ({ast.unparse(values[0])[:60]}...), not a literal "
+                    "list: type checkers do not see the public names")
+    assert list(literal) == runbook.__all__
