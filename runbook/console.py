@@ -178,11 +178,13 @@ def render_summary(console: Console, result: RunResult) -> None:
         for cmd in result.manual:
             console.print(f"    $ {escape(cmd)}")
     colour = "green" if result.exit_code == 0 else "red"
-    done = sum(1 for s in result.steps if s.status == "ok")
+    counts: dict[str, int] = {}
+    for s in result.steps:
+        counts[s.status] = counts.get(s.status, 0) + 1
+    tally = ", ".join(f"{n} {status}" for status, n in counts.items()) or "no steps"
     console.print(
-        f"[bold {colour}]{result.outcome}[/] · exit {result.exit_code} · {done}/"
-        f"{len(result.steps)} steps ok · {len(result.rollbacks)} rollbacks · "
-        f"{result.duration_ms / 1000:.2f}s")
+        f"[bold {colour}]{result.outcome}[/] · exit {result.exit_code} · steps: {tally} · "
+        f"{len(result.rollbacks)} rollbacks · {result.duration_ms / 1000:.2f}s")
     if result.error and result.exit_code != 0:
         console.print(f"  {escape(result.error)}")
     if result.audit_log:

@@ -59,7 +59,7 @@ from runbook.templating import Templates, referenced_names
 Prompt = Callable[[str, str], bool]
 """Asks a person: (step id, message) -> approved?"""
 
-_OBSERVED = re.compile(r"\b(?:result|steps|checks)(?:\.[A-Za-z_]\w*|\[[^\]\[]+\])+")
+_OBSERVED = re.compile(r"(?<![\w.'\"])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[[^\]\[]+\])+")
 
 
 @dataclass
@@ -311,8 +311,8 @@ class Engine:
                 return
             executor = None if action.in_engine else self.executor(target)
             res.commands = self._commands(action, args, executor)
-            if not action.in_engine:
-                res.argv = [self.redact(list(a)) for a in action.commands(args)]
+            if executor is not None:
+                res.argv = [self.redact(executor.wire_argv(a)) for a in action.commands(args)]
             expected = self.options.expected_commands.get(step.id)
             if expected is not None and expected != res.commands:
                 raise StepError(f"step {step.id!r} would run {res.commands}, but the reviewed "
@@ -398,7 +398,9 @@ class Engine:
                 res.when = f"{step.when} (decided at run time: waits on {', '.join(waits)})"
                 return None
             raise
-        res.when = f"{step.when} -> {str(decision).lower()}"
+        seen = _observe(self.templates, [step.when], self.ctx)
+        res.when = f"{step.when} -> {str(decision).lower()}" + (
+            f" (observed {', '.join(f'{k} = {v!r}' for k, v in seen.items())})" if seen else "")
         if not decision:
             res.status = "skipped"
             self.ctx["steps"][step.id] = {"status": "skipped"}
@@ -652,7 +654,8 @@ class Engine:
         rb_action = self.registry.action(invocation.action)
         rb_args = rb_action.validate_args(invocation.args)
         executor = None if rb_action.in_engine else self.executor(rb_target)
-        argv = [] if rb_action.in_engine else rb_action.commands(rb_args)
+        argv = [] if executor is None else [executor.wire_argv(a)
+                                            for a in rb_action.commands(rb_args)]
         return _PendingRollback(step_id, invocation, rb_target,
                                 self._commands(rb_action, rb_args, executor),
                                 self.redact(list(argv[0])) if argv else None)

@@ -24,6 +24,9 @@ class StepRef(Args):
 
 class WaitQuietArgs(StepRef):
     quiet_for: Duration = Field(description="how long the output must stay silent")
+    max_wait: Duration | None = Field(default=None,
+                                      description="give up after this long (else the step's "
+                                                  "timeout)")
 
 
 class WaitQuiet(Action[WaitQuietArgs]):
@@ -37,7 +40,8 @@ class WaitQuiet(Action[WaitQuietArgs]):
 
     def run(self, args: WaitQuietArgs, ctx: ActionContext) -> Any:
         proc = ctx.background(args.step)
-        deadline = time.monotonic() + ctx.timeout if ctx.timeout else None
+        limit = min(x for x in (ctx.timeout, args.max_wait, float("inf")) if x is not None)
+        deadline = time.monotonic() + limit if limit != float("inf") else None
         while True:
             quiet = proc.quiet_for
             if quiet >= args.quiet_for or proc.poll() is not None:
@@ -46,7 +50,7 @@ class WaitQuiet(Action[WaitQuietArgs]):
             now = time.monotonic()
             if deadline is not None and now >= deadline:
                 raise StepError(
-                    f"{args.step} was still printing after {format_duration(ctx.timeout or 0)}"
+                    f"{args.step} was still printing after {format_duration(limit)}"
                     f" (never quiet for {format_duration(args.quiet_for)}; "
                     f"{proc.output_lines} lines so far)", step=ctx.step)
             pause = min(args.quiet_for - quiet, 0.2)

@@ -73,7 +73,7 @@ def test_exit_0_when_every_step_succeeds(tmp_path: Path, runbook_home: Path) -> 
     proc = run_cli("run", pb)
     assert proc.returncode == 0, output(proc)
     assert lines(log) == ["do-1", "do-2"]
-    assert "succeeded · exit 0 · 2/2 steps ok" in proc.stdout
+    assert "succeeded · exit 0 · steps: 2 ok" in proc.stdout
     assert last_run(runbook_home)[-1]["status"] == "succeeded"
 
 

@@ -149,6 +149,10 @@ class Executor(ABC):
         """The command as a person would type it on this target, for plans and manual steps."""
         return shlex.join(argv)
 
+    def wire_argv(self, argv: Sequence[str]) -> list[str]:
+        """The argv as it is started on this machine (kubectl-exec wraps it), for the audit."""
+        return list(argv)
+
     def connect(self) -> None:
         """Open the connection early, so an unreachable target fails before anything changes."""
         return None

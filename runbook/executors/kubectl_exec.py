@@ -99,6 +99,9 @@ class KubectlExecExecutor(Executor):
         """The full kubectl argv for ``argv`` (resolves the selector on first use)."""
         return self._wrap(self.pod(), argv, stdin, env, cwd)
 
+    def wire_argv(self, argv: Sequence[str]) -> list[str]:
+        return self.wrap(argv)
+
     def describe(self, argv: Sequence[str]) -> str:
         """The wrapped command; never runs kubectl, so an unresolved selector shows as
         ``<pod matching SEL>`` (plans may be made offline)."""
