@@ -42,7 +42,8 @@ def lag(state: dict[str, Any], group: str = "cfs-operator",
         topic: str = "cfs-session-events") -> int:
     partitions = state["kafka"]["topics"][topic]["partitions"]
     offsets = state["kafka"]["groups"][group]["offsets"][topic]
-    return sum(p["start"] + len(p["records"]) - (o or 0) for p, o in zip(partitions, offsets))
+    pairs = zip(partitions, offsets, strict=True)
+    return sum(p["start"] + len(p["records"]) - (o or 0) for p, o in pairs)
 
 
 def operator_replicas(state: dict[str, Any]) -> int:
