@@ -118,18 +118,18 @@ def _execute(playbook_path: str, *, dry_run: bool, yes: bool, plan_file: str | N
     from runbook.loader import load
     from runbook.params import parse_assignments
 
-    playbook = load(playbook_path)
+    options = RunOptions(dry_run=dry_run, offline=offline, yes=yes, reason=reason,
+                         audit_log=audit_log, forks=forks)
+    _targets(options, inventory, target_uris)
+    playbook = load(playbook_path, targets=options.targets)
     given: dict[str, Any] = {}
     if params_file:
         given.update(_read_params_file(params_file))
     given.update(parse_assignments(list(params)))
-    options = RunOptions(dry_run=dry_run, offline=offline, yes=yes, reason=reason,
-                         audit_log=audit_log, forks=forks)
     if plan_file:
         from runbook.planfile import apply_plan_file
 
         given = apply_plan_file(plan_file, playbook, given, options)
-    _targets(options, inventory, target_uris)
     console = make_console(sys.stderr if as_json else None)
     if sandbox:
         _sandbox(options, sandbox, console)

@@ -21,6 +21,7 @@ import os
 import re
 import secrets
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -140,6 +141,8 @@ class Engine:
         self.redact = Redactor(secret_values)
         self.targets = {**playbook.effective_targets(), **self.options.targets}
         self.executors: dict[str, Executor] = {}
+        self._executor_lock = threading.RLock()
+        self._stack_lock = threading.Lock()
         self.background: dict[str, _Background] = {}
         self.stack: list[_PendingRollback] = []
         self.unresolved: dict[str, str] = {}
@@ -265,15 +268,46 @@ class Engine:
     def target_name(self, explicit: str | None) -> str:
         return explicit or self.playbook.default_target()
 
+    def _is_group(self, name: str) -> bool:
+        target = self.targets.get(name)
+        return bool(target is not None and target.hosts)
+
+    def members(self, name: str, _seen: frozenset[str] = frozenset()) -> list[str]:
+        """The target names a group fans out to; a bare host name inherits the group's
+        connection settings (with ``host`` set to it)."""
+        group = self.targets[name]
+        out: list[str] = []
+        for entry in group.hosts or []:
+            if entry in _seen or entry == name:
+                raise StepError(f"group {name!r} contains itself through {entry!r}",
+                                target=name)
+            if entry in self.targets:
+                if self._is_group(entry):
+                    out += self.members(entry, _seen | {name})
+                else:
+                    out.append(entry)
+                continue
+            inherited = group.model_dump(exclude={"hosts"}, exclude_none=True, by_alias=True)
+            inherited["host"] = entry
+            self.targets[entry] = Target.model_validate(inherited)
+            self.ctx["targets"][entry] = {"name": entry, "connection": group.connection,
+                                          "vars": group.vars, "hosts": None}
+            out.append(entry)
+        return list(dict.fromkeys(out))
+
     def executor(self, name: str) -> Executor:
+        with self._executor_lock:
+            return self._executor(name)
+
+    def _executor(self, name: str) -> Executor:
         if name in self.executors:
             return self.executors[name]
         target = self.targets.get(name)
         if target is None:
             raise StepError(f"undeclared target {name!r}", target=name)
         if target.hosts:
-            raise StepError(f"target {name!r} is a group of hosts; fan-out needs the "
-                            "executors of the fan-out issue", target=name)
+            raise StepError(f"target {name!r} is a group of hosts; it can only be the target "
+                            "of a step (which then runs on every host)", target=name)
         factory = self.registry.executors.get(target.connection)
         if factory is None:
             raise PluginError(f"no executor for connection {target.connection!r}")
@@ -282,9 +316,9 @@ class Engine:
             settings["env"] = {**self.options.env, **(settings.get("env") or {})}
         for key in ("via", "jump"):
             if key in settings:
-                settings[key] = self.executor(settings[key])
+                settings[key] = self._executor(settings[key])
         if target.connection == "kubectl-exec" and "via" not in settings:
-            settings["via"] = self.executor("local")
+            settings["via"] = self._executor("local")
         executor = factory(name, settings)
         self.executors[name] = executor
         return executor
@@ -294,6 +328,7 @@ class Engine:
     def _step(self, step: Step) -> None:
         action = self.registry.action(step.action)
         target = self.target_name(step.target)
+        self.ctx["target"] = self.ctx["targets"].get(target)
         res = StepResult(id=step.id, action=step.action, target=target,
                          mutating=action.mutating, background=step.background, title=step.title)
         self.result.steps.append(res)
@@ -303,6 +338,9 @@ class Engine:
                 decision = self._when(step, res)
                 if decision is False:
                     return
+            if self._is_group(target):
+                self._fan_out(step, action, res)
+                return
             args = self._args(action, step.with_, step.id, "with", res)
             if args is None:  # a dry-run waiting on an unresolved result
                 res.status = "planned"
@@ -387,6 +425,138 @@ class Engine:
                 return
             raise _Abort("failed", message, rollback=step.on_fail == "rollback") from exc
 
+    # --- fan-out ------------------------------------------------------------------------
+
+    def _fan_out(self, step: Step, action: Action[Any], res: StepResult) -> None:
+        """Run a step on every host of a group: batches of ``serial``, at most ``forks`` at
+        once, stopping once more than ``max_fail`` hosts have failed. Each host's outcome,
+        events and rollback are its own."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from runbook.fanout import batches, failure_budget
+
+        if step.background or action.in_engine:
+            raise StepError(f"{step.action} cannot fan out over group {res.target!r}",
+                            step=step.id)
+        hosts = self.members(res.target)
+        try:
+            plan = batches(hosts, step.serial)
+            budget = failure_budget(step.max_fail, len(hosts))
+        except ValueError as exc:
+            raise StepError(str(exc), step=step.id) from exc
+        per_host: dict[str, BaseModel] = {}
+        for host in hosts:
+            args = self._args(action, step.with_, step.id, "with",
+                              scope={**self.ctx, "target": self.ctx["targets"][host]})
+            assert args is not None
+            per_host[host] = args
+            cmds = self._commands(action, args, self.executor(host))
+            res.commands += [f"[{host}] {c}" for c in cmds]
+        if step.confirm:
+            res.gate = step.confirm
+            self._gate(step.id, res, step.confirm)
+        if self.options.dry_run and (action.mutating or self.options.offline):
+            res.status = "planned"
+            res.rollback = f"per host: {step.rollback}" if step.rollback else (
+                "none" if action.mutating else None)
+            self.ctx["steps"][step.id] = {"status": "planned"}
+            self.unresolved[f"steps.{step.id}"] = step.id
+            self._emit_step_finished(res)
+            return
+        started = time.monotonic()
+        failed: list[str] = []
+        workers = max(1, min(self.options.forks, len(hosts)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fanout") as pool:
+            for batch in plan:
+                outcomes = list(pool.map(
+                    lambda h: (h, self._on_host(step, action, per_host[h], h)), batch))
+                for host, outcome in outcomes:
+                    res.hosts[host] = outcome
+                    if outcome["status"] != "ok":
+                        failed.append(host)
+                if len(failed) > budget:
+                    break
+        skipped = [h for h in hosts if h not in res.hosts]
+        for host in skipped:
+            res.hosts[host] = {"status": "skipped", "error": "not started: too many failures"}
+        res.duration_ms = round((time.monotonic() - started) * 1000, 3)
+        res.attempts = len(hosts) - len(skipped)
+        too_many = len(failed) > budget
+        res.status = "failed" if too_many else "ok"
+        values = {h: o.get("value") for h, o in res.hosts.items()}
+        self.ctx["steps"][step.id] = {
+            "status": res.status, "result": values, "rc": None, "stdout": None,
+            "hosts": {h: {k: v for k, v in o.items() if k != "value"} | {"result": o.get(
+                "value")} for h, o in res.hosts.items()}}
+        for outcome in res.hosts.values():
+            outcome.pop("value", None)
+        res.result = self.redact(values)
+        if step.register_as:
+            self.ctx[step.register_as] = values
+        if too_many:
+            res.error = (f"{len(failed)} of {len(hosts)} hosts failed (max_fail "
+                         f"{step.max_fail or 0}): "
+                         + "; ".join(f"{h}: {res.hosts[h].get('error')}" for h in failed))
+            self._emit_step_finished(res)
+            raise StepError(res.error, step=step.id, target=res.target)
+        self._emit_step_finished(res)
+        if step.restores:
+            self._discharge(step.restores)
+        for j, check in enumerate(step.checks):
+            for host in [h for h in hosts if res.hosts[h]["status"] == "ok"]:
+                cres = self._check(check, "check",
+                                   f"{check.id or f'{step.id}-check-{j + 1}'}@{host}",
+                                   step=step, default_target=check.target or host)
+                if cres.ok is False and check.on_fail == "abort":
+                    res.status = "failed"
+                    res.error = cres.message
+                    raise CheckFailed(cres.message or "check failed", step=step.id,
+                                      check=cres.id, expected=" and ".join(cres.expected),
+                                      observed=cres.observed)
+
+    def _on_host(self, step: Step, action: Action[Any], args: BaseModel,
+                 host: str) -> dict[str, Any]:
+        """One host of a fan-out: capture, audit, run, push its own rollback."""
+        started = time.monotonic()
+        outcome: dict[str, Any] = {"status": "ok", "rc": None, "error": None}
+        hres = StepResult(id=step.id, action=step.action, target=host,
+                          mutating=action.mutating)
+        captured = None
+        try:
+            executor = self.executor(host)
+            executor.connect()
+            argv = [self.redact(executor.wire_argv(a)) for a in action.commands(args)]
+            if step.rollback == "auto":
+                captured = action.capture(args, self._actx(step, executor))
+            self.emit("runbook_step_started", Event(
+                "step.started", step=step.id, action=step.action, target=host, host=host,
+                argv=argv[0] if argv else None, mutating=action.mutating))
+            value = self._execute(step, action, args, executor, hres)
+            if isinstance(value, NoOp):
+                value = value.result
+            outcome["value"] = value
+            if isinstance(value, dict) and "rc" in value:
+                outcome["rc"] = value["rc"]
+        except (RunbookError, ValidationError) as exc:
+            outcome["status"] = "failed"
+            outcome["error"] = self.redact.text(str(exc))
+            if isinstance(exc, CommandError):
+                outcome["rc"] = exc.rc
+        outcome["duration_ms"] = round((time.monotonic() - started) * 1000, 3)
+        self.emit("runbook_step_finished", Event(
+            "step.finished", step=step.id, action=step.action, target=host, host=host,
+            status=outcome["status"], rc=outcome["rc"], duration_ms=outcome["duration_ms"],
+            mutating=action.mutating, message=outcome["error"]))
+        completed = outcome["status"] == "ok"
+        if action.mutating and (completed or (captured is not None and
+                                              step.rollback == "auto")):
+            try:
+                self._push_rollback(step, action, args, captured, host, hres,
+                                    {**self.ctx, "target": self.ctx["targets"][host]})
+            except RunbookError as exc:
+                outcome["error"] = f"{outcome['error'] or ''} (rollback unavailable: {exc})"
+        return outcome
+
     def _when(self, step: Step, res: StepResult) -> bool | None:
         assert step.when is not None
         try:
@@ -417,9 +587,11 @@ class Engine:
         return sorted(waits)
 
     def _args(self, action: Action[Any], raw: Mapping[str, Any], step_id: str, field: str,
-              res: StepResult | None = None) -> BaseModel | None:
+              res: StepResult | None = None,
+              scope: Mapping[str, Any] | None = None) -> BaseModel | None:
         try:
-            rendered = self.templates.render(dict(raw), self.ctx, step=step_id, field=field)
+            rendered = self.templates.render(dict(raw), scope or self.ctx, step=step_id,
+                                             field=field)
         except TemplateError:
             waits = self._waits_on(dict(raw))
             if self.options.dry_run and waits and res is not None:
@@ -637,14 +809,14 @@ class Engine:
     # --- rollback ----------------------------------------------------------------------
 
     def _invocation(self, step: Step, action: Action[Any], args: BaseModel | None,
-                    captured: Any) -> Invocation | None:
+                    captured: Any, scope: Mapping[str, Any] | None = None) -> Invocation | None:
         """What undoes this step: the action's inverse of captured state, or the explicit
         rollback rendered against the context (TemplateError if it waits on a result)."""
         if step.rollback == "auto":
             return None if args is None else action.inverse(args, captured)
         if isinstance(step.rollback, Rollback):
             spec = step.rollback
-            with_ = self.templates.render(dict(spec.with_), self.ctx, step=step.id,
+            with_ = self.templates.render(dict(spec.with_), scope or self.ctx, step=step.id,
                                           field="rollback.with")
             return Invocation(spec.action, with_, spec.target)
         return None
@@ -661,15 +833,17 @@ class Engine:
                                 self.redact(list(argv[0])) if argv else None)
 
     def _push_rollback(self, step: Step, action: Action[Any], args: BaseModel, captured: Any,
-                       target: str, res: StepResult) -> None:
-        invocation = self._invocation(step, action, args, captured)
+                       target: str, res: StepResult,
+                       scope: Mapping[str, Any] | None = None) -> None:
+        invocation = self._invocation(step, action, args, captured, scope)
         if invocation is None:
             if step.rollback == "auto":
                 res.rollback = "auto: nothing to undo"
             return
         pending = self._pending(step.id, invocation, target)
         res.rollback = "; ".join(pending.commands)
-        self.stack.append(pending)
+        with self._stack_lock:
+            self.stack.append(pending)
 
     def _plan_rollback(self, step: Step, action: Action[Any], args: BaseModel | None,
                        res: StepResult) -> None:

@@ -11,7 +11,7 @@ import difflib
 import hashlib
 import re
 import typing
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +30,12 @@ RESERVED = {"params", "result", "steps", "checks", "targets", "target", "run"}
 BACKGROUND_ACTIONS = {"flow.stop", "flow.wait_quiet"}
 
 
-def load(path: str | Path, *, registry: Registry | None = None) -> Playbook:
-    """Load and validate a playbook file; ValidationErrors lists every problem."""
+def load(path: str | Path, *, registry: Registry | None = None,
+         targets: Iterable[str] = ()) -> Playbook:
+    """Load and validate a playbook file; ValidationErrors lists every problem.
+
+    ``targets`` names targets defined outside the playbook (an inventory,
+    ``--target``), so steps may use them."""
     file = str(path)
     try:
         raw = Path(path).read_bytes()
@@ -42,27 +46,29 @@ def load(path: str | Path, *, registry: Registry | None = None) -> Playbook:
     except UnicodeDecodeError as exc:
         raise PlaybookError(f"not UTF-8 text (byte {exc.start})", file=file,
                             line=raw[:exc.start].count(b"\n") + 1) from exc
-    playbook = loads(text, file=file, registry=registry)
+    playbook = loads(text, file=file, registry=registry, targets=targets)
     playbook._sha256 = hashlib.sha256(raw).hexdigest()
     return playbook
 
 
-def loads(text: str, *, file: str = "<string>", registry: Registry | None = None) -> Playbook:
+def loads(text: str, *, file: str = "<string>", registry: Registry | None = None,
+          targets: Iterable[str] = ()) -> Playbook:
     """Load a playbook from YAML text."""
     source = load_yaml(text, file)
-    playbook = from_source(source, registry=registry)
+    playbook = from_source(source, registry=registry, targets=targets)
     playbook._origin = file
     playbook._sha256 = hashlib.sha256(text.encode()).hexdigest()
     return playbook
 
 
-def from_source(source: Source, *, registry: Registry | None = None) -> Playbook:
+def from_source(source: Source, *, registry: Registry | None = None,
+                targets: Iterable[str] = ()) -> Playbook:
     data = source.data
     if not isinstance(data, dict):
         raise PlaybookError("expected a mapping with runbook:, name: and steps:",
                             file=source.file, line=source.line_of(()))
     problems = list(_shape_problems(source))
-    problems += Rules(source, registry or default_registry()).problems()
+    problems += Rules(source, registry or default_registry(), targets).problems()
     if problems:
         problems.sort(key=lambda p: (p.line or 0, p.field))
         raise ValidationErrors(_dedupe(problems))
@@ -220,7 +226,9 @@ def _field_names(model: type[BaseModel]) -> Iterator[str]:
 class Rules:
     """Cross-field rules, checked on the raw data so they run even when shapes are off."""
 
-    def __init__(self, source: Source, registry: Registry) -> None:
+    def __init__(self, source: Source, registry: Registry,
+                 extra_targets: Iterable[str] = ()) -> None:
+        self.extra_targets = set(extra_targets)
         self.source = source
         self.data: dict[str, Any] = source.data if isinstance(source.data, dict) else {}
         self.registry = registry
@@ -274,7 +282,7 @@ class Rules:
 
     def target_names(self) -> set[str]:
         targets = self.data.get("targets")
-        names = {"local"}
+        names = {"local", *self.extra_targets}
         if isinstance(targets, dict):
             names |= {str(t) for t in targets}
             for tname, spec in targets.items():
@@ -441,6 +449,14 @@ class Rules:
                     if earlier.get("rollback") in (None, "none"):
                         self.add((*path, "restores"),
                                  f"restores {restores!r}, which has no rollback to discharge")
+            for key in ("serial", "max_fail"):
+                if isinstance(step.get(key), (int, str)):
+                    from runbook.fanout import failure_budget
+
+                    try:
+                        failure_budget(step[key], 100)
+                    except ValueError as exc:
+                        self.add((*path, key), str(exc).replace("max_fail", key))
             reg = step.get("register")
             if isinstance(reg, str):
                 if not IDENT_RE.match(reg):

@@ -72,6 +72,8 @@ class StepResult:
     attempts: int = 0
     background: bool = False
     title: str | None = None
+    hosts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """A fan-out step's outcome on each host: status, rc, result, error, duration_ms."""
 
 
 @dataclass

@@ -1,0 +1,151 @@
+"""Fan-out over a group of SSH targets on the loopback sshd: serial, max_fail, forks,
+per-host outcomes and per-host rollback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import runbook
+from runbook.fanout import batches, failure_budget
+
+NAMES = [f"node{i:02d}" for i in range(12)]
+
+
+def inventory_yaml(sshd: Any, names: list[str]) -> str:
+    s = sshd.settings()
+    common = (f"connection: ssh, host: {s['host']}, port: {s['port']}, user: {s['user']}, "
+              f"key_file: {s['key_file']}, known_hosts: {s['known_hosts']}")
+    lines = ["targets:"]
+    lines += [f"  {n}: {{{common}, vars: {{rack: r{i % 3}}}}}" for i, n in enumerate(names)]
+    lines.append(f"  fleet: {{hosts: [{', '.join(names)}]}}")
+    return "\n".join(lines) + "\n"
+
+
+def playbook(sshd: Any, body: str, names: list[str] = NAMES) -> runbook.Playbook:
+    text = "runbook: 1\nname: fan\n" + inventory_yaml(sshd, names) + body
+    return runbook.loads(text)
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def test_a_group_step_runs_on_every_host_with_vars(sshd: Any, tmp_path: Path) -> None:
+    out = tmp_path / "hosts.log"
+    pb = playbook(sshd, f"""steps:
+  - id: mark
+    target: fleet
+    action: host.shell
+    with: {{command: [sh, -c, 'echo "$0 $1" >> {out}', "{{{{ target.name }}}}",
+                      "{{{{ target.vars.rack }}}}"]}}
+""")
+    result = runbook.run(pb, yes=True, forks=4)
+    assert result.exit_code == 0, result.error
+    assert sorted(lines(out)) == sorted(f"{n} r{i % 3}" for i, n in enumerate(NAMES))
+    step = result.step("mark")
+    assert set(step.hosts) == set(NAMES)
+    assert all(h["status"] == "ok" and h["rc"] == 0 for h in step.hosts.values())
+    audit = [json.loads(x) for x in Path(result.audit_log or "").read_text().splitlines()]
+    started_hosts = {e["host"] for e in audit if e["event"] == "step.started"}
+    assert started_hosts == set(NAMES)
+
+
+def test_serial_runs_batches_in_order(sshd: Any, tmp_path: Path) -> None:
+    out = tmp_path / "order.log"
+    pb = playbook(sshd, f"""steps:
+  - id: mark
+    target: fleet
+    serial: 4
+    action: host.shell
+    with: {{command: [sh, -c, 'echo "$0" >> {out}', "{{{{ target.name }}}}"]}}
+""")
+    result = runbook.run(pb, yes=True, forks=10)
+    assert result.exit_code == 0
+    seen = lines(out)
+    for i in range(0, 12, 4):  # each batch completes before the next starts
+        assert sorted(seen[i:i + 4]) == NAMES[i:i + 4]
+
+
+def test_max_fail_stops_later_batches_and_rolls_back_each_completed_host(
+        sshd: Any, tmp_path: Path) -> None:
+    out = tmp_path / "done.log"
+    undo = tmp_path / "undo.log"
+    pb = playbook(sshd, f"""steps:
+  - id: change
+    target: fleet
+    serial: 3
+    max_fail: 1
+    action: host.shell
+    with: {{command: [sh, -c, 'case "$0" in node0[45]) exit 3;; esac; echo "$0" >> {out}',
+                      "{{{{ target.name }}}}"]}}
+    rollback: {{action: host.shell, with: {{command: [sh, -c, 'echo "$0" >> {undo}',
+                                                      "{{{{ target.name }}}}"]}}}}
+""")
+    result = runbook.run(pb, yes=True)
+    assert result.exit_code == 1
+    step = result.step("change")
+    assert step.hosts["node04"]["status"] == "failed" and step.hosts["node04"]["rc"] == 3
+    assert step.hosts["node05"]["status"] == "failed"
+    assert all(step.hosts[n]["status"] == "skipped" for n in NAMES[6:])
+    done = ["node00", "node01", "node02", "node03"]
+    assert sorted(lines(out)) == done
+    assert sorted(lines(undo)) == done  # rollback only where the change happened
+
+
+def test_failures_within_max_fail_let_the_run_go_on(sshd: Any, tmp_path: Path) -> None:
+    out = tmp_path / "done.log"
+    pb = playbook(sshd, f"""steps:
+  - id: change
+    target: fleet
+    max_fail: 25%
+    action: host.shell
+    with: {{command: [sh, -c, 'test "$0" != node07 && echo "$0" >> {out}',
+                      "{{{{ target.name }}}}"]}}
+  - id: after
+    action: host.shell
+    with: {{command: [touch, {tmp_path / "after"}]}}
+""")
+    result = runbook.run(pb, yes=True)
+    assert result.exit_code == 0, result.error
+    assert len(lines(out)) == 11
+    assert (tmp_path / "after").exists()
+    assert result.step("change").hosts["node07"]["status"] == "failed"
+
+
+def test_plan_lists_every_host_and_runs_nothing(sshd: Any, tmp_path: Path) -> None:
+    marker = tmp_path / "m"
+    pb = playbook(sshd, f"""steps:
+  - id: change
+    target: fleet
+    action: host.shell
+    with: {{command: [touch, "{marker}-{{{{ target.name }}}}"]}}
+""", names=NAMES[:3])
+    result = runbook.plan(pb)
+    assert result.exit_code == 0
+    assert len(result.step("change").commands) == 3
+    assert all(c.startswith(f"[{n}] ") for c, n in zip(result.step("change").commands,
+                                                        NAMES[:3], strict=True))
+    assert not list(tmp_path.glob("m-*"))
+
+
+@pytest.mark.parametrize(("serial", "expected"), [
+    (None, [12]), (5, [5, 5, 2]), ("50%", [6, 6]), ("10%", [1] * 12), (0, [1] * 12)])
+def test_batches(serial: int | str | None, expected: list[int]) -> None:
+    assert [len(b) for b in batches(NAMES, serial)] == expected
+
+
+@pytest.mark.parametrize(("max_fail", "total", "expected"), [
+    (None, 10, 0), (2, 10, 2), ("30%", 10, 3), ("25%", 10, 2)])
+def test_failure_budget(max_fail: int | str | None, total: int, expected: int) -> None:
+    assert failure_budget(max_fail, total) == expected
+
+
+def test_bad_serial_is_a_validation_error() -> None:
+    with pytest.raises(runbook.ValidationErrors) as err:
+        runbook.loads("runbook: 1\nname: x\nsteps:\n  - id: a\n    action: host.shell\n"
+                      "    serial: lots\n    with: {command: [true]}\n")
+    assert "serial" in str(err.value) and ":6:" in str(err.value)
