@@ -80,6 +80,8 @@ def run_options(func: F) -> F:
         click.option("--forks", type=click.IntRange(1, 1000), default=10, show_default=True,
                      help="Hosts worked on in parallel in a fan-out."),
         click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
+        click.option("--force-unlock", is_flag=True,
+                     help="Take over the lock of another run (audited)."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -112,16 +114,25 @@ def _execute(playbook_path: str, *, dry_run: bool, yes: bool, plan_file: str | N
              params: tuple[str, ...], params_file: str | None, inventory: str | None,
              target_uris: tuple[str, ...], offline: bool, sandbox: str | None,
              reason: str | None, audit_log: str | None, forks: int, as_json: bool,
-             output: str | None = None) -> None:
+             force_unlock: bool = False, output: str | None = None,
+             resume: Any = None) -> None:
     from runbook.console import ConsoleObserver, make_console, render_plan, render_summary
     from runbook.engine import Engine, RunOptions
+    from runbook.interrupts import sigterm_interrupts
     from runbook.loader import load
     from runbook.params import parse_assignments
 
+    sigterm_interrupts()
     options = RunOptions(dry_run=dry_run, offline=offline, yes=yes, reason=reason,
-                         audit_log=audit_log, forks=forks)
+                         audit_log=audit_log, forks=forks, force_unlock=force_unlock)
     _targets(options, inventory, target_uris)
     playbook = load(playbook_path, targets=options.targets)
+    if resume is not None:
+        from runbook.durable import check_unchanged
+
+        state, accept = resume
+        check_unchanged(state, playbook, Path(playbook_path).read_text(encoding="utf-8"),
+                        accept_changed=accept)
     given: dict[str, Any] = {}
     if params_file:
         given.update(_read_params_file(params_file))
@@ -135,7 +146,12 @@ def _execute(playbook_path: str, *, dry_run: bool, yes: bool, plan_file: str | N
         _sandbox(options, sandbox, console)
     if not as_json:
         options.observers.append(ConsoleObserver(console, plan=dry_run))
-    engine = Engine(playbook, given, options)
+    if resume is not None:
+        given = {**state.run["params"], **given}
+        options.audit_log = options.audit_log or state.run.get("audit_log")
+        options.reason = options.reason or state.run.get("reason")
+    engine = Engine(playbook, given, options, run_id=resume[0].run_id if resume else None,
+                    resume=resume[0] if resume else None)
     result = engine.run()
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, default=str))
@@ -196,6 +212,68 @@ def _sandbox(options: RunOptions, sandbox: str, console: Any) -> None:
         console.print(f"[dim]sandbox: {directory} (scenario {sandbox}); inspect it with "
                       f"runbook sim state {directory}[/]")
     options.env.update(sim.sandbox_env(directory))
+
+
+@main.command()
+@click.argument("run_id")
+@click.option("--rollback", is_flag=True, help="Undo the interrupted run instead.")
+@click.option("--yes", "-y", is_flag=True,
+              help="Approve gates; re-run an in-flight step only if it is idempotent.")
+@click.option("--accept-changed-playbook", is_flag=True,
+              help="Resume although the playbook changed since the run started.")
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="Secret params again (they are never stored).")
+@click.option("--playbook", "playbook_path", type=click.Path(dir_okay=False),
+              help="Where the playbook is now, if it moved.")
+@click.option("--sandbox", metavar="DIR", help="The sandbox folder the run used.")
+@click.option("--force-unlock", is_flag=True, help="Take over the lock (audited).")
+@click.option("--json", "as_json", is_flag=True)
+@handle_errors
+def resume(run_id: str, rollback: bool, yes: bool, accept_changed_playbook: bool,
+           params: tuple[str, ...], playbook_path: str | None, sandbox: str | None,
+           force_unlock: bool, as_json: bool) -> None:
+    """Continue an interrupted run (or --rollback to undo it)."""
+    from runbook.durable import load_resume
+    from runbook.journal import Journal, default_journal_path
+
+    journal = Journal(default_journal_path())
+    state, path = load_resume(journal, run_id, playbook_path)
+    state.rollback_only = rollback
+    journal.close()
+    _execute(str(path), dry_run=False, yes=yes, plan_file=None, params=params,
+             params_file=None, inventory=None, target_uris=(), offline=False,
+             sandbox=sandbox, reason=None, audit_log=None, forks=10, as_json=as_json,
+             force_unlock=force_unlock, resume=(state, accept_changed_playbook))
+
+
+@main.group(invoke_without_command=True)
+@click.option("--playbook", help="Only runs of this playbook (its name).")
+@click.option("--status", help="Only runs with this status.")
+@click.option("--limit", type=click.IntRange(1, 10000), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@handle_errors
+def runs(ctx: click.Context, playbook: str | None, status: str | None, limit: int,
+         as_json: bool) -> None:
+    """Recent runs: id, playbook, actor, started, duration, status."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from runbook.history import format_runs, list_runs
+
+    items = list_runs(playbook=playbook, status=status, limit=limit)
+    click.echo(json.dumps(items, indent=2, default=str) if as_json else format_runs(items))
+
+
+@runs.command(name="show")
+@click.argument("run_id")
+@click.option("--json", "as_json", is_flag=True)
+@handle_errors
+def runs_show(run_id: str, as_json: bool) -> None:
+    """One run: params, per-step and per-host outcome, durations, rollbacks, audit trail."""
+    from runbook.history import format_run, show_run
+
+    detail = show_run(run_id)
+    click.echo(json.dumps(detail, indent=2, default=str) if as_json else format_run(detail))
 
 
 @main.command()

@@ -32,6 +32,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from runbook.actions import Action, ActionContext, Invocation, NoOp
+from runbook.durable import Durable, ResumeState
 from runbook.errors import (
     CheckFailed,
     CommandError,
@@ -43,6 +44,7 @@ from runbook.errors import (
 )
 from runbook.events import Event, RunInfo
 from runbook.executors.base import Executor, Process
+from runbook.interrupts import ask_interrupt, refuse_interrupts
 from runbook.models import Check, Playbook, Rollback, Step, Target
 from runbook.params import resolve_params
 from runbook.plugins import Registry, default_registry
@@ -82,6 +84,10 @@ class RunOptions:
     forks: int = 10
     expected_commands: dict[str, list[str]] = field(default_factory=dict)
     """From a saved plan: each mutating step must run exactly these commands."""
+    journal: bool = True
+    journal_path: str | Path | None = None
+    force_unlock: bool = False
+    lock: bool = True
 
 
 class _UntilNotMet(StepError):
@@ -105,6 +111,7 @@ class _PendingRollback:
     target: str
     commands: list[str]
     argv: list[str] | None = None
+    seq: int | None = None
 
 
 class _Abort(Exception):
@@ -126,8 +133,9 @@ class Engine:
 
     def __init__(self, playbook: Playbook, params: Mapping[str, Any] | None = None,
                  options: RunOptions | None = None, *, registry: Registry | None = None,
-                 run_id: str | None = None) -> None:
+                 run_id: str | None = None, resume: ResumeState | None = None) -> None:
         self.playbook = playbook
+        self.resume = resume
         self.options = options or RunOptions()
         self.registry = registry or default_registry()
         if playbook.origin == "<python>":
@@ -178,6 +186,13 @@ class Engine:
             audit_path=str(self.audit_path) if self.audit_path else None,
         )
         self.result.started_at = self.info.started_at
+        journal = None
+        if self.options.journal and not self.options.dry_run:
+            from runbook.journal import Journal, default_journal_path
+
+            journal = Journal(Path(self.options.journal_path or default_journal_path()))
+        self.durable = Durable(journal, self.run_id)
+        self._seq = 0
 
     # --- observers ---------------------------------------------------------------------
 
@@ -201,13 +216,14 @@ class Engine:
 
     def run(self) -> RunResult:
         started = time.monotonic()
+        self._open_journal()
         self.emit("runbook_run_started")
         outcome = "planned" if self.options.dry_run else "succeeded"
         try:
-            outcome = self._body(outcome)
+            body = self._body if self.resume is None else self._resume_body
+            outcome = body(outcome)
         except KeyboardInterrupt:
-            self.result.error = "interrupted"
-            outcome = self._undo("interrupted")
+            outcome = self._interrupted()
         finally:
             self._stop_all_background()
             for executor in self.executors.values():
@@ -222,11 +238,74 @@ class Engine:
             "run.finished", status=outcome, rc=self.result.exit_code,
             duration_ms=self.result.duration_ms, message=self.result.error,
             data={"findings": len(self.result.findings), "manual": self.result.manual}))
+        self.durable.finish("paused" if self._paused else outcome, self.result.exit_code)
         return self.result
 
-    def _body(self, outcome: str) -> str:
+    # --- journal, locks, interrupts ------------------------------------------------------
+
+    def _open_journal(self) -> None:
+        """Take the lock and record the run before anything runs (exit 5 when locked)."""
+        self._paused = False
+        journal = self.durable.journal
+        if journal is None:
+            return
+        from runbook.journal import lock_key
+
+        names = sorted({self.target_name(s.target) for s in self.playbook.steps}
+                       | {c.target or self.target_name(None)
+                          for c in (*self.playbook.preconditions, *self.playbook.verify)})
+        key = lock_key(self.playbook.name, names)
+        if self.options.lock:
+            previous = journal.acquire(key, run_id=self.run_id, actor=self.result.actor,
+                                       playbook=self.playbook.name,
+                                       takeover=self.options.force_unlock)
+            self.durable.lock = key
+            if previous is not None:
+                self.info.params = {**self.info.params}
+                self._forced = previous
+        if self.resume is not None:
+            journal.reopen_run(self.run_id)
+            return
+        secret = sorted(n for n, p in self.playbook.params.items() if p.secret)
+        text = None
+        if self.playbook.origin != "<python>":
+            try:
+                text = Path(self.playbook.origin).read_text(encoding="utf-8")
+            except OSError:
+                text = None
+        journal.start_run(
+            run_id=self.run_id, playbook=self.playbook.name,
+            playbook_path=self.playbook.origin, sha256=self.playbook.sha256, text=text,
+            params={n: v for n, v in self.params.items() if n not in secret},
+            secret_params=secret, targets=names, actor=self.result.actor,
+            reason=self.options.reason, audit_log=self.result.audit_log, lock_key=key)
+
+    def _interrupted(self) -> str:
+        """Ctrl-C or SIGTERM: the command is already stopped; roll back, pause or leave."""
+        self.result.error = "interrupted"
+        self._stop_all_background()
+        decision, how = "rollback", "no terminal: rolling back"
+        if self.interactive and not self.options.yes and self.stack:
+            decision, how = ask_interrupt(), "terminal"
+        self.emit("runbook_gate_answered", Event(
+            "gate.answered", step="interrupt", status=decision,
+            message="interrupted: roll back, pause (resume later) or leave as is?",
+            data={"how": how, "decision": decision}))
+        if decision == "pause":
+            self._paused = True
+            self.result.error = (f"interrupted and paused; continue with: runbook resume "
+                                 f"{self.run_id} (or --rollback to undo)")
+            return "interrupted"
+        if decision == "leave":
+            self.result.manual += [c for p in reversed(self.stack) for c in p.commands]
+            self.result.error = "interrupted and left as is; pending rollbacks listed below"
+            return "needs-attention"
+        return self._undo("interrupted")
+
+    def _body(self, outcome: str, resuming: bool = False) -> str:
         pre_failed = None
-        for i, check in enumerate(self.playbook.preconditions):
+        preconditions = [] if resuming else self.playbook.preconditions
+        for i, check in enumerate(preconditions):
             res = self._check(check, "precondition", f"precondition-{i + 1}")
             if res.ok is False and check.on_fail == "abort" and pre_failed is None:
                 pre_failed = res.message or "a precondition did not hold"
@@ -235,7 +314,10 @@ class Engine:
                     return "precondition-failed"
         try:
             for step in self.playbook.steps:
-                self._step(step)
+                if resuming:
+                    self._resume_step(step)
+                else:
+                    self._step(step)
             if not self.options.dry_run:
                 for i, check in enumerate(self.playbook.verify):
                     res = self._check(check, "verify", f"verify-{i + 1}")
@@ -246,6 +328,10 @@ class Engine:
                     self._check(check, "verify", f"verify-{i + 1}", live=False)
         except _Abort as abort:
             self.result.error = abort.error
+            if abort.kind == "attention":
+                self.result.manual += [c for p in reversed(self.stack) for c in p.commands]
+                self.stack.clear()
+                return "needs-attention"
             if not abort.rollback:
                 return "failed"
             return self._undo(abort.kind)
@@ -253,6 +339,120 @@ class Engine:
             self.result.error = pre_failed
             return "precondition-failed"
         return outcome
+
+    # --- resume ------------------------------------------------------------------------
+
+    def _resume_body(self, outcome: str) -> str:
+        """Continue an interrupted run: rebuild the rollback stack, skip what is done,
+        re-check what was in flight; or finish (or start) the rollback."""
+        state = self.resume
+        assert state is not None
+        for rb in state.rollbacks:
+            if rb.state in ("pending", "running"):
+                pending = self._pending(rb.step_id, Invocation(rb.action, rb.args, rb.target),
+                                        rb.target)
+                pending.seq = rb.seq
+                self.stack.append(pending)
+        if state.rollback_only or state.was_rolling_back:
+            self.result.error = f"rolled back interrupted run {state.run_id}"
+            return self._undo("failed")
+        return self._body(outcome, resuming=True)
+
+    def _resume_step(self, step: Step) -> None:
+        assert self.resume is not None
+        rec = self.resume.steps.get(step.id)
+        if rec is None:
+            self._step(step)
+            return
+        if rec.state in ("done", "skipped"):
+            self._restore(step, rec.state, rec.result, rec.rc)
+            return
+        if rec.state == "started":  # a background step: its process went with the runner
+            self._kill_orphan(rec.result)
+            if step.on_resume == "restart":
+                self._step(step)
+            else:
+                self._restore(step, "died", rec.result, rec.rc)
+                self.result.findings.append(Finding(
+                    "warning", f"background step {step.id} ended with the runner",
+                    next_step="it is not restarted (set on_resume: restart to allow that)",
+                    step=step.id))
+            return
+        if rec.state == "failed":
+            raise _Abort("failed", f"step {step.id!r} had failed before the runner stopped: "
+                                   f"{rec.error}")
+        self._reconcile(step, rec)
+
+    def _restore(self, step: Step, status: str, value: Any, rc: int | None) -> None:
+        res = StepResult(id=step.id, action=step.action, target=self.target_name(step.target),
+                         mutating=self.registry.actions[step.action].mutating,
+                         status="ok" if status == "done" else status, result=value, rc=rc,
+                         when="done before the runner stopped" if status == "done" else None,
+                         title=step.title)
+        self.result.steps.append(res)
+        self.ctx["steps"][step.id] = {"status": res.status, "result": value, "rc": rc,
+                                      "stdout": value.get("stdout") if isinstance(value, dict)
+                                      else None}
+        if step.register_as and status == "done":
+            self.ctx[step.register_as] = value
+
+    def _kill_orphan(self, value: Any) -> None:
+        import signal
+
+        pid = value.get("pid") if isinstance(value, dict) else None
+        if isinstance(pid, int) and pid > 1:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGTERM)
+
+    def _reconcile(self, step: Step, rec: Any) -> None:
+        """The step in flight when the runner died: did it happen?"""
+        assert self.resume is not None
+        action = self.registry.action(step.action)
+        target = self.target_name(step.target)
+        pushed = any(r.step_id == step.id for r in self.resume.rollbacks)
+        if step.checks:
+            held = True
+            for j, check in enumerate(step.checks):
+                cres = self._check(check, "check", check.id or f"{step.id}-check-{j + 1}",
+                                   step=step, default_target=check.target or target)
+                held = held and cres.ok is not False
+            if held:
+                self._restore(step, "done", rec.result, rec.rc)
+                if not pushed:
+                    self._repush(step, action, target, rec.captured)
+                self.durable.step(step.id, "done")
+                return
+            if rec.state == "checking":
+                raise _Abort("failed", f"step {step.id!r} ran, but its checks do not hold")
+            self._step(step)  # it did not happen: do it now
+            return
+        if not action.mutating:
+            self._step(step)
+            return
+        question = (f"step {step.id!r} was running when the runner stopped and has no checks "
+                    "to tell whether it happened. Run it again?")
+        if self.options.yes:
+            rerun = action.idempotent
+        elif self.interactive:
+            rerun = self.ask(step.id, question)
+        else:
+            rerun = False
+        if rerun:
+            self._step(step)
+            return
+        args = self._args(action, step.with_, step.id, "with")
+        cmds = self._commands(action, args, self.executor(target)) if args else []
+        raise _Abort("attention", f"step {step.id!r} was in flight when the runner stopped; "
+                                  "check by hand whether this ran: " + "; ".join(cmds)
+                     + f" (then `runbook resume {self.run_id}` again answering the question, "
+                       f"or `runbook resume {self.run_id} --rollback`)", rollback=False)
+
+    def _repush(self, step: Step, action: Action[Any], target: str, captured: Any) -> None:
+        args = self._args(action, step.with_, step.id, "with")
+        if args is not None and (step.rollback not in (None, "none")):
+            self._push_rollback(step, action, args, captured, target,
+                                StepResult(id=step.id, action=step.action, target=target,
+                                           mutating=action.mutating))
 
     def _undo(self, kind: str) -> str:
         """Roll back what is pending; the outcome says whether that worked."""
@@ -373,6 +573,9 @@ class Engine:
             captured = None
             if step.rollback == "auto":
                 captured = action.capture(args, self._actx(step, executor))
+            self._seq += 1
+            self.durable.step(step.id, "running", seq=self._seq,
+                              captured=self.redact(captured))
             self.emit("runbook_step_started", Event(
                 "step.started", step=step.id, action=step.action, target=target,
                 argv=self._argv(res), mutating=action.mutating,
@@ -390,26 +593,24 @@ class Engine:
             except BaseException as exc:
                 res.duration_ms = round((time.monotonic() - started) * 1000, 3)
                 self._record_failure(res, exc)
+                if not isinstance(exc, KeyboardInterrupt):
+                    self.durable.step(step.id, "failed", rc=res.rc, error=res.error,
+                                      attempts=res.attempts, duration_ms=res.duration_ms)
                 if captured is not None and action.mutating:
                     self._push_rollback(step, action, args, captured, target, res)
                 self._emit_step_finished(res)
                 raise
             res.duration_ms = round((time.monotonic() - started) * 1000, 3)
             self._store(step, res, value)
+            self.durable.step(step.id, "checking" if step.checks else (
+                "started" if step.background else "done"), rc=res.rc, result=res.result,
+                attempts=res.attempts, duration_ms=res.duration_ms)
             self._emit_step_finished(res)
             if action.mutating or step.rollback not in (None, "none"):
                 self._push_rollback(step, action, args, captured, target, res)
             if step.restores:
                 self._discharge(step.restores)
-            for j, check in enumerate(step.checks):
-                cres = self._check(check, "check", check.id or f"{step.id}-check-{j + 1}",
-                                   step=step, default_target=target)
-                if cres.ok is False and check.on_fail == "abort":
-                    res.status = "failed"
-                    res.error = cres.message
-                    raise CheckFailed(cres.message or "check failed", step=step.id,
-                                      check=cres.id, expected=" and ".join(cres.expected),
-                                      observed=cres.observed)
+            self._post_checks(step, res, [target])
         except GateDeclined as exc:
             res.status = "declined"
             res.error = str(exc)
@@ -464,6 +665,8 @@ class Engine:
             self._emit_step_finished(res)
             return
         started = time.monotonic()
+        self._seq += 1
+        self.durable.step(step.id, "running", seq=self._seq)
         failed: list[str] = []
         workers = max(1, min(self.options.forks, len(hosts)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fanout") as pool:
@@ -491,6 +694,9 @@ class Engine:
         for outcome in res.hosts.values():
             outcome.pop("value", None)
         res.result = self.redact(values)
+        self.durable.step(step.id, "failed" if len(failed) > budget else (
+            "checking" if step.checks else "done"), result=res.result,
+            duration_ms=res.duration_ms)
         if step.register_as:
             self.ctx[step.register_as] = values
         if too_many:
@@ -502,17 +708,26 @@ class Engine:
         self._emit_step_finished(res)
         if step.restores:
             self._discharge(step.restores)
+        self._post_checks(step, res, [h for h in hosts if res.hosts[h]["status"] == "ok"],
+                          per_host=True)
+
+    def _post_checks(self, step: Step, res: StepResult, targets: list[str], *,
+                     per_host: bool = False) -> None:
+        """A step's post-conditions; the journal marks the step done only once they hold."""
         for j, check in enumerate(step.checks):
-            for host in [h for h in hosts if res.hosts[h]["status"] == "ok"]:
-                cres = self._check(check, "check",
-                                   f"{check.id or f'{step.id}-check-{j + 1}'}@{host}",
-                                   step=step, default_target=check.target or host)
+            for target in targets:
+                cid = check.id or f"{step.id}-check-{j + 1}"
+                cres = self._check(check, "check", f"{cid}@{target}" if per_host else cid,
+                                   step=step, default_target=check.target or target)
                 if cres.ok is False and check.on_fail == "abort":
                     res.status = "failed"
                     res.error = cres.message
+                    self.durable.step(step.id, "failed", error=res.error)
                     raise CheckFailed(cres.message or "check failed", step=step.id,
                                       check=cres.id, expected=" and ".join(cres.expected),
                                       observed=cres.observed)
+        if step.checks:
+            self.durable.step(step.id, "done")
 
     def _on_host(self, step: Step, action: Action[Any], args: BaseModel,
                  host: str) -> dict[str, Any]:
@@ -528,6 +743,8 @@ class Engine:
             argv = [self.redact(executor.wire_argv(a)) for a in action.commands(args)]
             if step.rollback == "auto":
                 captured = action.capture(args, self._actx(step, executor))
+            self.durable.step(step.id, "running", host=host, seq=self._seq,
+                              captured=self.redact(captured))
             self.emit("runbook_step_started", Event(
                 "step.started", step=step.id, action=step.action, target=host, host=host,
                 argv=argv[0] if argv else None, mutating=action.mutating))
@@ -543,6 +760,10 @@ class Engine:
             if isinstance(exc, CommandError):
                 outcome["rc"] = exc.rc
         outcome["duration_ms"] = round((time.monotonic() - started) * 1000, 3)
+        self.durable.step(step.id, "done" if outcome["status"] == "ok" else "failed", host=host,
+                          rc=outcome["rc"], error=outcome["error"],
+                          result=self.redact(outcome.get("value")),
+                          duration_ms=outcome["duration_ms"])
         self.emit("runbook_step_finished", Event(
             "step.finished", step=step.id, action=step.action, target=host, host=host,
             status=outcome["status"], rc=outcome["rc"], duration_ms=outcome["duration_ms"],
@@ -842,6 +1063,8 @@ class Engine:
             return
         pending = self._pending(step.id, invocation, target)
         res.rollback = "; ".join(pending.commands)
+        pending.seq = self.durable.push(step.id, pending.target, invocation.action,
+                                        dict(invocation.args), pending.commands)
         with self._stack_lock:
             self.stack.append(pending)
 
@@ -879,11 +1102,17 @@ class Engine:
 
     def _discharge(self, step_id: str) -> None:
         self.stack = [p for p in self.stack if p.step != step_id]
+        self.durable.discharge(step_id)
 
     def _rollback_all(self) -> bool:
+        with refuse_interrupts():
+            return self._rollback_stack()
+
+    def _rollback_stack(self) -> bool:
         complete = True
         while self.stack:
             pending = self.stack.pop()
+            self.durable.rollback_state(pending.seq, "running")
             action = self.registry.action(pending.invocation.action)
             self.emit("runbook_rollback_started", Event(
                 "rollback.started", step=pending.step, action=action.name,
@@ -899,6 +1128,7 @@ class Engine:
                 status, error = "failed", self.redact.text(str(exc))
                 complete = False
                 self.result.manual += pending.commands
+            self.durable.rollback_state(pending.seq, "done" if status == "ok" else "failed")
             duration = round((time.monotonic() - started) * 1000, 3)
             self.result.rollbacks.append(RollbackResult(
                 pending.step, action.name, pending.target, pending.commands, status, error,

@@ -132,6 +132,8 @@ class Step(Model):
     restores: str | None = None
     checks: list[Check] = Field(default_factory=list)
     on_fail: Literal["rollback", "continue", "abort"] = "rollback"
+    on_resume: Literal["restart", "stop"] = "stop"
+    """For a background step that died with the runner: start it again on resume?"""
     serial: int | str | None = None
     max_fail: int | str | None = None
 

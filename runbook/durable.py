@@ -1,0 +1,116 @@
+"""What the engine tells the journal, and what a resumed run gets back from it.
+
+``Durable`` is a thin adapter: the engine reports transitions (step running,
+step done, rollback pushed, ...) and the journal commits each one before the
+engine goes on. With the journal off (a dry-run, or ``journal=False`` from
+Python) every call is a no-op. ``ResumeState`` is what a resume starts from:
+per-step states, captured pre-state, results, and the pending rollbacks.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runbook.errors import PlaybookError
+from runbook.journal import FINAL, Journal, RollbackRecord, StepRecord, lock_key
+from runbook.models import Playbook
+
+
+@dataclass
+class ResumeState:
+    """Where an interrupted run stood, read back from the journal."""
+
+    run_id: str
+    run: dict[str, Any]
+    steps: dict[str, StepRecord] = field(default_factory=dict)
+    hosts: dict[str, dict[str, StepRecord]] = field(default_factory=dict)
+    rollbacks: list[RollbackRecord] = field(default_factory=list)
+    rollback_only: bool = False
+
+    @property
+    def was_rolling_back(self) -> bool:
+        return any(r.state in ("running", "done", "failed") for r in self.rollbacks)
+
+
+class Durable:
+    """The engine's side of the journal."""
+
+    def __init__(self, journal: Journal | None, run_id: str) -> None:
+        self.journal = journal
+        self.run_id = run_id
+        self.lock: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.journal is not None
+
+    def step(self, step_id: str, state: str, **fields: Any) -> None:
+        if self.journal is not None:
+            self.journal.step(self.run_id, step_id, state=state, **fields)
+
+    def push(self, step_id: str, target: str, action: str, args: dict[str, Any],
+             commands: list[str]) -> int | None:
+        if self.journal is None:
+            return None
+        return self.journal.push_rollback(self.run_id, step_id=step_id, target=target,
+                                          action=action, args=args, commands=commands)
+
+    def rollback_state(self, seq: int | None, state: str) -> None:
+        if self.journal is not None and seq is not None:
+            self.journal.set_rollback(self.run_id, seq, state)
+
+    def discharge(self, step_id: str) -> None:
+        if self.journal is not None:
+            self.journal.discharge(self.run_id, step_id)
+
+    def finish(self, status: str, exit_code: int) -> None:
+        if self.journal is None:
+            return
+        # An interrupted run paused by its operator stays resumable.
+        self.journal.finish_run(self.run_id, status, exit_code)
+        if self.lock:
+            self.journal.release(self.lock, self.run_id)
+
+
+def load_resume(journal: Journal, run_id: str, playbook_path: str | None = None, *,
+                accept_changed: bool = False) -> tuple[ResumeState, Path]:
+    """Read an interrupted run; refuse (PlaybookError, exit 2) what cannot be resumed."""
+    run = journal.run(run_id)
+    if run is None:
+        candidates = journal.ambiguous(run_id)
+        hint = f"; it matches {', '.join(candidates)}" if candidates else \
+            "; `runbook runs` lists recent runs"
+        raise PlaybookError(f"no run {run_id!r} in the journal{hint}", file="<command line>",
+                            field="RUN_ID")
+    if run["status"] in FINAL:
+        raise PlaybookError(f"run {run['run_id']} already finished ({run['status']}); "
+                            "nothing to resume", file="<command line>", field="RUN_ID")
+    path = Path(playbook_path or run["playbook_path"])
+    state = ResumeState(run["run_id"], run)
+    for rec in journal.steps(run["run_id"]):
+        if rec.host:
+            state.hosts.setdefault(rec.step_id, {})[rec.host] = rec
+        else:
+            state.steps[rec.step_id] = rec
+    state.rollbacks = journal.rollbacks(run["run_id"])
+    return state, path
+
+
+def check_unchanged(state: ResumeState, playbook: Playbook, text: str, *,
+                    accept_changed: bool) -> None:
+    """A playbook edited since the run started is refused unless accepted, with the diff."""
+    if playbook.sha256 == state.run["playbook_sha256"] or accept_changed:
+        return
+    old = (state.run.get("playbook_text") or "").splitlines(keepends=True)
+    diff = "".join(difflib.unified_diff(old, text.splitlines(keepends=True),
+                                        "as the run started", "now", n=1))
+    raise PlaybookError(
+        f"the playbook changed since run {state.run_id} started (sha256 "
+        f"{state.run['playbook_sha256'][:12]} -> {playbook.sha256[:12]}); review the change "
+        f"and pass --accept-changed-playbook to resume anyway:\n{diff}",
+        file=playbook.origin, field="sha256")
+
+
+__all__ = ["Durable", "ResumeState", "check_unchanged", "load_resume", "lock_key"]
