@@ -7,6 +7,7 @@ appear only on a terminal (rich decides); piped output stays plain text.
 
 from __future__ import annotations
 
+import shlex
 import time
 from typing import IO, Any
 
@@ -97,7 +98,7 @@ class ConsoleObserver:
     @hookimpl
     def runbook_rollback_started(self, run: RunInfo, event: Event) -> None:
         self._stop_status()
-        cmd = "; ".join(event.argv or [])
+        cmd = "; ".join(event.data.get("commands") or [shlex.join(event.argv or [])])
         self._print(f"  ↶ rolling back {escape(str(event.step))}: {escape(cmd)}")
 
     @hookimpl

@@ -218,6 +218,12 @@ class Engine:
         started = time.monotonic()
         self._open_journal()
         self.emit("runbook_run_started")
+        if self._forced is not None:
+            holder = {k: v for k, v in self._forced.items() if k != "key"}
+            self.emit("runbook_gate_answered", Event(
+                "gate.answered", step="force-unlock", status="approved",
+                message=f"took over the lock held by run {holder.get('run_id')}",
+                data={"how": "--force-unlock", "holder": holder}))
         outcome = "planned" if self.options.dry_run else "succeeded"
         try:
             body = self._body if self.resume is None else self._resume_body
@@ -246,6 +252,7 @@ class Engine:
     def _open_journal(self) -> None:
         """Take the lock and record the run before anything runs (exit 5 when locked)."""
         self._paused = False
+        self._forced: dict[str, Any] | None = None
         journal = self.durable.journal
         if journal is None:
             return
@@ -260,9 +267,7 @@ class Engine:
                                        playbook=self.playbook.name,
                                        takeover=self.options.force_unlock)
             self.durable.lock = key
-            if previous is not None:
-                self.info.params = {**self.info.params}
-                self._forced = previous
+            self._forced = previous
         if self.resume is not None:
             journal.reopen_run(self.run_id)
             return
@@ -285,7 +290,7 @@ class Engine:
         self.result.error = "interrupted"
         self._stop_all_background()
         decision, how = "rollback", "no terminal: rolling back"
-        if self.interactive and not self.options.yes and self.stack:
+        if self.interactive and self.stack:  # a person pressed Ctrl-C: they decide
             decision, how = ask_interrupt(), "terminal"
         self.emit("runbook_gate_answered", Event(
             "gate.answered", step="interrupt", status=decision,
@@ -329,6 +334,8 @@ class Engine:
         except _Abort as abort:
             self.result.error = abort.error
             if abort.kind == "attention":
+                # Stays resumable: the operator checks by hand, then resumes or rolls back.
+                self._paused = True
                 self.result.manual += [c for p in reversed(self.stack) for c in p.commands]
                 self.stack.clear()
                 return "needs-attention"

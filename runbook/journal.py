@@ -137,7 +137,8 @@ class Journal:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._local = threading.local()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._queue: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
         with self._lock:
             self._db().executescript(SCHEMA)
 
@@ -154,16 +155,28 @@ class Journal:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One committed transaction; BEGIN IMMEDIATE so writers queue instead of failing."""
+        """One committed transaction; BEGIN IMMEDIATE so writers queue instead of failing.
+
+        Deferred step updates (see ``step(defer=True)``) are written first, in the same
+        transaction: one fsync covers them and the transition that follows."""
         with self._lock:
             db = self._db()
             db.execute("BEGIN IMMEDIATE")
             try:
+                queued, self._queue = self._queue, []
+                for args, kwargs in queued:
+                    self._write_step(db, *args, **kwargs)
                 yield db
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+
+    def flush(self) -> None:
+        """Commit deferred updates now (end of a run)."""
+        if self._queue:
+            with self._tx():
+                pass
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
@@ -195,6 +208,7 @@ class Journal:
                        (os.getpid(), socket.gethostname(), run_id))
 
     def finish_run(self, run_id: str, status: str, exit_code: int | None) -> None:
+        """Also commits any deferred step updates (same transaction)."""
         with self._tx() as db:
             db.execute("UPDATE runs SET status=?, exit_code=?, finished=? WHERE run_id=?",
                        (status, exit_code, utcnow(), run_id))
@@ -241,39 +255,57 @@ class Journal:
     def step(self, run_id: str, step_id: str, *, host: str = "", state: str,
              seq: int | None = None, attempts: int | None = None, rc: int | None = None,
              result: Any = None, captured: Any = None, error: str | None = None,
-             duration_ms: float | None = None) -> None:
-        """Record a step's (or one host's) state transition, committed before returning."""
-        now = utcnow()
+             duration_ms: float | None = None, defer: bool = False) -> None:
+        """Record a step's (or one host's) state transition, committed before returning.
+
+        ``defer`` queues it for the next transaction instead: for the outcome of a
+        command, which the next transition (before the next mutating command) commits."""
+        kwargs = {"host": host, "state": state, "seq": seq, "attempts": attempts, "rc": rc,
+                  "result": result, "captured": captured, "error": error,
+                  "duration_ms": duration_ms}
+        if defer:
+            with self._lock:
+                self._queue.append(((run_id, step_id), kwargs))
+            return
         with self._tx() as db:
-            row = db.execute("SELECT seq FROM steps WHERE run_id=? AND step_id=? AND host=?",
-                             (run_id, step_id, host)).fetchone()
-            if row is None:
-                db.execute(
-                    "INSERT INTO steps (run_id, step_id, host, seq, state, attempts, rc, "
-                    "result, captured, error, started, updated, duration_ms) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (run_id, step_id, host, seq or 0, state, attempts or 0, rc,
-                     _dumps(result) if result is not None else None,
-                     _dumps(captured) if captured is not None else None, error, now, now,
-                     duration_ms))
-            else:
-                sets = ["state=?", "updated=?"]
-                vals: list[Any] = [state, now]
-                for name, value in (("attempts", attempts), ("rc", rc), ("error", error),
-                                    ("duration_ms", duration_ms)):
-                    if value is not None:
-                        sets.append(f"{name}=?")
-                        vals.append(value)
-                if result is not None:
-                    sets.append("result=?")
-                    vals.append(_dumps(result))
-                if captured is not None:
-                    sets.append("captured=?")
-                    vals.append(_dumps(captured))
-                db.execute(f"UPDATE steps SET {', '.join(sets)} WHERE run_id=? AND step_id=? "
-                           "AND host=?", (*vals, run_id, step_id, host))
+            self._write_step(db, run_id, step_id, **kwargs)
+
+    @staticmethod
+    def _write_step(db: sqlite3.Connection, run_id: str, step_id: str, *, host: str,
+                    state: str, seq: int | None, attempts: int | None, rc: int | None,
+                    result: Any, captured: Any, error: str | None,
+                    duration_ms: float | None) -> None:
+        now = utcnow()
+        row = db.execute("SELECT seq FROM steps WHERE run_id=? AND step_id=? AND host=?",
+                         (run_id, step_id, host)).fetchone()
+        if row is None:
+            db.execute(
+                "INSERT INTO steps (run_id, step_id, host, seq, state, attempts, rc, "
+                "result, captured, error, started, updated, duration_ms) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (run_id, step_id, host, seq or 0, state, attempts or 0, rc,
+                 _dumps(result) if result is not None else None,
+                 _dumps(captured) if captured is not None else None, error, now, now,
+                 duration_ms))
+        else:
+            sets = ["state=?", "updated=?"]
+            vals: list[Any] = [state, now]
+            for name, value in (("attempts", attempts), ("rc", rc), ("error", error),
+                                ("duration_ms", duration_ms)):
+                if value is not None:
+                    sets.append(f"{name}=?")
+                    vals.append(value)
+            if result is not None:
+                sets.append("result=?")
+                vals.append(_dumps(result))
+            if captured is not None:
+                sets.append("captured=?")
+                vals.append(_dumps(captured))
+            db.execute(f"UPDATE steps SET {', '.join(sets)} WHERE run_id=? AND step_id=? "
+                       "AND host=?", (*vals, run_id, step_id, host))
 
     def steps(self, run_id: str) -> list[StepRecord]:
+        self.flush()
         rows = self._db().execute("SELECT * FROM steps WHERE run_id=? ORDER BY seq, host",
                                   (run_id,)).fetchall()
         return [StepRecord(r["step_id"], r["host"], r["seq"], r["state"], r["attempts"],

@@ -1,0 +1,416 @@
+"""Durable runs: SIGKILL at several points then resume or roll back; locks; interrupts.
+
+The runner is a real ``python -m runbook`` process killed with SIGKILL; the
+tests then look at the files the playbook touches, the journal (through
+``runbook runs show --json``) and the audit log, and check that they agree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write(tmp: Path, body: str, name: str = "pb.yaml") -> Path:
+    path = tmp / name
+    path.write_text("runbook: 1\nname: durable\nsteps:\n" + body)
+    return path
+
+
+def cli(*args: str | Path, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "runbook", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL, check=False)
+
+
+def start(*args: str | Path, cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "runbook", *map(str, args)], cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL)
+
+
+def wait_for(path: Path, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.02)
+
+
+def kill9(proc: subprocess.Popen[str]) -> None:
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+
+
+def run_id_of(home: Path) -> str:
+    runs = [json.loads(line) for line in (home / "audit.jsonl").read_text().splitlines()]
+    return str(runs[0]["run_id"])
+
+
+def journal(run_id: str, cwd: Path) -> dict[str, Any]:
+    proc = cli("runs", "show", run_id, "--json", cwd=cwd)
+    assert proc.returncode == 0, proc.stderr
+    detail: dict[str, Any] = json.loads(proc.stdout)
+    return detail
+
+
+def audit(home: Path, run_id: str) -> list[dict[str, Any]]:
+    events = [json.loads(line) for line in (home / "audit.jsonl").read_text().splitlines()]
+    return [e for e in events if e["run_id"] == run_id]
+
+
+def assert_agree(home: Path, run_id: str, cwd: Path) -> dict[str, Any]:
+    """The journal's final status and step states match the audit trail."""
+    detail = journal(run_id, cwd)
+    events = audit(home, run_id)
+    finished = [e for e in events if e["event"] == "run.finished"]
+    assert finished, "no run.finished in the audit log"
+    assert detail["status"] == finished[-1]["status"]
+    assert detail["exit_code"] == finished[-1]["rc"]
+    ok_in_audit = {e["step"] for e in events if e["event"] == "step.finished"
+                   and e["status"] == "ok"}
+    done_in_journal = {s["step"] for s in detail["steps"] if s["state"] == "done"}
+    assert ok_in_audit <= done_in_journal
+    rolled_audit = [e["step"] for e in events if e["event"] == "rollback.finished"
+                    and e["status"] == "ok"]
+    rolled_journal = [r["step"] for r in detail["rollbacks"] if r["state"] == "done"]
+    assert sorted(rolled_audit) == sorted(rolled_journal)
+    return detail
+
+
+def test_killed_during_a_step_with_checks_resumes_to_the_end(tmp_path: Path,
+                                                             runbook_home: Path) -> None:
+    pb = write(tmp_path, f"""
+  - id: one
+    action: host.shell
+    with: {{command: [touch, {tmp_path}/a]}}
+    rollback: {{action: host.shell, with: {{command: [rm, -f, {tmp_path}/a]}}}}
+  - id: two
+    action: host.shell
+    with: {{command: [sh, -c, 'touch {tmp_path}/b; touch {tmp_path}/in-two; sleep 30']}}
+    timeout: 60s
+    checks:
+      - probe: host.query
+        with: {{command: [test, -f, {tmp_path}/b]}}
+        that: result.rc == 0
+  - id: three
+    action: host.shell
+    with: {{command: [touch, {tmp_path}/c]}}
+""")
+    proc = start("run", pb, "--yes", cwd=tmp_path)
+    wait_for(tmp_path / "in-two")
+    kill9(proc)
+    subprocess.run(["pkill", "-f", f"touch {tmp_path}/in-two"], check=False)
+    run_id = run_id_of(runbook_home)
+    assert journal(run_id, tmp_path)["status"] == "running"  # readable after SIGKILL
+
+    resumed = cli("resume", run_id, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert (tmp_path / "a").exists() and (tmp_path / "b").exists()
+    assert (tmp_path / "c").exists()
+    detail = assert_agree(runbook_home, run_id, tmp_path)
+    assert detail["status"] == "succeeded"
+    assert [s["state"] for s in detail["steps"]] == ["done", "done", "done"]
+    # step two was not run again: only one step.started for it in the whole trail
+    starts = [e for e in audit(runbook_home, run_id)
+              if e["event"] == "step.started" and e["step"] == "two"]
+    assert len(starts) == 1
+
+
+def test_in_flight_step_without_checks_stops_then_rolls_back(tmp_path: Path,
+                                                             runbook_home: Path) -> None:
+    pb = write(tmp_path, f"""
+  - id: one
+    action: host.shell
+    with: {{command: [touch, {tmp_path}/a]}}
+    rollback: {{action: host.shell, with: {{command: [rm, -f, {tmp_path}/a]}}}}
+  - id: two
+    action: host.shell
+    with: {{command: [sh, -c, 'touch {tmp_path}/in-two; sleep 30']}}
+    timeout: 60s
+  - id: three
+    action: host.shell
+    with: {{command: [touch, {tmp_path}/c]}}
+""")
+    proc = start("run", pb, "--yes", cwd=tmp_path)
+    wait_for(tmp_path / "in-two")
+    kill9(proc)
+    run_id = run_id_of(runbook_home)
+
+    stopped = cli("resume", run_id, "--yes", cwd=tmp_path)
+    assert stopped.returncode == 3, stopped.stdout + stopped.stderr
+    assert "check by hand whether this ran" in stopped.stdout
+    assert "touch " in stopped.stdout and "in-two" in stopped.stdout
+    assert not (tmp_path / "c").exists()
+
+    assert journal(run_id, tmp_path)["status"] == "paused"   # still resumable
+    undone = cli("resume", run_id, "--rollback", cwd=tmp_path)
+    assert undone.returncode == 1, undone.stdout + undone.stderr
+    assert not (tmp_path / "a").exists()
+    assert assert_agree(runbook_home, run_id, tmp_path)["status"] == "rolled-back"
+
+
+def test_resume_rollback_undoes_an_interrupted_run(tmp_path: Path,
+                                                   runbook_home: Path) -> None:
+    pb = write(tmp_path, f"""
+  - id: one
+    action: host.shell
+    with: {{command: [touch, {tmp_path}/a]}}
+    rollback: {{action: host.shell, with: {{command: [rm, -f, {tmp_path}/a]}}}}
+  - id: two
+    action: host.query
+    with: {{command: [sh, -c, 'touch {tmp_path}/in-two; sleep 30']}}
+    timeout: 60s
+""")
+    proc = start("run", pb, "--yes", cwd=tmp_path)
+    wait_for(tmp_path / "in-two")
+    kill9(proc)
+    run_id = run_id_of(runbook_home)
+    undone = cli("resume", run_id, "--rollback", cwd=tmp_path)
+    assert undone.returncode == 1, undone.stdout + undone.stderr
+    assert not (tmp_path / "a").exists()
+    detail = assert_agree(runbook_home, run_id, tmp_path)
+    assert detail["status"] == "rolled-back"
+
+
+def test_killed_between_a_step_and_its_checks(tmp_path: Path, runbook_home: Path) -> None:
+    pb = write(tmp_path, f"""
+  - id: one
+    action: host.shell
+    with: {{command: [touch, {tmp_path}/a]}}
+    checks:
+      - probe: host.query
+        with: {{command: [sh, -c, 'test -e {tmp_path}/probed || {{ touch {tmp_path}/probed;
+                                    sleep 30; }}; test -f {tmp_path}/a']}}
+        that: result.rc == 0
+  - id: two
+    action: host.shell
+    with: {{command: [touch, {tmp_path}/c]}}
+""")
+    proc = start("run", pb, "--yes", cwd=tmp_path)
+    wait_for(tmp_path / "probed")
+    kill9(proc)
+    run_id = run_id_of(runbook_home)
+    resumed = cli("resume", run_id, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert (tmp_path / "c").exists()
+    assert_agree(runbook_home, run_id, tmp_path)
+    starts = [e["step"] for e in audit(runbook_home, run_id) if e["event"] == "step.started"]
+    assert starts == ["one", "two"]  # one was not re-run: its checks held
+
+
+def test_killed_during_rollback_resume_finishes_it(tmp_path: Path,
+                                                   runbook_home: Path) -> None:
+    undo = (f"if [ -e {tmp_path}/rolling ]; then rm -f {tmp_path}/a; "
+            f"else touch {tmp_path}/rolling; sleep 30; fi")
+    pb = write(tmp_path, f"""
+  - id: one
+    action: host.shell
+    with: {{command: [touch, {tmp_path}/a]}}
+    rollback: {{action: host.shell, with: {{command: [sh, -c, '{undo}']}}}}
+  - id: two
+    action: host.shell
+    with: {{command: [touch, {tmp_path}/b]}}
+    rollback: {{action: host.shell, with: {{command: [rm, -f, {tmp_path}/b]}}}}
+  - id: boom
+    action: flow.fail
+    with: {{message: planned failure}}
+""")
+    proc = start("run", pb, "--yes", cwd=tmp_path)
+    wait_for(tmp_path / "rolling")
+    kill9(proc)
+    run_id = run_id_of(runbook_home)
+    assert not (tmp_path / "b").exists()   # two's rollback ran before one's started
+    assert (tmp_path / "a").exists()
+    resumed = cli("resume", run_id, cwd=tmp_path)
+    assert resumed.returncode == 1, resumed.stdout + resumed.stderr
+    assert not (tmp_path / "a").exists()
+    detail = assert_agree(runbook_home, run_id, tmp_path)
+    assert detail["status"] == "rolled-back"
+    assert {r["step"]: r["state"] for r in detail["rollbacks"]} == {"one": "done",
+                                                                   "two": "done"}
+
+
+def test_two_runs_race_for_one_lock(tmp_path: Path) -> None:
+    pb = write(tmp_path, """
+  - id: hold
+    action: host.shell
+    with: {command: [sleep, "1.5"]}
+""")
+    procs = [start("run", pb, "--yes", cwd=tmp_path) for _ in range(2)]
+    codes = sorted(p.wait(timeout=30) for p in procs)
+    assert codes == [0, 5]
+    refused = next(p for p in procs if p.returncode == 5)
+    err = refused.stderr.read() if refused.stderr else ""
+    assert "locked by run" in err and "actor tester" in err and "started" in err
+
+
+def test_a_stale_lock_is_detected_and_can_be_taken_over(tmp_path: Path,
+                                                        runbook_home: Path) -> None:
+    pb = write(tmp_path, f"""
+  - id: hold
+    action: host.shell
+    with: {{command: [sh, -c, 'touch {tmp_path}/holding; sleep 30']}}
+    timeout: 60s
+""")
+    proc = start("run", pb, "--yes", cwd=tmp_path)
+    wait_for(tmp_path / "holding")
+    kill9(proc)
+    dead_run = run_id_of(runbook_home)
+    (tmp_path / "holding").unlink()
+    refused = cli("run", pb, "--yes", cwd=tmp_path)
+    assert refused.returncode == 5
+    assert dead_run in refused.stderr and "stale" in refused.stderr
+    pb.write_text(pb.read_text().replace("sleep 30", "true"))
+    taken = cli("run", pb, "--yes", "--force-unlock", cwd=tmp_path)
+    assert taken.returncode == 0, taken.stdout + taken.stderr
+    events = [json.loads(x) for x in (runbook_home / "audit.jsonl").read_text().splitlines()]
+    forced = [e for e in events if e["event"] == "gate.answered" and e["step"] == "force-unlock"]
+    assert forced and forced[0]["data"]["holder"]["run_id"] == dead_run
+
+
+def test_ctrl_c_without_a_terminal_rolls_back(tmp_path: Path, runbook_home: Path) -> None:
+    pb = write(tmp_path, f"""
+  - id: one
+    action: host.shell
+    with: {{command: [touch, {tmp_path}/a]}}
+    rollback: {{action: host.shell, with: {{command: [rm, -f, {tmp_path}/a]}}}}
+  - id: two
+    action: host.shell
+    with: {{command: [sh, -c, 'touch {tmp_path}/in-two; sleep 30']}}
+    timeout: 60s
+""")
+    proc = start("run", pb, "--yes", cwd=tmp_path)
+    wait_for(tmp_path / "in-two")
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=20) == 4
+    assert not (tmp_path / "a").exists()
+    run_id = run_id_of(runbook_home)
+    decision = [e for e in audit(runbook_home, run_id)
+                if e["event"] == "gate.answered" and e["step"] == "interrupt"]
+    assert decision and decision[0]["status"] == "rollback"
+    assert subprocess.run(["pgrep", "-f", f"touch {tmp_path}/in-two"],
+                          check=False).returncode == 1   # the command is gone too
+    assert_agree(runbook_home, run_id, tmp_path)
+
+
+def _pty_run(args: list[str], cwd: Path) -> tuple[int, int]:
+    pid, fd = pty.fork()
+    if pid == 0:  # child
+        os.chdir(cwd)
+        os.execv(sys.executable, [sys.executable, "-m", "runbook", *args])
+    return pid, fd
+
+
+def _read_until(fd: int, needle: str, timeout: float = 20) -> str:
+    seen = ""
+    deadline = time.monotonic() + timeout
+    while needle not in seen:
+        assert time.monotonic() < deadline, f"{needle!r} not seen in {seen!r}"
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                seen += os.read(fd, 4096).decode(errors="replace")
+            except OSError:
+                break
+    return seen
+
+
+def test_ctrl_c_on_a_terminal_asks_and_pause_keeps_the_run_resumable(
+        tmp_path: Path, runbook_home: Path) -> None:
+    pb = write(tmp_path, f"""
+  - id: one
+    action: host.shell
+    with: {{command: [touch, {tmp_path}/a]}}
+    rollback: {{action: host.shell, with: {{command: [rm, -f, {tmp_path}/a]}}}}
+  - id: two
+    action: host.shell
+    with: {{command: [sh, -c, 'test -e {tmp_path}/in-two && exit 0; touch {tmp_path}/in-two;
+                      sleep 30']}}
+    timeout: 60s
+""")
+    pid, fd = _pty_run(["run", str(pb), "--yes"], tmp_path)
+    wait_for(tmp_path / "in-two")
+    os.write(fd, b"\x03")  # Ctrl-C typed on the terminal
+    _read_until(fd, "[r/p/l]")
+    os.write(fd, b"p\n")
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 4
+    assert (tmp_path / "a").exists()   # paused: nothing rolled back
+    run_id = run_id_of(runbook_home)
+    assert journal(run_id, tmp_path)["status"] == "paused"
+    resumed = cli("resume", run_id, "--yes", cwd=tmp_path)
+    # two has no checks and is not idempotent: the operator must decide
+    assert resumed.returncode == 3
+
+
+def test_a_second_ctrl_c_during_rollback_is_refused(tmp_path: Path,
+                                                    runbook_home: Path) -> None:
+    pb = write(tmp_path, f"""
+  - id: one
+    action: host.shell
+    with: {{command: [touch, {tmp_path}/a]}}
+    rollback: {{action: host.shell, with: {{command: [sh, -c, 'touch {tmp_path}/rolling;
+                                                       sleep 1; rm -f {tmp_path}/a']}}}}
+  - id: boom
+    action: flow.fail
+    with: {{message: planned failure}}
+""")
+    proc = start("run", pb, "--yes", cwd=tmp_path)
+    wait_for(tmp_path / "rolling")
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=20) == 1
+    err = proc.stderr.read() if proc.stderr else ""
+    assert "rollback in progress" in err
+    assert not (tmp_path / "a").exists()   # the rollback completed
+
+
+def test_bad_resume_requests_are_refused(tmp_path: Path, runbook_home: Path) -> None:
+    unknown = cli("resume", "nope-123", cwd=tmp_path)
+    assert unknown.returncode == 2 and "no run 'nope-123'" in unknown.stderr
+    pb = write(tmp_path, f"""
+  - id: one
+    action: host.shell
+    with: {{command: [sh, -c, 'touch {tmp_path}/in-one; sleep 30']}}
+    timeout: 60s
+  - id: two
+    action: host.shell
+    with: {{command: [touch, {tmp_path}/two]}}
+""")
+    proc = start("run", pb, "--yes", cwd=tmp_path)
+    wait_for(tmp_path / "in-one")
+    kill9(proc)
+    run_id = run_id_of(runbook_home)
+    pb.write_text(pb.read_text().replace("/two]", "/two-changed]"))
+    changed = cli("resume", run_id, "--yes", cwd=tmp_path)
+    assert changed.returncode == 2
+    assert "changed since run" in changed.stderr and "two-changed" in changed.stderr
+    accepted = cli("resume", run_id, "--accept-changed-playbook", "--rollback", cwd=tmp_path)
+    assert accepted.returncode in (0, 1), accepted.stdout + accepted.stderr
+    again = cli("resume", run_id, cwd=tmp_path)
+    assert again.returncode == 2 and "already finished" in again.stderr
+
+
+def test_runs_lists_history_with_filters(tmp_path: Path) -> None:
+    ok = write(tmp_path, "  - id: a\n    action: host.shell\n    with: {command: [true]}\n")
+    bad = write(tmp_path, "  - id: a\n    action: host.shell\n    with: {command: [false]}\n",
+                name="bad.yaml")
+    assert cli("run", ok, cwd=tmp_path).returncode == 0
+    assert cli("run", bad, cwd=tmp_path).returncode == 1
+    listing = cli("runs", "--json", cwd=tmp_path)
+    runs = json.loads(listing.stdout)
+    assert [r["status"] for r in runs] == ["rolled-back", "succeeded"]
+    only_ok = json.loads(cli("runs", "--json", "--status", "succeeded", cwd=tmp_path).stdout)
+    assert len(only_ok) == 1 and only_ok[0]["exit_code"] == 0
+    shown = cli("runs", "show", runs[0]["run_id"], cwd=tmp_path)
+    assert shown.returncode == 0 and "a: failed rc=1" in shown.stdout
+    assert "audit trail: runbook audit show" in shown.stdout
