@@ -286,6 +286,8 @@ def test_reset_offsets_follows_the_format(make: Callable[..., Sandbox]) -> None:
     assert (active.returncode, active.stdout) == (0, ref.replace("ledger-writers", "cfs-operator"))
 
     box.ok("kubectl", *NS, "scale", "deployment/cray-cfs-operator", "--replicas=0")
+    # No new sessions, so no new events between the preview and the execution.
+    box.ok("cray", "cfs", "v3", "options", "update", "--batcher-disable", "true")
     header = sample_text("kafka-consumer-groups-reset-offsets/01-execute").split("\n")[1]
     implicit = box.run(*reset)
     assert implicit.stderr.startswith("WARN: No action will be performed as the --execute "

@@ -85,7 +85,7 @@ def test_stdin_env_and_cwd(ssh: SSHExecutor, tmp_path: Path) -> None:
 
 def test_large_stdin_and_output(ssh: SSHExecutor) -> None:
     data = "".join(f"{i:07d}\n" for i in range(500_000))  # 4 MB: more than one window
-    res = ssh.run(["cat"], stdin=data, timeout=30)
+    res = ssh.run(["cat"], stdin=data, timeout=90)
     assert res.rc == 0 and res.stdout == data
 
 
