@@ -324,6 +324,35 @@ def show(playbook: str) -> None:
 
 
 @main.command()
+@click.argument("playbook", type=click.Path(exists=True, dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot", "svg"]),
+              default="mermaid", show_default=True)
+@handle_errors
+def graph(playbook: str, fmt: str) -> None:
+    """The flow of steps, checks, gates and rollbacks (Mermaid, DOT or SVG)."""
+    from runbook import graph as graphs
+    from runbook.loader import load
+
+    click.echo(getattr(graphs, fmt)(load(playbook)), nl=False)
+
+
+@main.command()
+@click.argument("directory", default="playbooks", type=click.Path(exists=True))
+@click.option("-o", "--output", default="docs/playbooks", show_default=True,
+              type=click.Path(file_okay=False), help="Where the pages are written.")
+@click.option("--check", is_flag=True, help="Exit 1 if the pages are not up to date.")
+@handle_errors
+def docs(directory: str, output: str, check: bool) -> None:
+    """Generate a Markdown page per playbook (procedure, params, flow graph)."""
+    from runbook.docs import write_playbook_pages
+
+    stale = write_playbook_pages(Path(directory), Path(output), check=check)
+    if check and stale:
+        _fail("out of date (run `runbook docs`): " + ", ".join(stale), 1)
+    click.echo(f"{output}: " + ("up to date" if check else "written"))
+
+
+@main.command()
 @handle_errors
 def plugins() -> None:
     """Loaded plugins, their actions (mutating or read-only) and arguments."""

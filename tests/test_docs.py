@@ -30,3 +30,25 @@ def test_public_api_is_sorted_and_resolves() -> None:
     assert runbook.__all__ == sorted(runbook.__all__)
     for name in runbook.__all__:
         assert getattr(runbook, name) is not None, name
+
+
+def test_generated_playbook_pages_are_up_to_date() -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "runbook", "docs", "--check"], cwd=ROOT,
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_graph_shows_every_step_gate_and_rollback() -> None:
+    from runbook.graph import dot, mermaid
+
+    pb = runbook.load(ROOT / "playbooks" / "cfs-purge.yaml")
+    chart = mermaid(pb)
+    for step in pb.steps:
+        assert f"{step.id}<br/>{step.action}" in chart
+    assert chart.count("confirm:") == 2
+    assert chart.count("-. rollback .->") == 2
+    assert "s_scale_up -. restores .-> s_scale_down" in chart
+    assert dot(pb).count("shape=box") == len(pb.steps)

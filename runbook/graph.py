@@ -1,0 +1,113 @@
+"""The flow of a playbook as a picture: checks, steps, gates and rollbacks.
+
+Mermaid (renders in GitHub and most wikis) and Graphviz DOT; SVG goes through
+the ``dot`` program when it is installed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+from runbook.errors import RunbookError
+from runbook.models import Playbook
+from runbook.plugins import Registry, default_registry
+
+
+def _label(text: str) -> str:
+    return text.replace('"', "'")
+
+
+def mermaid(pb: Playbook, registry: Registry | None = None) -> str:
+    reg = registry or default_registry()
+    out = ["flowchart TD", f'  start(["{_label(pb.title or pb.name)}"])']
+    prev = "start"
+    for i, check in enumerate(pb.preconditions):
+        node = f"pre{i}"
+        out.append(f'  {node}{{"{_label(check.id or check.probe)}?<br/>'
+                   f'{_label(" and ".join(check.that))}"}}')
+        out.append(f"  {prev} -- yes --> {node}" if i else f"  {prev} --> {node}")
+        out.append(f'  {node} -- no --> stop{i}(["exit 6: does not apply"])')
+        prev = node
+    first = True
+    for step in pb.steps:
+        cls = reg.actions.get(step.action)
+        mutating = bool(cls and cls.mutating)
+        if step.confirm:
+            gate = f"gate_{_id(step.id)}"
+            out.append(f'  {gate}{{{{"confirm: {_label(step.confirm)}"}}}}')
+            out.append(f"  {prev} --> {gate}" if not first or not pb.preconditions
+                       else f"  {prev} -- yes --> {gate}")
+            prev, first = gate, False
+        node = _id(step.id)
+        shape = ("[/", "/]") if step.background else ("[", "]")
+        text = f"{step.id}<br/>{step.action}" + (" (mutates)" if mutating else "")
+        out.append(f'  {node}{shape[0]}"{_label(text)}"{shape[1]}')
+        arrow = f" -- when {_label(step.when)} -->" if step.when else " -->"
+        out.append(f"  {prev}{arrow} {node}" if not (first and pb.preconditions)
+                   else f"  {prev} -- yes --> {node}")
+        if step.rollback not in (None, "none"):
+            rb = "auto" if step.rollback == "auto" else getattr(step.rollback, "action", "")
+            out.append(f'  {node} -. rollback .-> rb_{node}(["undo: {_label(str(rb))}"])')
+        if step.restores:
+            out.append(f"  {node} -. restores .-> {_id(step.restores)}")
+        prev, first = node, False
+    for i, check in enumerate(pb.verify):
+        node = f"verify{i}"
+        out.append(f'  {node}{{"verify: {_label(" and ".join(check.that))}"}}')
+        out.append(f"  {prev} --> {node}")
+        prev = node
+    out.append(f'  {prev} --> done(["done"])')
+    return "\n".join(out) + "\n"
+
+
+def dot(pb: Playbook, registry: Registry | None = None) -> str:
+    reg = registry or default_registry()
+    out = [f'digraph "{_label(pb.name)}" {{', "  rankdir=TB; node [fontname=Helvetica];"]
+    prev = None
+    for i, check in enumerate(pb.preconditions):
+        node = f"pre{i}"
+        out.append(f'  {node} [shape=diamond, label="{_label(" and ".join(check.that))}"];')
+        if prev:
+            out.append(f"  {prev} -> {node};")
+        prev = node
+    for step in pb.steps:
+        cls = reg.actions.get(step.action)
+        node = _id(step.id)
+        color = "orange" if cls and cls.mutating else "black"
+        style = "dashed" if step.background else "solid"
+        out.append(f'  {node} [shape=box, color={color}, style={style}, '
+                   f'label="{_label(step.id)}\\n{_label(step.action)}"];')
+        if prev:
+            label = f' [label="when {_label(step.when)}"]' if step.when else ""
+            out.append(f"  {prev} -> {node}{label};")
+        if step.confirm:
+            out.append(f'  {node}_gate [shape=hexagon, label="confirm"]; {node}_gate -> {node};')
+        if step.rollback not in (None, "none"):
+            out.append(f'  {node} -> {node}_undo [style=dotted, label="rollback"]; '
+                       f'{node}_undo [shape=oval, label="undo"];')
+        prev = node
+    for i, check in enumerate(pb.verify):
+        node = f"verify{i}"
+        out.append(f'  {node} [shape=diamond, label="{_label(" and ".join(check.that))}"];')
+        if prev:
+            out.append(f"  {prev} -> {node};")
+        prev = node
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def svg(pb: Playbook, registry: Registry | None = None) -> str:
+    exe = shutil.which("dot")
+    if exe is None:
+        raise RunbookError("SVG needs Graphviz's dot program (apt-get install graphviz); "
+                           "use --format mermaid or dot")
+    proc = subprocess.run([exe, "-Tsvg"], input=dot(pb, registry), capture_output=True,
+                          text=True, check=False, timeout=60)
+    if proc.returncode != 0:
+        raise RunbookError(f"dot failed: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def _id(step_id: str) -> str:
+    return "s_" + step_id.replace("-", "_")
