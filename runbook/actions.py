@@ -135,6 +135,8 @@ class Action(Generic[ArgsT]):
     idempotent: ClassVar[bool] = False
     can_background: ClassVar[bool] = False
     always_gated: ClassVar[bool] = False
+    waits: ClassVar[bool] = False
+    """Waits for a change (replicas, rollouts): in a dry-run it is planned, not run."""
     in_engine: ClassVar[bool] = False
     """Engine-side actions (flow.*): they run no command and are only planned in a dry-run."""
 

@@ -198,6 +198,12 @@ def _sandbox(options: RunOptions, sandbox: str, console: Any) -> None:
 
     path = Path(sandbox)
     if path.is_dir():
+        if not (path / "state.json").is_file():
+            from runbook.errors import PlaybookError
+
+            raise PlaybookError(f"{path} is not a sandbox (no state.json); create one with "
+                                f"runbook sim init SCENARIO --dir {path}",
+                                file="<command line>", field="--sandbox")
         directory = path
     else:
         names = [name for name, _ in sim.list_scenarios()]
@@ -226,12 +232,17 @@ def _sandbox(options: RunOptions, sandbox: str, console: Any) -> None:
 @click.option("--playbook", "playbook_path", type=click.Path(dir_okay=False),
               help="Where the playbook is now, if it moved.")
 @click.option("--sandbox", metavar="DIR", help="The sandbox folder the run used.")
+@click.option("--inventory", type=click.Path(exists=True, dir_okay=False),
+              help="The inventory the run used.")
+@click.option("--target", "target_uris", multiple=True, metavar="NAME=URI",
+              help="The --target definitions the run used.")
 @click.option("--force-unlock", is_flag=True, help="Take over the lock (audited).")
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
 def resume(run_id: str, rollback: bool, yes: bool, accept_changed_playbook: bool,
            params: tuple[str, ...], playbook_path: str | None, sandbox: str | None,
-           force_unlock: bool, as_json: bool) -> None:
+           inventory: str | None, target_uris: tuple[str, ...], force_unlock: bool,
+           as_json: bool) -> None:
     """Continue an interrupted run (or --rollback to undo it)."""
     from runbook.durable import load_resume
     from runbook.journal import Journal, default_journal_path
@@ -241,7 +252,7 @@ def resume(run_id: str, rollback: bool, yes: bool, accept_changed_playbook: bool
     state.rollback_only = rollback
     journal.close()
     _execute(str(path), dry_run=False, yes=yes, plan_file=None, params=params,
-             params_file=None, inventory=None, target_uris=(), offline=False,
+             params_file=None, inventory=inventory, target_uris=target_uris, offline=False,
              sandbox=sandbox, reason=None, audit_log=None, forks=10, as_json=as_json,
              force_unlock=force_unlock, resume=(state, accept_changed_playbook))
 
@@ -278,13 +289,20 @@ def runs_show(run_id: str, as_json: bool) -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--inventory", type=click.Path(exists=True, dir_okay=False),
+              help="Also accept the targets this inventory defines (and check it).")
 @handle_errors
-def validate(paths: tuple[str, ...]) -> None:
+def validate(paths: tuple[str, ...], inventory: str | None) -> None:
     """Check playbooks (files or folders); every problem with file:line and field."""
     from runbook.loader import find_playbooks, validate_paths
 
     files = list(find_playbooks(list(paths)))
-    problems = validate_paths(list(paths))
+    targets: list[str] = []
+    if inventory:
+        from runbook.inventory import load_inventory
+
+        targets = list(load_inventory(inventory))
+    problems = validate_paths(list(paths), targets=targets)
     for problem in problems:
         click.echo(str(problem), err=True)
     bad = len({p.file for p in problems})

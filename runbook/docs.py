@@ -110,7 +110,10 @@ def describe_plugins(registry: Registry) -> str:
 
 
 def _type_name(annotation: Any) -> str:
-    """``int | None``, ``Literal['a', 'b']``: how a person would write the type."""
+    """``int | None``, ``Literal['a', 'b']``, ``duration``: how a person would write it."""
+    text = str(annotation)
+    if "parse_duration" in text:
+        return "duration | None" if "None" in text else "duration"
     if isinstance(annotation, type) and not getattr(annotation, "__args__", None):
         return annotation.__name__
     text = str(annotation).replace("typing.", "")

@@ -10,12 +10,14 @@ per-step states, captured pre-state, results, and the pending rollbacks.
 from __future__ import annotations
 
 import difflib
+import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from runbook.errors import PlaybookError
-from runbook.journal import FINAL, Journal, RollbackRecord, StepRecord, lock_key
+from runbook.journal import FINAL, Journal, RollbackRecord, StepRecord, lock_key, pid_alive
 from runbook.models import Playbook
 
 
@@ -90,6 +92,10 @@ def load_resume(journal: Journal, run_id: str, playbook_path: str | None = None,
     if run["status"] in FINAL:
         raise PlaybookError(f"run {run['run_id']} already finished ({run['status']}); "
                             "nothing to resume", file="<command line>", field="RUN_ID")
+    if run["status"] == "running" and run["host"] == socket.gethostname() and pid_alive(
+            run["pid"]) and run["pid"] != os.getpid():
+        raise PlaybookError(f"run {run['run_id']} is still running (pid {run['pid']}); "
+                            "interrupt it first", file="<command line>", field="RUN_ID")
     path = Path(playbook_path or run["playbook_path"])
     state = ResumeState(run["run_id"], run)
     for rec in journal.steps(run["run_id"]):

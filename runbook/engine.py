@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import json
 import os
 import re
 import secrets
@@ -193,6 +194,7 @@ class Engine:
             journal = Journal(Path(self.options.journal_path or default_journal_path()))
         self.durable = Durable(journal, self.run_id)
         self._seq = 0
+        self._plan_failed: str | None = None
 
     # --- observers ---------------------------------------------------------------------
 
@@ -237,8 +239,6 @@ class Engine:
                     executor.close()
         self.result.outcome = outcome
         self.result.exit_code = OUTCOME_EXIT[outcome]
-        if outcome in ("failed",) and self.stack:
-            self.result.manual += [c for p in reversed(self.stack) for c in p.commands]
         self.result.duration_ms = round((time.monotonic() - started) * 1000, 3)
         self.emit("runbook_run_finished", Event(
             "run.finished", status=outcome, rc=self.result.exit_code,
@@ -340,11 +340,18 @@ class Engine:
                 self.stack.clear()
                 return "needs-attention"
             if not abort.rollback:
-                return "failed"
+                # on_fail: abort: nothing is undone; the run stays resumable so that
+                # `runbook resume RUN_ID --rollback` can still undo it.
+                self._paused = True
+                self.result.manual += [c for p in reversed(self.stack) for c in p.commands]
+                return "needs-attention"
             return self._undo(abort.kind)
         if pre_failed is not None:
             self.result.error = pre_failed
             return "precondition-failed"
+        if self._plan_failed:
+            self.result.error = self._plan_failed
+            return "failed"
         return outcome
 
     # --- resume ------------------------------------------------------------------------
@@ -354,9 +361,19 @@ class Engine:
         re-check what was in flight; or finish (or start) the rollback."""
         state = self.resume
         assert state is not None
+        for rec in state.steps.values():
+            if rec.state == "started":  # a background step left behind by the dead runner
+                self._kill_orphan(rec.result)
         for rb in state.rollbacks:
             if rb.state in ("pending", "running"):
-                pending = self._pending(rb.step_id, Invocation(rb.action, rb.args, rb.target),
+                args = rb.args
+                if MASK in json.dumps(args) and isinstance(self._spec(rb.step_id), Rollback):
+                    # Secrets are never journaled: render the rollback again with them.
+                    spec = self._spec(rb.step_id)
+                    assert isinstance(spec, Rollback)
+                    args = self.templates.render(dict(spec.with_), self.ctx, step=rb.step_id,
+                                                 field="rollback.with")
+                pending = self._pending(rb.step_id, Invocation(rb.action, args, rb.target),
                                         rb.target)
                 pending.seq = rb.seq
                 self.stack.append(pending)
@@ -364,6 +381,12 @@ class Engine:
             self.result.error = f"rolled back interrupted run {state.run_id}"
             return self._undo("failed")
         return self._body(outcome, resuming=True)
+
+    def _spec(self, step_id: str) -> Any:
+        try:
+            return self.playbook.step(step_id).rollback
+        except KeyError:
+            return None
 
     def _resume_step(self, step: Step) -> None:
         assert self.resume is not None
@@ -406,8 +429,10 @@ class Engine:
     def _kill_orphan(self, value: Any) -> None:
         import signal
 
+        from runbook.journal import pid_alive
+
         pid = value.get("pid") if isinstance(value, dict) else None
-        if isinstance(pid, int) and pid > 1:
+        if isinstance(pid, int) and pid > 1 and pid_alive(pid) and os.getpgid(pid) == pid:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGTERM)
 
@@ -556,7 +581,7 @@ class Engine:
                 return
             executor = None if action.in_engine else self.executor(target)
             res.commands = self._commands(action, args, executor)
-            if executor is not None:
+            if executor is not None and not dry:
                 res.argv = [self.redact(executor.wire_argv(a)) for a in action.commands(args)]
             expected = self.options.expected_commands.get(step.id)
             if expected is not None and expected != res.commands:
@@ -566,8 +591,8 @@ class Engine:
                 res.gate = step.confirm or action.summary
                 if not action.always_gated or dry:
                     self._gate(step.id, res, step.confirm or action.summary)
-            skip_run = (dry and (action.mutating or action.in_engine)) or (
-                dry and self.options.offline)
+            skip_run = dry and (action.mutating or action.in_engine or action.waits
+                                or self.options.offline)
             if skip_run:
                 res.status = "planned"
                 self._plan_rollback(step, action, args, res)
@@ -627,6 +652,10 @@ class Engine:
                 self._record_failure(res, exc)
                 self._emit_step_finished(res)
             message = f"step {step.id!r} failed: {self.redact.text(res.error or str(exc))}"
+            if dry:  # a plan goes on: every later step is still worth reviewing
+                self._plan_failed = message
+                self.ctx["steps"][step.id] = {"status": "failed", "result": res.result}
+                return
             if step.on_fail == "continue":
                 self.ctx["steps"][step.id] = {"status": "failed", "result": res.result,
                                               "rc": res.rc, "error": res.error}
@@ -723,6 +752,7 @@ class Engine:
         """A step's post-conditions; the journal marks the step done only once they hold."""
         for j, check in enumerate(step.checks):
             for target in targets:
+                self.ctx["target"] = self.ctx["targets"].get(target)
                 cid = check.id or f"{step.id}-check-{j + 1}"
                 cres = self._check(check, "check", f"{cid}@{target}" if per_host else cid,
                                    step=step, default_target=check.target or target)
@@ -940,6 +970,7 @@ class Engine:
                           expected=list(check.that), step=step.id if step else None)
         self.result.checks.append(res)
         action = self.registry.action(check.probe)
+        probed: list[Any] = []
         try:
             args = self._args(action, check.with_, cid, "with")
             assert args is not None
@@ -954,6 +985,7 @@ class Engine:
             def attempt() -> Any:
                 res.attempts += 1
                 value = action.run(args, actx)
+                probed[:] = [value]
                 failed = self._assert(check, value, res)
                 if failed is not None:
                     raise CheckFailed(failed, check=cid)
@@ -975,14 +1007,13 @@ class Engine:
                 self.add_finding(severity=check.severity, title=check.message or detail,
                                  evidence={"probe": check.probe, "expected": check.that,
                                            "observed": res.observed}, step=res.step)
-        self.ctx["checks"][cid] = {"ok": res.ok, "result": self.ctx.get("_last_probe")}
+        self.ctx["checks"][cid] = {"ok": res.ok, "result": probed[0] if probed else None}
         self._emit_check(res)
         return res
 
     def _assert(self, check: Check, value: Any, res: CheckResult) -> str | None:
         """None if every ``that`` holds, else what failed with the observed values."""
         scope = {**self.ctx, "result": value}
-        self.ctx["_last_probe"] = value
         res.observed = self.redact(_observe(self.templates, check.that, scope))
         for expr in check.that:
             if not self.templates.evaluate(expr, scope, step=res.id, field="that"):
@@ -1021,6 +1052,7 @@ class Engine:
         bg.result.status = "ok"
         bg.result.rc = final.rc
         bg.result.result = self.redact(value)
+        self.durable.step(step_id, "done", rc=final.rc, result=bg.result.result)
         self.ctx["steps"][step_id] = {"status": "ok", "result": value, "rc": final.rc,
                                       "stdout": final.stdout}
         if exited_by_itself not in (None, 0):
@@ -1071,7 +1103,7 @@ class Engine:
         pending = self._pending(step.id, invocation, target)
         res.rollback = "; ".join(pending.commands)
         pending.seq = self.durable.push(step.id, pending.target, invocation.action,
-                                        dict(invocation.args), pending.commands)
+                                        self.redact(dict(invocation.args)), pending.commands)
         with self._stack_lock:
             self.stack.append(pending)
 
@@ -1171,6 +1203,8 @@ def _observe(templates: Templates, exprs: list[str], scope: Mapping[str, Any]) -
             try:
                 value = templates.evaluate(name, scope)
             except RunbookError:
+                continue
+            if callable(value):
                 continue
             text = repr(value)
             seen[name] = value if len(text) <= 200 else text[:200] + "..."

@@ -136,6 +136,9 @@ class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if not file.exists():
+                file.touch(mode=0o600)
         self._local = threading.local()
         self._lock = threading.RLock()
         self._queue: list[tuple[tuple[Any, ...], dict[str, Any]]] = []

@@ -498,12 +498,13 @@ def find_playbooks(paths: list[str]) -> Iterator[Path]:
             yield path
 
 
-def validate_paths(paths: list[str], *, registry: Registry | None = None) -> list[Problem]:
+def validate_paths(paths: list[str], *, registry: Registry | None = None,
+                   targets: Iterable[str] = ()) -> list[Problem]:
     """Every problem in every playbook under paths (for ``runbook validate``)."""
     problems: list[Problem] = []
     for path in find_playbooks(paths):
         try:
-            load(path, registry=registry)
+            load(path, registry=registry, targets=targets)
         except ValidationErrors as exc:
             problems.extend(exc.problems)
         except PlaybookError as exc:

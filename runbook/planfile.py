@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from runbook.errors import PlaybookError
 from runbook.models import Playbook
+from runbook.params import coerce
 from runbook.result import RunResult
 
 if TYPE_CHECKING:
@@ -66,7 +67,13 @@ def apply_plan_file(path: str | Path, playbook: Playbook, given: dict[str, Any],
                             " make a new plan", file=file, field="playbook_sha256")
     params = dict(doc["params"])
     for name, value in given.items():
-        if name in params and str(params[name]) != str(value):
+        if name in params and name in playbook.params:
+            try:
+                value = coerce(playbook.params[name], value)
+            except ValueError as exc:
+                raise PlaybookError(str(exc), file="<command line>",
+                                    field=f"params.{name}") from exc
+        if name in params and params[name] != value:
             raise PlaybookError(f"param {name}={value!r} differs from the reviewed plan "
                                 f"({params[name]!r})", file=file, field=f"params.{name}")
         params[name] = value

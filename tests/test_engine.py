@@ -560,7 +560,7 @@ def test_on_fail_abort_stops_without_rolling_back(tmp_path: Path) -> None:
     )
     res = run_pb(text)
     assert lines(log) == ["do-1"]
-    assert (res.outcome, res.exit_code) == ("failed", 1)
+    assert (res.outcome, res.exit_code) == ("needs-attention", 3)
     assert res.rollbacks == []
     assert res.manual == [shlex.join(sh(APPEND, "undo-1", log))]
     assert not [e for e in events(res) if e["event"].startswith("rollback")]

@@ -152,6 +152,7 @@ class CommitProgress(Action[ProgressArgs]):
     name = "kafka.commit_progress"
     summary = "whether a group commits offsets: describe, wait, describe again"
     Args = ProgressArgs
+    waits = True
 
     def commands(self, args: ProgressArgs) -> list[list[str]]:
         return [_describe_argv(args), _describe_argv(args)]

@@ -125,6 +125,7 @@ class WaitReplicas(Action[WaitReplicasArgs]):
     name = "kubectl.wait_replicas"
     summary = "wait until a deployment's ready replicas reach a number and stay there"
     Args = WaitReplicasArgs
+    waits = True
 
     def commands(self, args: WaitReplicasArgs) -> list[list[str]]:
         return Get().commands(GetArgs(kind="deployment", name=args.deployment,
@@ -158,6 +159,7 @@ class RolloutStatus(Action[RolloutStatusArgs]):
     name = "kubectl.rollout_status"
     summary = "whether a deployment's rollout completed ({complete, lines, message})"
     Args = RolloutStatusArgs
+    waits = True
 
     def commands(self, args: RolloutStatusArgs) -> list[list[str]]:
         return [[*args.base(), "rollout", "status", f"deployment/{args.deployment}",

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from runbook.errors import RunbookError
 from runbook.sim.model import State
 from runbook.sim.world import advance as advance_world
 
@@ -24,7 +25,7 @@ STATE_FILE = "state.json"
 LOCK_FILE = "state.lock"
 
 
-class SandboxError(Exception):
+class SandboxError(RunbookError):
     """The directory is not a sandbox, or its state file is unusable."""
 
 
