@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 class Args(BaseModel):
     """Base of every action's argument model: unknown arguments are errors."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class NoArgs(Args):
