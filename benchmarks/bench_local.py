@@ -76,7 +76,7 @@ def main() -> None:
     print(f"{'workload':<44}{'total ms':>10}{'per step ms':>13}")
     label = f"bare subprocess.run x {opts.steps}"
     print(f"{label:<44}{bare_t * 1000:>10.1f}{per_bare:>13.2f}")
-    print(f"{'runbook engine x ' + str(opts.steps) + ' (audit on)':<44}{eng_t * 1000:>10.1f}"
+    print(f"{'runbook engine x ' + str(opts.steps) + ' (audit+journal)':<44}{eng_t * 1000:>10.1f}"
           f"{per_eng:>13.2f}")
     print(f"{'engine overhead per step':<44}{'':>10}{per_eng - per_bare:>13.2f}")
     print(f"{'python -c pass (interpreter start)':<44}{python_t:>10.1f}")

@@ -549,6 +549,24 @@ def read_run(path: Path, run_id: str) -> list[dict[str, Any]]:
     raise AuditError(f"run id prefix {run_id!r} is ambiguous in {path}: matches {shown}")
 
 
+def last_run_id(path: Path) -> str:
+    """The run id of the newest ``run.started`` in the log (for ``audit show`` alone)."""
+    last = None
+    with _open_for_reading(Path(path)) as fh:
+        for raw in fh:
+            if b'"run.started"' not in raw:
+                continue
+            try:
+                obj = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(obj, dict) and obj.get("event") == "run.started":
+                last = obj.get("run_id")
+    if not isinstance(last, str):
+        raise AuditError(f"no run in audit log {path}")
+    return last
+
+
 def _duration(ms: Any) -> str:
     if not isinstance(ms, (int, float)) or isinstance(ms, bool):
         return ""

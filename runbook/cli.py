@@ -402,15 +402,16 @@ def audit_verify(path: str | None) -> None:
 
 
 @audit.command(name="show")
-@click.argument("run_id")
+@click.argument("run_id", required=False)
 @click.option("--audit-log", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
-def audit_show(run_id: str, audit_log: str | None, as_json: bool) -> None:
-    """Print the audit trail of RUN_ID (a unique prefix is enough)."""
-    from runbook.audit import default_audit_path, format_trail, read_run
+def audit_show(run_id: str | None, audit_log: str | None, as_json: bool) -> None:
+    """Print the audit trail of RUN_ID (a unique prefix is enough; default: the last run)."""
+    from runbook.audit import default_audit_path, format_trail, last_run_id, read_run
 
-    events = read_run(Path(audit_log) if audit_log else default_audit_path(), run_id)
+    path = Path(audit_log) if audit_log else default_audit_path()
+    events = read_run(path, run_id or last_run_id(path))
     if as_json:
         for e in events:
             click.echo(json.dumps(e))

@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -243,7 +243,8 @@ class Engine:
         self.emit("runbook_run_finished", Event(
             "run.finished", status=outcome, rc=self.result.exit_code,
             duration_ms=self.result.duration_ms, message=self.result.error,
-            data={"findings": len(self.result.findings), "manual": self.result.manual}))
+            data={"findings": [asdict(f) for f in self.result.findings],
+                  "manual": self.result.manual}))
         self.durable.finish("paused" if self._paused else outcome, self.result.exit_code)
         return self.result
 
