@@ -1,9 +1,8 @@
-"""A throwaway unprivileged sshd on 127.0.0.1 for the benchmarks, without pytest.
+"""A throwaway unprivileged sshd on 127.0.0.1, for the benchmarks and the tests.
 
-The same server tests/sshd.py starts for the test suite (generated ed25519 keys
-in a temp folder, strict host key checking through a known_hosts file, HOME
-pointed at an empty folder so the login shell sources no rc files), kept
-separate because tests/sshd.py needs pytest to report a missing sshd.
+Generated ed25519 keys in a temp folder, strict host key checking through a
+known_hosts file, HOME pointed at an empty folder so the login shell sources
+no rc files. No pytest here: tests/sshd.py wraps it as a fixture.
 """
 
 from __future__ import annotations
@@ -36,6 +35,10 @@ class Server:
     key_file: str
     known_hosts: str
     pid: int
+    host_key_fingerprint: str = ""
+    host_key_line: str = ""  # "ssh-ed25519 AAAA...", as it appears in known_hosts
+    log_file: str = ""
+    dir: str = ""
 
     def settings(self, **overrides: Any) -> dict[str, Any]:
         """SSH executor settings for this server (strict host key checking)."""
@@ -100,6 +103,9 @@ def running_sshd(workdir: Path) -> Iterator[Server]:
     authorized = workdir / "authorized_keys"
     authorized.write_text(Path(f"{user_key}.pub").read_text())
     host_pub = " ".join(Path(f"{host_key}.pub").read_text().split()[:2])
+    fingerprint = subprocess.run(["ssh-keygen", "-l", "-E", "sha256", "-f", f"{host_key}.pub"],
+                                 check=True, capture_output=True, text=True,
+                                 timeout=30).stdout.split()[1]
     home = workdir / "home"
     home.mkdir(exist_ok=True)
     config = workdir / "sshd_config"
@@ -125,7 +131,9 @@ def running_sshd(workdir: Path) -> Iterator[Server]:
         known_hosts = workdir / "known_hosts"
         known_hosts.write_text(f"[127.0.0.1]:{port} {host_pub}\n")
         yield Server(host="127.0.0.1", port=port, user=getpass.getuser(),
-                     key_file=str(user_key), known_hosts=str(known_hosts), pid=proc.pid)
+                     key_file=str(user_key), known_hosts=str(known_hosts), pid=proc.pid,
+                     host_key_fingerprint=fingerprint, host_key_line=host_pub,
+                     log_file=str(log_file), dir=str(workdir))
     finally:
         if proc is not None:
             _stop(proc)

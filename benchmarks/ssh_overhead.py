@@ -5,7 +5,7 @@ exec on an already-open connection. Both sides get one connection, opened
 before timing, with TCP_NODELAY, and run the same number of ``true`` commands,
 alternating in blocks of ten so drift on the machine hits both equally.
 
-    python benchmarks/ssh_overhead.py                 # starts a loopback sshd (tests/sshd.py)
+    python benchmarks/ssh_overhead.py                 # starts a loopback sshd (benchmarks/_sshd.py)
     python benchmarks/ssh_overhead.py -n 500 --rounds 5 --json
     python benchmarks/ssh_overhead.py --host db1 --user ops --key ~/.ssh/id_ed25519
 
@@ -43,7 +43,7 @@ def server(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
         yield {"host": args.host, "port": args.port, "user": args.user,
                "key_file": args.key, "known_hosts": args.known_hosts}
         return
-    from tests.sshd import running_sshd
+    from _sshd import running_sshd
 
     with tempfile.TemporaryDirectory() as tmp, running_sshd(Path(tmp)) as sshd:
         yield sshd.settings()

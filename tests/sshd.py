@@ -5,18 +5,14 @@ reuse are behaviours of OpenSSH itself, and a stub would only test our guesses.
 The server runs unprivileged-port, as the current user (root in CI), with
 generated keys in a temp folder, and logs to a file the tests read.
 
-conftest.py exposes the fixture with ``from tests.sshd import sshd  # noqa: F401``.
+conftest.py exposes the fixture with ``pytest_plugins = ["tests.sshd"]``. Starting
+and stopping the server is benchmarks/_sshd.py's job (shared with the benchmarks).
 """
 
 from __future__ import annotations
 
 import contextlib
-import getpass
 import os
-import signal
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +20,9 @@ from typing import Any
 
 import pytest
 
-SSHD = "/usr/sbin/sshd"
+from benchmarks._sshd import SSHDError
+from benchmarks._sshd import running_sshd as _launch
+
 INSTALL_HINT = ("install openssh-server (apt-get install -y openssh-server): "
                 "the SSH executor tests need a real sshd and are never skipped")
 
@@ -88,100 +86,22 @@ class SSHServer:
         return pids
 
 
-def _keygen(path: Path) -> None:
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", path.name,
-                    "-f", str(path)], check=True, capture_output=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
-            s.settimeout(2)
-            return s.recv(4).startswith(b"SSH-")
-    except OSError:
-        return False
-
-
 @contextlib.contextmanager
 def running_sshd(workdir: Path) -> Iterator[SSHServer]:
-    """Start sshd in ``workdir``, wait until it speaks SSH, stop it on exit."""
-    if not os.path.exists(SSHD):
-        pytest.fail(f"{SSHD} not found: {INSTALL_HINT}", pytrace=False)
-    with contextlib.suppress(PermissionError):
-        # OpenSSH refuses to start without its privilege-separation directory.
-        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
-    host_key, user_key = workdir / "ssh_host_ed25519_key", workdir / "id_ed25519"
-    _keygen(host_key)
-    _keygen(user_key)
-    authorized = workdir / "authorized_keys"
-    authorized.write_text(Path(f"{user_key}.pub").read_text())
-    host_pub = " ".join(Path(f"{host_key}.pub").read_text().split()[:2])
-    fp = subprocess.run(["ssh-keygen", "-l", "-E", "sha256", "-f", f"{host_key}.pub"],
-                        check=True, capture_output=True, text=True).stdout.split()[1]
-    log_file = workdir / "sshd.log"
-    home = workdir / "home"
-    home.mkdir(exist_ok=True)
-    config = workdir / "sshd_config"
-    config.write_text("\n".join([
-        "ListenAddress 127.0.0.1",
-        f"HostKey {host_key}",
-        f"AuthorizedKeysFile {authorized}",
-        f"PidFile {workdir / 'sshd.pid'}",
-        "StrictModes no",
-        "UsePAM no",
-        "PermitRootLogin prohibit-password",
-        "PubkeyAuthentication yes",
-        "PasswordAuthentication no",
-        "KbdInteractiveAuthentication no",
-        "MaxSessions 64",
-        "MaxStartups 64",
-        "UseDNS no",
-        "PrintMotd no",
-        "LogLevel INFO",
-        # The login shell (bash) sources ~/.bashrc for ssh commands; pointing HOME at an
-        # empty folder keeps the developer's rc files (pyenv init: ~120 ms) out of every
-        # command, so timings and output are the server's, not the workstation's.
-        f"SetEnv HOME={home}",
-        "",
-    ]))
-    last_error = ""
-    for _ in range(3):  # the free port can be taken between probing and binding
-        port = _free_port()
-        with open(log_file, "ab") as log:
-            proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config), "-p", str(port)],
-                                    stdout=log, stderr=log, start_new_session=True)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and proc.poll() is None and not _answers(port):
-            time.sleep(0.05)
-        if proc.poll() is None and _answers(port):
-            break
-        proc.kill()
-        proc.wait()
-        last_error = log_file.read_text(errors="replace")[-2000:]
-    else:
-        pytest.fail(f"sshd did not start; its log:\n{last_error}", pytrace=False)
-    known_hosts = workdir / "known_hosts"
-    known_hosts.write_text(f"[127.0.0.1]:{port} {host_pub}\n")
-    server = SSHServer(host="127.0.0.1", port=port, user=getpass.getuser(),
-                       key_file=str(user_key), known_hosts=str(known_hosts),
-                       host_key_fingerprint=fp, host_key_line=host_pub, log_file=str(log_file),
-                       pid=proc.pid, dir=str(workdir))
+    """Start sshd in ``workdir`` (benchmarks/_sshd.py does the work), stop it on exit."""
     try:
-        yield server
+        launched = _launch(workdir)
+        srv = launched.__enter__()
+    except SSHDError as exc:
+        pytest.fail(f"{exc}; {INSTALL_HINT}", pytrace=False)
+    try:
+        yield SSHServer(host=srv.host, port=srv.port, user=srv.user, key_file=srv.key_file,
+                        known_hosts=srv.known_hosts,
+                        host_key_fingerprint=srv.host_key_fingerprint,
+                        host_key_line=srv.host_key_line, log_file=srv.log_file, pid=srv.pid,
+                        dir=srv.dir)
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        launched.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="session")
