@@ -53,7 +53,7 @@ from pydantic import ValidationError
 from runbook.errors import PlaybookError, Problem, ValidationErrors
 from runbook.models import Target
 from runbook.yamlsrc import Path as FieldPath
-from runbook.yamlsrc import Source, dotted, load_yaml
+from runbook.yamlsrc import Source, dotted, load_yaml, read_text
 
 if TYPE_CHECKING:
     from runbook.plugins import Registry
@@ -79,17 +79,8 @@ _KUBECTL_QUERY = ("container", "context", "selector", "via")
 
 def load_inventory(path: str | Path, *, registry: Registry | None = None) -> dict[str, Target]:
     """Read an inventory file: every target and group by name (ValidationErrors on problems)."""
-    file = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise PlaybookError(f"cannot read inventory: {exc.strerror or exc}", file=file) from exc
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise PlaybookError(f"not UTF-8 text (byte {exc.start})", file=file,
-                            line=raw[:exc.start].count(b"\n") + 1) from exc
-    return loads_inventory(text, file=file, registry=registry)
+    _, text = read_text(path, "inventory")
+    return loads_inventory(text, file=str(path), registry=registry)
 
 
 def loads_inventory(text: str, *, file: str = "<string>",

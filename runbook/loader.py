@@ -23,7 +23,7 @@ from runbook.params import coerce
 from runbook.plugins import Registry, default_registry
 from runbook.templating import Templates, is_template
 from runbook.yamlsrc import Path as FieldPath
-from runbook.yamlsrc import Source, dotted, load_yaml
+from runbook.yamlsrc import Source, dotted, load_yaml, read_text
 
 IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RESERVED = {"params", "result", "steps", "checks", "targets", "target", "run"}
@@ -37,15 +37,7 @@ def load(path: str | Path, *, registry: Registry | None = None,
     ``targets`` names targets defined outside the playbook (an inventory,
     ``--target``), so steps may use them."""
     file = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise PlaybookError(f"cannot read: {exc.strerror or exc}", file=file) from exc
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise PlaybookError(f"not UTF-8 text (byte {exc.start})", file=file,
-                            line=raw[:exc.start].count(b"\n") + 1) from exc
+    raw, text = read_text(path)
     playbook = loads(text, file=file, registry=registry, targets=targets)
     playbook._sha256 = hashlib.sha256(raw).hexdigest()
     return playbook

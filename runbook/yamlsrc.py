@@ -8,6 +8,7 @@ remembering where each mapping key and list item was written.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,6 +124,21 @@ def _dotted(path: Path) -> str:
 def dotted(path: Path) -> str:
     """``steps[2].with.replicas`` — how field paths are shown to people."""
     return _dotted(path)
+
+
+def read_text(path: str | os.PathLike[str], what: str = "file") -> tuple[bytes, str]:
+    """A file's bytes and UTF-8 text; PlaybookError (with the line of a bad byte) otherwise."""
+    file = os.fspath(path)
+    try:
+        with open(file, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise PlaybookError(f"cannot read {what}: {exc.strerror or exc}", file=file) from exc
+    try:
+        return raw, raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PlaybookError(f"not UTF-8 text (byte {exc.start})", file=file,
+                            line=raw[:exc.start].count(b"\n") + 1) from exc
 
 
 def load_yaml(text: str, file: str) -> Source:
