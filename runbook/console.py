@@ -24,6 +24,17 @@ _MARK = {"ok": "[green]✓[/]", "failed": "[red]✗[/]", "warn": "[yellow]![/]",
          "declined": "[red]✗[/]"}
 
 
+class _Elapsed:
+    """A spinner label that shows how long the step has been running, live."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.started = time.monotonic()
+
+    def __rich__(self) -> str:
+        return f"{escape(self.label)} [dim]{time.monotonic() - self.started:.1f}s[/]"
+
+
 def make_console(file: IO[str] | None = None) -> Console:
     return Console(file=file, highlight=False, soft_wrap=True)
 
@@ -65,7 +76,7 @@ class ConsoleObserver:
         self.started[event.step] = time.monotonic()
         label = f"{event.step} · {event.action} on {event.target}"
         if self.console.is_terminal:
-            self.status = self.console.status(escape(label))
+            self.status = self.console.status(_Elapsed(label))
             self.status.start()
         else:
             self._print(f"  → {escape(label)}")
