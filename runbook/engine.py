@@ -309,6 +309,11 @@ class Engine:
         return self._undo("interrupted")
 
     def _body(self, outcome: str, resuming: bool = False) -> str:
+        if not self.options.dry_run and not resuming:
+            error = self._reach_first_step()
+            if error:
+                self.result.error = error
+                return "failed"
         pre_failed = None
         preconditions = [] if resuming else self.playbook.preconditions
         for i, check in enumerate(preconditions):
@@ -707,7 +712,17 @@ class Engine:
         failed: list[str] = []
         workers = max(1, min(self.options.forks, len(hosts)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fanout") as pool:
+            # Connect every host first: an unreachable one is known before anything changes.
+            unreachable = {h: e for h, e in zip(hosts, pool.map(self._reach, hosts),
+                                                 strict=True) if e}
+            for host, error in unreachable.items():
+                res.hosts[host] = {"status": "failed", "rc": None, "error": error,
+                                   "duration_ms": 0.0}
+                failed.append(host)
+            if len(failed) > budget:
+                plan = []
             for batch in plan:
+                batch = [h for h in batch if h not in unreachable]
                 outcomes = list(pool.map(
                     lambda h: (h, self._on_host(step, action, per_host[h], h)), batch))
                 for host, outcome in outcomes:
@@ -766,6 +781,25 @@ class Engine:
                                       observed=cres.observed)
         if step.checks:
             self.durable.step(step.id, "done")
+
+    def _reach_first_step(self) -> str | None:
+        """Connect the first step's target before anything runs, so a wrong host, user or
+        key fails the run while nothing has changed yet."""
+        first = next(iter(self.playbook.steps), None)
+        if first is None or self.registry.actions[first.action].in_engine:
+            return None
+        name = self.target_name(first.target)
+        if self._is_group(name) or self.targets[name].connection == "local":
+            return None  # a fan-out connects all its hosts before its first command
+        return self._reach(name)
+
+    def _reach(self, target: str) -> str | None:
+        """Open a target's connection now; the reason it failed, or None."""
+        try:
+            self.executor(target).connect()
+        except RunbookError as exc:
+            return self.redact.text(str(exc))
+        return None
 
     def _on_host(self, step: Step, action: Action[Any], args: BaseModel,
                  host: str) -> dict[str, Any]:

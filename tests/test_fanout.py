@@ -149,3 +149,60 @@ def test_bad_serial_is_a_validation_error() -> None:
         runbook.loads("runbook: 1\nname: x\nsteps:\n  - id: a\n    action: host.shell\n"
                       "    serial: lots\n    with: {command: [true]}\n")
     assert "serial" in str(err.value) and ":6:" in str(err.value)
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_an_unreachable_host_fails_before_any_host_changes(sshd: Any, tmp_path: Path) -> None:
+    s = sshd.settings()
+    out = tmp_path / "done.log"
+    text = ("runbook: 1\nname: fan\n" + inventory_yaml(sshd, NAMES[:4])
+            + f"  dead: {{connection: ssh, host: 127.0.0.1, port: {_closed_port()}, "
+              f"user: {s['user']}, key_file: {s['key_file']}, known_hosts: {s['known_hosts']},"
+              " connect_timeout: 2}\n"
+            + "  all: {hosts: [fleet, dead]}\n"
+            + f"""steps:
+  - id: change
+    target: all
+    action: host.shell
+    with: {{command: [sh, -c, 'echo "$0" >> {out}', "{{{{ target.name }}}}"]}}
+""")
+    result = runbook.run(runbook.loads(text), yes=True)
+    assert result.exit_code == 1
+    step = result.step("change")
+    assert step.hosts["dead"]["status"] == "failed"
+    assert "dead" in (step.hosts["dead"]["error"] or "")
+    assert not out.exists()  # max_fail 0: no host ran once one was known unreachable
+
+
+def test_the_first_steps_target_is_connected_before_anything_runs(sshd: Any,
+                                                                 tmp_path: Path) -> None:
+    s = sshd.settings()
+    marker = tmp_path / "pre"
+    text = f"""runbook: 1
+name: early
+targets:
+  box: {{connection: ssh, host: 127.0.0.1, port: {_closed_port()}, user: {s['user']},
+         key_file: {s['key_file']}, known_hosts: {s['known_hosts']}, connect_timeout: 2}}
+preconditions:
+  - probe: host.query
+    target: local
+    with: {{command: [touch, {marker}]}}
+    that: result.rc == 0
+steps:
+  - id: change
+    target: box
+    action: host.shell
+    with: {{command: [true]}}
+"""
+    result = runbook.run(runbook.loads(text), yes=True)
+    assert result.exit_code == 1
+    assert "box" in (result.error or "")
+    assert not marker.exists()   # not even the preconditions ran
+    assert result.steps == []
