@@ -353,7 +353,9 @@ class AuditPlugin:
     Each hook writes the event of the same name. ``step.started`` of a
     mutating step, ``rollback.started`` and ``run.finished`` are fsynced
     before the hook returns (so before the command runs); the rest are
-    written and left for the next fsync. ``redact`` runs over every free-text
+    written and left for the next fsync. A fan-out batch's ``step.started``
+    events (``data.sync == "batch"``) are synced together by one ``sync()``
+    that the engine calls before any host of the batch starts. ``redact`` runs over every free-text
     string (argv, message, reason, target, host, data) although the engine
     has already redacted them: a missed secret is the costliest bug here.
     """
@@ -361,6 +363,10 @@ class AuditPlugin:
     def __init__(self, log: AuditLog, redact: Callable[[str], str] = _identity) -> None:
         self.log = log
         self._redact = redact
+
+    def sync(self) -> None:
+        """fsync what was written (a fan-out batch syncs once for all its hosts)."""
+        self.log.sync()
 
     def _clean(self, value: Any) -> Any:
         """JSON-safe and redacted, recursively; unknown types become redacted strings."""
@@ -419,7 +425,9 @@ class AuditPlugin:
 
     @hookimpl
     def runbook_step_started(self, run: RunInfo, event: Event) -> None:
-        self._write(run, "step.started", event, durable=event.mutating,
+        # A fan-out batch asks for one sync for all its hosts (the engine calls sync()).
+        batched = event.data.get("sync") == "batch"
+        self._write(run, "step.started", event, durable=event.mutating and not batched,
                     default_status="started", extra={"mutating": event.mutating})
 
     @hookimpl

@@ -48,11 +48,13 @@ class Durable:
     def __bool__(self) -> bool:
         return self.journal is not None
 
-    def step(self, step_id: str, state: str, **fields: Any) -> None:
+    def step(self, step_id: str, state: str, *, defer: bool | None = None,
+             **fields: Any) -> None:
         """Commit a transition now; a command's outcome (done, checking, failed, started)
         is deferred to the next commit, which comes before the next mutating command."""
         if self.journal is not None:
-            defer = state in ("done", "checking", "failed", "started")
+            if defer is None:
+                defer = state in ("done", "checking", "failed", "started")
             self.journal.step(self.run_id, step_id, state=state, defer=defer, **fields)
 
     def push(self, step_id: str, target: str, action: str, args: dict[str, Any],

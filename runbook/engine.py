@@ -723,8 +723,12 @@ class Engine:
                 plan = []
             for batch in plan:
                 batch = [h for h in batch if h not in unreachable]
+                prepared = list(pool.map(
+                    lambda h: self._prepare_host(step, action, per_host[h], h), batch))
+                self._sync()  # one journal commit and one audit fsync for the whole batch
                 outcomes = list(pool.map(
-                    lambda h: (h, self._on_host(step, action, per_host[h], h)), batch))
+                    lambda hp: (hp[0], self._on_host(step, action, per_host[hp[0]], *hp)),
+                    zip(batch, prepared, strict=True)))
                 for host, outcome in outcomes:
                     res.hosts[host] = outcome
                     if outcome["status"] != "ok":
@@ -782,6 +786,15 @@ class Engine:
         if step.checks:
             self.durable.step(step.id, "done")
 
+    def _sync(self) -> None:
+        """Make everything recorded so far durable (journal commit, audit fsync)."""
+        if self.durable.journal is not None:
+            self.durable.journal.flush()
+        for observer in self.observers:
+            sync = getattr(observer, "sync", None)
+            if callable(sync):
+                sync()
+
     def _reach_first_step(self) -> str | None:
         """Connect the first step's target before anything runs, so a wrong host, user or
         key fails the run while nothing has changed yet."""
@@ -801,26 +814,40 @@ class Engine:
             return self.redact.text(str(exc))
         return None
 
-    def _on_host(self, step: Step, action: Action[Any], args: BaseModel,
-                 host: str) -> dict[str, Any]:
-        """One host of a fan-out: capture, audit, run, push its own rollback."""
-        started = time.monotonic()
-        outcome: dict[str, Any] = {"status": "ok", "rc": None, "error": None}
-        hres = StepResult(id=step.id, action=step.action, target=host,
-                          mutating=action.mutating)
-        captured = None
+    def _prepare_host(self, step: Step, action: Action[Any], args: BaseModel,
+                      host: str) -> dict[str, Any]:
+        """Before a batch runs: capture each host's prior state and record (not yet sync)
+        that it is about to change; the batch then syncs journal and audit once."""
+        prep: dict[str, Any] = {"captured": None, "error": None, "rc": None}
         try:
             executor = self.executor(host)
-            executor.connect()
             argv = [self.redact(executor.wire_argv(a)) for a in action.commands(args)]
             if step.rollback == "auto":
-                captured = action.capture(args, self._actx(step, executor))
+                prep["captured"] = action.capture(args, self._actx(step, executor))
             self.durable.step(step.id, "running", host=host, seq=self._seq,
-                              captured=self.redact(captured))
+                              captured=self.redact(prep["captured"]), defer=True)
             self.emit("runbook_step_started", Event(
                 "step.started", step=step.id, action=step.action, target=host, host=host,
-                argv=argv[0] if argv else None, mutating=action.mutating))
-            value = self._execute(step, action, args, executor, hres)
+                argv=argv[0] if argv else None, mutating=action.mutating,
+                data={"group": step.target, "sync": "batch"}))
+        except (RunbookError, ValidationError) as exc:
+            prep["error"] = self.redact.text(str(exc))
+            if isinstance(exc, CommandError):
+                prep["rc"] = exc.rc
+        return prep
+
+    def _on_host(self, step: Step, action: Action[Any], args: BaseModel, host: str,
+                 prep: dict[str, Any]) -> dict[str, Any]:
+        """One host of a fan-out: run, record, push its own rollback."""
+        started = time.monotonic()
+        outcome: dict[str, Any] = {"status": "ok", "rc": prep["rc"], "error": prep["error"]}
+        hres = StepResult(id=step.id, action=step.action, target=host,
+                          mutating=action.mutating)
+        captured = prep["captured"]
+        try:
+            if prep["error"] is not None:
+                raise StepError(prep["error"], step=step.id, target=host)
+            value = self._execute(step, action, args, self.executor(host), hres)
             if isinstance(value, NoOp):
                 value = value.result
             outcome["value"] = value
@@ -839,7 +866,8 @@ class Engine:
         self.emit("runbook_step_finished", Event(
             "step.finished", step=step.id, action=step.action, target=host, host=host,
             status=outcome["status"], rc=outcome["rc"], duration_ms=outcome["duration_ms"],
-            mutating=action.mutating, message=outcome["error"]))
+            mutating=action.mutating, message=outcome["error"],
+            data={"group": step.target}))
         completed = outcome["status"] == "ok"
         if action.mutating and (completed or (captured is not None and
                                               step.rollback == "auto")):
