@@ -21,7 +21,8 @@ from types import FrameType
 from typing import Any
 
 from runbook.sim import k8s, kafka
-from runbook.sim.argv import Parsed, UsageError, parse
+from runbook.sim.argv import Parsed, parse_kafka
+from runbook.sim.argv import kafka_usage as _usage
 from runbook.sim.model import State, dur, knob, log_time, new_uuid
 from runbook.sim.store import SandboxError, transaction
 
@@ -67,21 +68,10 @@ class _Signals:
             self.waiting = False
 
 
-def _usage(message: str) -> int:
-    print(message, file=sys.stderr)
-    return 1
-
-
 def run(directory: Path, argv: list[str]) -> int:
-    try:
-        opts = parse(argv, FLAGS)
-    except UsageError as exc:
-        if exc.kind == "missing_value":
-            return _usage(f"Option {exc.flag} requires an argument")
-        return _usage(f"{exc.flag} is not a recognized option")
-    for name in NOT_SIMULATED:
-        if opts.has(name):
-            return _usage(f"--{name} is not simulated by the runbook estate")
+    opts = parse_kafka(argv, FLAGS, NOT_SIMULATED)
+    if isinstance(opts, str):
+        return _usage(opts)
     if opts.flag("help"):
         print("This tool helps to read data from Kafka topics and outputs it to standard output.")
         return 0

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from runbook.sim import kafka
-from runbook.sim.argv import Parsed, UsageError, parse
+from runbook.sim.argv import Parsed, parse_kafka
+from runbook.sim.argv import kafka_usage as _usage
 from runbook.sim.model import State
 from runbook.sim.store import transaction
 
@@ -38,23 +39,10 @@ DRY_RUN_WARNING = (
     "prompting.")
 
 
-def _usage(message: str) -> int:
-    print(message, file=sys.stderr)
-    return 1
-
-
 def run(directory: Path, argv: list[str]) -> int:
-    try:
-        opts = parse(argv, FLAGS)
-    except UsageError as exc:
-        if exc.kind == "missing_value":
-            return _usage(f"Option {exc.flag} requires an argument")
-        return _usage(f"{exc.flag if exc.kind == 'unknown' else exc.token} "
-                      "is not a recognized option")
-    for name in NOT_SIMULATED:
-        if opts.has(name):
-            print(f"--{name} is not simulated by the runbook estate", file=sys.stderr)
-            return 1
+    opts = parse_kafka(argv, FLAGS, NOT_SIMULATED)
+    if isinstance(opts, str):
+        return _usage(opts)
     if opts.flag("help"):
         print("This tool helps to list all consumer groups, describe a consumer group, "
               "delete consumer group info, or reset consumer group offsets.")
