@@ -177,10 +177,6 @@ class Action(Generic[ArgsT]):
         cmds = self.commands(args)
         return "; ".join(shlex.join(c) for c in cmds) if cmds else self.summary
 
-    def secret_fields(self) -> frozenset[str]:
-        """Argument names whose values are never shown (besides secret params)."""
-        return frozenset()
-
     @classmethod
     def has_inverse(cls) -> bool:
         return cls.inverse is not Action.inverse

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from runbook.errors import PlaybookError
-from runbook.journal import FINAL, Journal, RollbackRecord, StepRecord, lock_key, pid_alive
+from runbook.journal import FINAL, Journal, RollbackRecord, StepRecord, lock_key
 from runbook.models import Playbook
+from runbook.procs import pid_alive
 
 
 @dataclass

@@ -435,7 +435,7 @@ class Engine:
     def _kill_orphan(self, value: Any) -> None:
         import signal
 
-        from runbook.journal import pid_alive
+        from runbook.procs import pid_alive
 
         pid = value.get("pid") if isinstance(value, dict) else None
         if isinstance(pid, int) and pid > 1 and pid_alive(pid) and os.getpgid(pid) == pid:

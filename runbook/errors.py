@@ -59,7 +59,8 @@ class ValidationErrors(PlaybookError):
     """All the problems found in one pass over an input, not just the first."""
 
     def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems = list(problems)
+        # The same problem found by two rules is reported once, in the order found.
+        self.problems = list(dict.fromkeys(problems))
         first = self.problems[0] if self.problems else Problem("<playbook>", None, "", "invalid")
         RunbookError.__init__(self, "\n".join(str(p) for p in self.problems))
         self.problem = first

@@ -285,7 +285,7 @@ class _Inventory:
         self.references(out)
         if self.problems:
             self.problems.sort(key=lambda p: (p.line or 0, p.field))
-            raise ValidationErrors(_dedupe(self.problems))
+            raise ValidationErrors(self.problems)
         return out
 
     def section(self, data: dict[Any, Any], key: str) -> dict[str, Any]:
@@ -522,12 +522,3 @@ def _loops(targets: dict[str, Target], start: str, key: str) -> bool:
         current = targets[ref]
 
 
-def _dedupe(problems: list[Problem]) -> list[Problem]:
-    seen: set[tuple[int | None, str, str]] = set()
-    out: list[Problem] = []
-    for p in problems:
-        key = (p.line, p.field, p.message)
-        if key not in seen:
-            seen.add(key)
-            out.append(p)
-    return out

@@ -22,6 +22,7 @@ from typing import Any
 
 from runbook.errors import LockedError
 from runbook.events import utcnow
+from runbook.procs import pid_alive
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -118,16 +119,6 @@ class RollbackRecord:
     args: dict[str, Any]
     commands: list[str]
     state: str
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Journal:

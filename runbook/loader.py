@@ -63,7 +63,7 @@ def from_source(source: Source, *, registry: Registry | None = None,
     problems += Rules(source, registry or default_registry(), targets).problems()
     if problems:
         problems.sort(key=lambda p: (p.line or 0, p.field))
-        raise ValidationErrors(_dedupe(problems))
+        raise ValidationErrors(problems)
     return Playbook.model_validate(data)
 
 
@@ -75,15 +75,6 @@ def validate(playbook: Playbook, *, registry: Registry | None = None) -> None:
         raise ValidationErrors(problems)
 
 
-def _dedupe(problems: list[Problem]) -> list[Problem]:
-    seen: set[tuple[int | None, str, str]] = set()
-    out = []
-    for p in problems:
-        key = (p.line, p.field, p.message)
-        if key not in seen:
-            seen.add(key)
-            out.append(p)
-    return out
 
 
 # --- shape and types, from the pydantic models -------------------------------------------

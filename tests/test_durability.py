@@ -21,6 +21,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 
+STEP_ONE = """
+  - id: one
+    action: host.shell
+    with: {{command: [touch, {tmp}/a]}}
+    rollback: {{action: host.shell, with: {{command: [rm, -f, {tmp}/a]}}}}"""
+"""The first step of most playbooks here: creates ``a``; its rollback removes it."""
+
+
 def write(tmp: Path, body: str, name: str = "pb.yaml") -> Path:
     path = tmp / name
     path.write_text("runbook: 1\nname: durable\nsteps:\n" + body)
@@ -89,11 +97,7 @@ def assert_agree(home: Path, run_id: str, cwd: Path) -> dict[str, Any]:
 
 def test_killed_during_a_step_with_checks_resumes_to_the_end(tmp_path: Path,
                                                              runbook_home: Path) -> None:
-    pb = write(tmp_path, f"""
-  - id: one
-    action: host.shell
-    with: {{command: [touch, {tmp_path}/a]}}
-    rollback: {{action: host.shell, with: {{command: [rm, -f, {tmp_path}/a]}}}}
+    pb = write(tmp_path, STEP_ONE.format(tmp=tmp_path) + f"""
   - id: two
     action: host.shell
     with: {{command: [sh, -c, 'touch {tmp_path}/b; touch {tmp_path}/in-two; sleep 30']}}
@@ -128,11 +132,7 @@ def test_killed_during_a_step_with_checks_resumes_to_the_end(tmp_path: Path,
 
 def test_in_flight_step_without_checks_stops_then_rolls_back(tmp_path: Path,
                                                              runbook_home: Path) -> None:
-    pb = write(tmp_path, f"""
-  - id: one
-    action: host.shell
-    with: {{command: [touch, {tmp_path}/a]}}
-    rollback: {{action: host.shell, with: {{command: [rm, -f, {tmp_path}/a]}}}}
+    pb = write(tmp_path, STEP_ONE.format(tmp=tmp_path) + f"""
   - id: two
     action: host.shell
     with: {{command: [sh, -c, 'touch {tmp_path}/in-two; sleep 30']}}
@@ -161,11 +161,7 @@ def test_in_flight_step_without_checks_stops_then_rolls_back(tmp_path: Path,
 
 def test_resume_rollback_undoes_an_interrupted_run(tmp_path: Path,
                                                    runbook_home: Path) -> None:
-    pb = write(tmp_path, f"""
-  - id: one
-    action: host.shell
-    with: {{command: [touch, {tmp_path}/a]}}
-    rollback: {{action: host.shell, with: {{command: [rm, -f, {tmp_path}/a]}}}}
+    pb = write(tmp_path, STEP_ONE.format(tmp=tmp_path) + f"""
   - id: two
     action: host.query
     with: {{command: [sh, -c, 'touch {tmp_path}/in-two; sleep 30']}}
@@ -279,11 +275,7 @@ def test_a_stale_lock_is_detected_and_can_be_taken_over(tmp_path: Path,
 
 
 def test_ctrl_c_without_a_terminal_rolls_back(tmp_path: Path, runbook_home: Path) -> None:
-    pb = write(tmp_path, f"""
-  - id: one
-    action: host.shell
-    with: {{command: [touch, {tmp_path}/a]}}
-    rollback: {{action: host.shell, with: {{command: [rm, -f, {tmp_path}/a]}}}}
+    pb = write(tmp_path, STEP_ONE.format(tmp=tmp_path) + f"""
   - id: two
     action: host.shell
     with: {{command: [sh, -c, 'touch {tmp_path}/in-two; sleep 30']}}
@@ -327,11 +319,7 @@ def _read_until(fd: int, needle: str, timeout: float = 20) -> str:
 
 def test_ctrl_c_on_a_terminal_asks_and_pause_keeps_the_run_resumable(
         tmp_path: Path, runbook_home: Path) -> None:
-    pb = write(tmp_path, f"""
-  - id: one
-    action: host.shell
-    with: {{command: [touch, {tmp_path}/a]}}
-    rollback: {{action: host.shell, with: {{command: [rm, -f, {tmp_path}/a]}}}}
+    pb = write(tmp_path, STEP_ONE.format(tmp=tmp_path) + f"""
   - id: two
     action: host.shell
     with: {{command: [sh, -c, 'test -e {tmp_path}/in-two && exit 0; touch {tmp_path}/in-two;

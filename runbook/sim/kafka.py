@@ -11,9 +11,9 @@ what the operator does not hold.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
+from runbook.procs import pid_alive
 from runbook.sim import k8s
 from runbook.sim.model import State
 
@@ -129,20 +129,6 @@ def unregister(state: State, group_name: str, member_id: str) -> None:
         grp["members"] = [m for m in grp["members"] if m["id"] != member_id]
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie still answers kill(0): ask /proc where there is one
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
 def reap(state: State) -> None:
     """Drop members whose process is gone (Kafka's session timeout, made instant).
 
@@ -150,7 +136,7 @@ def reap(state: State) -> None:
     """
     groups: dict[str, Obj] = state["kafka"]["groups"]
     for name, grp in list(groups.items()):
-        grp["members"] = [m for m in grp["members"] if _alive(int(m["pid"]))]
+        grp["members"] = [m for m in grp["members"] if pid_alive(int(m["pid"]))]
         if grp.get("ephemeral") and not grp["members"]:
             del groups[name]
 
