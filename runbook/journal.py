@@ -9,6 +9,7 @@ Secret params are never written; a resume asks for them again.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import socket
@@ -121,6 +122,21 @@ class RollbackRecord:
     state: str
 
 
+@contextmanager
+def _init_lock(path: Path) -> Iterator[None]:
+    """Serialise first-time set-up across processes.
+
+    Switching a new database to WAL is not covered by SQLite's busy timeout: two
+    runners starting at once on a fresh RUNBOOK_HOME would see "database is locked".
+    WAL mode then persists in the file, so later connections need no switch."""
+    fd = os.open(path.with_name(path.name + ".init-lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 class Journal:
     """One SQLite database shared by every run on this machine (under RUNBOOK_HOME)."""
 
@@ -133,15 +149,16 @@ class Journal:
         self._local = threading.local()
         self._lock = threading.RLock()
         self._queue: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
-        with self._lock:
-            self._db().executescript(SCHEMA)
+        with self._lock, _init_lock(path):
+            db = self._db()
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA)
 
     def _db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
             db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
                                  check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             db.row_factory = sqlite3.Row
             self._local.db = db
