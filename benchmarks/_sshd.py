@@ -139,7 +139,7 @@ def running_sshd(workdir: Path) -> Iterator[Server]:
             _stop(proc)
 
 
-def _descendants(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
     """Every process below pid (sshd's per-connection children start sessions of their own,
     so they are not in the listener's process group)."""
     children: dict[int, list[int]] = {}
@@ -163,7 +163,7 @@ def _descendants(pid: int) -> list[int]:
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     """SIGTERM the listener, its process group and every connection it serves; then SIGKILL."""
-    sessions = _descendants(proc.pid)
+    sessions = descendants(proc.pid)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGTERM)
     for pid in sessions:

@@ -20,6 +20,8 @@ import click
 
 if TYPE_CHECKING:
     from runbook.engine import RunOptions
+    from runbook.models import Playbook, Target
+    from runbook.prefetch import Prefetch
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -116,17 +118,45 @@ def _execute(playbook_path: str, *, dry_run: bool, yes: bool, plan_file: str | N
              reason: str | None, audit_log: str | None, forks: int, as_json: bool,
              force_unlock: bool = False, output: str | None = None,
              resume: Any = None) -> None:
-    from runbook.console import ConsoleObserver, make_console, render_plan, render_summary
-    from runbook.engine import Engine, RunOptions
     from runbook.interrupts import sigterm_interrupts
     from runbook.loader import load
-    from runbook.params import parse_assignments
 
     sigterm_interrupts()
+    targets = _targets(inventory, target_uris)
+    playbook = load(playbook_path, targets=targets)
+    prefetch = None if offline else _start_prefetch(playbook, targets, forks)
+    try:
+        _run_playbook(playbook, playbook_path, targets, prefetch, dry_run=dry_run, yes=yes,
+                      plan_file=plan_file, params=params, params_file=params_file,
+                      sandbox=sandbox, reason=reason, audit_log=audit_log, forks=forks,
+                      as_json=as_json, force_unlock=force_unlock, output=output,
+                      offline=offline, resume=resume)
+    finally:
+        if prefetch is not None:
+            prefetch.close()
+
+
+def _start_prefetch(playbook: Playbook, targets: dict[str, Target], forks: int) -> Prefetch:
+    """SSH handshakes proceed while the engine, audit log and console load."""
+    from runbook.plugins import default_registry
+    from runbook.prefetch import Prefetch
+
+    return Prefetch.start(playbook, targets, default_registry(), forks)
+
+
+def _run_playbook(playbook: Playbook, playbook_path: str, targets: dict[str, Target],
+                  prefetch: Prefetch | None, *, dry_run: bool, yes: bool,
+                  plan_file: str | None, params: tuple[str, ...], params_file: str | None,
+                  sandbox: str | None, reason: str | None, audit_log: str | None, forks: int,
+                  as_json: bool, force_unlock: bool, output: str | None, offline: bool,
+                  resume: Any) -> None:
+    from runbook.console import ConsoleObserver, make_console, render_plan, render_summary
+    from runbook.engine import Engine, RunOptions
+    from runbook.params import parse_assignments
+
     options = RunOptions(dry_run=dry_run, offline=offline, yes=yes, reason=reason,
-                         audit_log=audit_log, forks=forks, force_unlock=force_unlock)
-    _targets(options, inventory, target_uris)
-    playbook = load(playbook_path, targets=options.targets)
+                         audit_log=audit_log, forks=forks, force_unlock=force_unlock,
+                         targets=targets, prefetch=prefetch)
     if resume is not None:
         from runbook.durable import check_unchanged
 
@@ -179,16 +209,17 @@ def _read_params_file(path: str) -> dict[str, Any]:
     return dict(source.data)
 
 
-def _targets(options: RunOptions, inventory: str | None, uris: tuple[str, ...]) -> None:
+def _targets(inventory: str | None, uris: tuple[str, ...]) -> dict[str, Target]:
+    """Targets from ``--inventory`` and ``--target NAME=URI`` (the latter win)."""
     if not inventory and not uris:
-        return
+        return {}
     from runbook.inventory import load_inventory, parse_target_uri
 
-    if inventory:
-        options.targets.update(load_inventory(inventory))
+    targets: dict[str, Target] = dict(load_inventory(inventory)) if inventory else {}
     for item in uris:
         name, target = parse_target_uri(item)
-        options.targets[name] = target
+        targets[name] = target
+    return targets
 
 
 def _sandbox(options: RunOptions, sandbox: str, console: Any) -> None:

@@ -8,12 +8,14 @@ appear only on a terminal (rich decides); piped output stays plain text.
 from __future__ import annotations
 
 import shlex
+import threading
 import time
 from typing import IO, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.status import Status
+from rich.text import Text
 
 from runbook._plugin_markers import hookimpl
 from runbook.events import Event, RunInfo
@@ -47,9 +49,18 @@ class ConsoleObserver:
         self.plan = plan
         self.status: Status | None = None
         self.started: dict[str, float] = {}
+        self._write_lock = threading.Lock()
 
     def _print(self, text: str) -> None:
-        self.console.print(text)
+        console = self.console
+        if console.is_terminal or console.color_system is not None:
+            console.print(text)
+            return
+        # Piped output is plain text: skip rich's render pipeline (about half a
+        # millisecond a line, two lines a step) and write the markup's text directly.
+        with self._write_lock:
+            console.file.write(Text.from_markup(text).plain + "\n")
+            console.file.flush()
 
     @hookimpl
     def runbook_run_started(self, run: RunInfo) -> None:

@@ -7,6 +7,8 @@ so no observer (audit log, console, notifier) can leak a secret by accident.
 from __future__ import annotations
 
 import datetime as _dt
+import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,3 +57,27 @@ class Event:
     mutating: bool = False
     message: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+
+
+class ObserverDispatch:
+    """A run's own observers, per hook: each method with the arguments it accepts.
+
+    Works out once, like pluggy does for installed plugins, which argument names
+    (``run``, ``event``) each observer's method takes, so that an observer may
+    implement a hook with fewer arguments than the spec."""
+
+    def __init__(self, observers: list[object]) -> None:
+        self.observers = observers
+        self._cache: dict[str, list[tuple[Callable[..., Any], tuple[str, ...]]]] = {}
+
+    def get(self, hook: str) -> list[tuple[Callable[..., Any], tuple[str, ...]]]:
+        found = self._cache.get(hook)
+        if found is None:
+            found = []
+            for observer in self.observers:
+                method = getattr(observer, hook, None)
+                if callable(method):
+                    params = inspect.signature(method).parameters
+                    found.append((method, tuple(n for n in ("run", "event") if n in params)))
+            self._cache[hook] = found
+        return found

@@ -7,7 +7,10 @@ Both accept a count or a percentage of the hosts, as Ansible's ``serial`` and
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+
+from runbook.errors import StepError
+from runbook.models import Target
 
 
 def _amount(value: int | str | None, total: int, *, default: int, field: str) -> int:
@@ -40,3 +43,29 @@ def batches(hosts: Sequence[str], serial: int | str | None) -> list[list[str]]:
 def failure_budget(max_fail: int | str | None, total: int) -> int:
     """How many hosts may fail before the step fails (default: none)."""
     return _amount(max_fail, total, default=0, field="max_fail")
+
+
+def group_members(targets: Mapping[str, Target], name: str,
+                  _seen: frozenset[str] = frozenset()) -> tuple[list[str], dict[str, Target]]:
+    """The target names a group fans out to, and the targets its bare host names stand
+    for: each inherits the group's connection settings with ``host`` set to it."""
+    group = targets[name]
+    out: list[str] = []
+    made: dict[str, Target] = {}
+    for entry in group.hosts or []:
+        if entry in _seen or entry == name:
+            raise StepError(f"group {name!r} contains itself through {entry!r}", target=name)
+        known = targets.get(entry)
+        if known is not None:
+            if known.hosts:
+                names, more = group_members(targets, entry, _seen | {name})
+                out += names
+                made.update(more)
+            else:
+                out.append(entry)
+            continue
+        inherited = group.model_dump(exclude={"hosts"}, exclude_none=True, by_alias=True)
+        inherited["host"] = entry
+        made[entry] = Target.model_validate(inherited)
+        out.append(entry)
+    return list(dict.fromkeys(out)), made

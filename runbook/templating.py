@@ -13,15 +13,13 @@ import contextlib
 import functools
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
-
-import jinja2
-from jinja2 import StrictUndefined
-from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from typing import TYPE_CHECKING, Any
 
 from runbook.durations import parse_duration
 from runbook.errors import TemplateError
+
+if TYPE_CHECKING:
+    import jinja2
 
 _SINGLE_EXPR = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}|\{\{).)*)\}\}\s*$", re.S)
 
@@ -31,15 +29,29 @@ def is_template(value: object) -> bool:
 
 
 class Templates:
-    """One sandboxed environment per run, with the plugins' filters."""
+    """One sandboxed environment per run, with the plugins' filters.
+
+    jinja2 is imported with the first template or expression: a playbook without
+    any does not pay for it (about 20 ms of start-up)."""
 
     def __init__(self, filters: Mapping[str, Callable[..., Any]] | None = None) -> None:
-        self.env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
-                                                 keep_trailing_newline=True)
-        self.env.filters["duration"] = parse_duration
-        self.env.filters.update(filters or {})
+        self._filters = dict(filters or {})
+        self._env: jinja2.Environment | None = None
         self._expr = functools.lru_cache(maxsize=1024)(self._compile_expr)
         self._tmpl = functools.lru_cache(maxsize=1024)(self._compile_tmpl)
+
+    @property
+    def env(self) -> jinja2.Environment:
+        if self._env is None:
+            from jinja2 import StrictUndefined
+            from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+            env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
+                                                keep_trailing_newline=True)
+            env.filters["duration"] = parse_duration
+            env.filters.update(self._filters)
+            self._env = env
+        return self._env
 
     def _compile_expr(self, source: str) -> Any:
         return self.env.compile_expression(source, undefined_to_none=False)
@@ -49,6 +61,8 @@ class Templates:
 
     def check_expression(self, source: str) -> str | None:
         """A syntax error message, or None if the expression compiles."""
+        import jinja2
+
         try:
             self._expr(source)
         except jinja2.TemplateSyntaxError as exc:
@@ -56,6 +70,8 @@ class Templates:
         return None
 
     def check_template(self, source: str) -> str | None:
+        import jinja2
+
         try:
             self._tmpl(source)
         except jinja2.TemplateSyntaxError as exc:
@@ -65,6 +81,8 @@ class Templates:
     def evaluate(self, source: str, context: Mapping[str, Any], *, step: str | None = None,
                  field: str = "") -> Any:
         """Evaluate an expression (``when``, ``that``, ``until``) to a Python value."""
+        import jinja2
+
         try:
             value = self._expr(source)(**context)
             if isinstance(value, jinja2.Undefined):
@@ -96,6 +114,9 @@ class Templates:
 
 
 def _translate(exc: Exception, source: str, step: str | None, field: str) -> TemplateError:
+    import jinja2
+    from jinja2.exceptions import SecurityError
+
     if isinstance(exc, jinja2.UndefinedError):
         message = f"undefined name in {source!r}: {exc.message}"
     elif isinstance(exc, SecurityError):
@@ -109,6 +130,7 @@ def _translate(exc: Exception, source: str, step: str | None, field: str) -> Tem
 
 def referenced_names(templates: Templates, value: Any) -> set[str]:
     """Top-level names a value's templates use (to know which results a plan waits on)."""
+    import jinja2
     from jinja2 import meta
 
     names: set[str] = set()
