@@ -1,5 +1,5 @@
 """``python -m runbook`` is the ``runbook`` command."""
 
-from runbook.cli import main
+from runbook.cli import entry
 
-main()
+entry()

@@ -8,10 +8,13 @@ no traceback reaches the user for bad input.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import functools
 import json
 import os
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -508,3 +511,32 @@ def sim_shell(directory: str) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+def entry() -> None:
+    """The ``runbook`` executable: the CLI, then a quick exit.
+
+    Tearing down the interpreter (freeing every module and object of pydantic,
+    paramiko, cryptography...) takes 100-200 ms after the work is done, longer than
+    a whole step. Everything that must outlive the process is already durable by
+    then (the audit log and journal are fsynced as the run goes), so once the
+    command has finished we do what a normal exit does that matters (wait for
+    non-daemon threads, run atexit handlers, flush the output) and leave.
+    The library (``import runbook``) never does this; only this entry point.
+    """
+    try:
+        main()
+        code: Any = 0
+    except SystemExit as exc:
+        code = exc.code
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    if code is not None and not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code or 0)
