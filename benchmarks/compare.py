@@ -31,6 +31,7 @@ import contextlib
 import os
 import platform
 import re
+import resource
 import shlex
 import signal
 import statistics
@@ -51,7 +52,7 @@ for _p in (str(ROOT), str(HERE)):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-from _sshd import Server, running_sshd  # noqa: E402
+from _sshd import Server, descendants, running_sshd  # noqa: E402
 
 TOOLS = ("runbook", "ansible", "pyinfra")
 DOCS = ROOT / "docs" / "performance.md"
@@ -294,6 +295,8 @@ class Result:
     tool: str
     times: list[float] = field(default_factory=list)
     error: str | None = None
+    logins: int | None = None  # SSH logins the last run made
+    cpu: tuple[float, float] | None = None  # CPU seconds of the last run: tool, sshd
 
     @property
     def wall(self) -> float | None:
@@ -310,7 +313,48 @@ def _error_line(output: str, rc: int) -> str:
 ENGINE = "runbook engine (API)"
 
 
-def measure(w: Workload, tools: Sequence[str], repeat: int, timeout: float) -> dict[str, Result]:
+def children_cpu() -> float:
+    """CPU seconds of every finished child process so far (the tool and its helpers)."""
+    use = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return use.ru_utime + use.ru_stime
+
+
+def server_cpu(srv: Server | None) -> float:
+    """CPU seconds the sshd has used so far, with its finished per-connection processes."""
+    if srv is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{srv.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def settle(srv: Server | None, limit: float = 5.0) -> None:
+    """Wait until the sshd has reaped the connection processes of earlier runs (so their
+    CPU time is counted where it belongs): until none is left, or their number has held
+    still for a moment (an OpenSSH ControlMaster ansible left running keeps its own)."""
+    if srv is None:
+        return
+    deadline = time.monotonic() + limit
+    count, since = len(descendants(srv.pid)), time.monotonic()
+    while count and time.monotonic() < deadline and time.monotonic() - since < 0.3:
+        time.sleep(0.05)
+        now = len(descendants(srv.pid))
+        if now != count:
+            count, since = now, time.monotonic()
+
+
+def logins(srv: Server) -> int:
+    """SSH logins the benchmark's sshd has accepted so far (from its log)."""
+    try:
+        return Path(srv.log_file).read_text(errors="replace").count("Accepted publickey")
+    except OSError:
+        return 0
+
+
+def measure(w: Workload, tools: Sequence[str], repeat: int, timeout: float,
+            srv: Server | None = None) -> dict[str, Result]:
     """Every tool (and runbook's engine in this process) once per round, round after round,
     so that load from elsewhere on the machine hits them alike. Round 0 is a warm-up."""
     results = {t: Result(t) for t in tools if t in w.commands}
@@ -327,7 +371,14 @@ def measure(w: Workload, tools: Sequence[str], repeat: int, timeout: float) -> d
                 if took is not None and attempt:
                     res.times.append(took)
                 continue
+            settle(srv)
+            before = logins(srv) if srv is not None else 0
+            cpu = children_cpu(), server_cpu(srv)
             done = run(w.commands[tool], timeout=timeout, env=w.env[tool], cwd=w.cwd)
+            if srv is not None:
+                settle(srv)
+                res.logins = logins(srv) - before
+                res.cpu = (children_cpu() - cpu[0], server_cpu(srv) - cpu[1])
             if done.rc:
                 res.error = _error_line(done.output, done.rc)
                 print(f"  {tool} {w.key}: {res.error}", file=sys.stderr)
@@ -475,6 +526,21 @@ def report(workloads: list[Workload], results: dict[str, dict[str, Result]],
                          f"{_ms(rest)} ms of run-path imports (engine, pydantic, jinja2, rich, "
                          "plugins), playbook load and console; `runbook validate` pays most of "
                          "the same imports")
+    for key in ("b", "c"):
+        made = {t: r.logins for t, r in results.get(key, {}).items() if r.logins is not None}
+        if made:
+            rep.notes.append(f"SSH logins per run of ({key}) (counted in the sshd's log): "
+                             + ", ".join(f"{t} {n}" for t, n in made.items()))
+        used = {t: r.cpu for t, r in results.get(key, {}).items() if r.cpu is not None}
+        if used:
+            cpus = len(os.sched_getaffinity(0))
+            rep.notes.append(
+                f"CPU time of the last run of ({key}), tool + sshd, and the least wall time "
+                f"any schedule of that work could take on {cpus} CPUs: " + "; ".join(
+                    f"{t} {c * 1000:,.0f} + {sv * 1000:,.0f} ms (>= {(c + sv) / cpus * 1000:,.0f}"
+                    " ms)" for t, (c, sv) in used.items())
+                + ". The tool's CPU includes its start-up and imports; an OpenSSH "
+                "ControlMaster left running after the run is not counted")
     if cost is not None:
         steps = workloads_steps(workloads, "b")
         rep.rows.append(["bare paramiko exec, 1 open connection", "paramiko",
@@ -542,6 +608,9 @@ def write_docs(rep: Report, opts: argparse.Namespace, command: str) -> None:
           `--forks {opts.forks}` on a group from an inventory file, ansible `-f
           {opts.forks}`, pyinfra `--parallel {opts.forks}`). Per step here is per
           host-step ({opts.hosts} x {opts.host_steps}), with {opts.forks} running at once.
+          runbook and pyinfra log in once per target name; OpenSSH's ControlMaster, which
+          ansible-playbook uses, keys its connections by host, port and user, so the names
+          share connections there (the logins each tool made are in the notes above).
         - **(d) start-up**: a fresh process that does nothing useful: `runbook --help`,
           `ansible-playbook --version`, `pyinfra --version`; and `runbook validate
           playbooks/`, which loads and checks every bundled playbook. `python -c pass` is
@@ -598,7 +667,8 @@ def measure_all(tmp: Path, venv: Path, srv: Server, opts: argparse.Namespace,
     engine: dict[str, Result] = {}
     for w in workloads:
         print(f"{w.title}", file=sys.stderr)
-        results[w.key] = measure(w, tools, opts.repeat, opts.timeout)
+        results[w.key] = measure(w, tools, opts.repeat, opts.timeout,
+                                 srv if w.key in ("b", "c") else None)
         if ENGINE in results[w.key]:
             engine[w.key] = results[w.key].pop(ENGINE)
     python_start = statistics.median(
