@@ -530,7 +530,10 @@ def report(workloads: list[Workload], results: dict[str, dict[str, Result]],
         made = {t: r.logins for t, r in results.get(key, {}).items() if r.logins is not None}
         if made:
             rep.notes.append(f"SSH logins per run of ({key}) (counted in the sshd's log): "
-                             + ", ".join(f"{t} {n}" for t, n in made.items()))
+                             + ", ".join(f"{t} {n}" for t, n in made.items())
+                             + (" (ansible-playbook reuses the ControlPersist masters of its "
+                                "earlier runs: its logins and their server-side CPU happened "
+                                "in the warm-up run)" if "ansible" in made else ""))
         used = {t: r.cpu for t, r in results.get(key, {}).items() if r.cpu is not None}
         if used:
             cpus = len(os.sched_getaffinity(0))
