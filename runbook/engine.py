@@ -61,6 +61,7 @@ from runbook.result import (
 from runbook.templating import Templates, referenced_names
 
 if TYPE_CHECKING:
+    from runbook.journal import StepRecord
     from runbook.prefetch import Prefetch
 
 Prompt = Callable[[str, str], bool]
@@ -458,6 +459,9 @@ class Engine:
         assert self.resume is not None
         action = self.registry.action(step.action)
         target = self.target_name(step.target)
+        if self._is_group(target):  # decided host by host (see _resume_hosts)
+            self._step(step, self.resume.hosts.get(step.id, {}))
+            return
         pushed = any(r.step_id == step.id for r in self.resume.rollbacks)
         if step.checks:
             held = True
@@ -570,7 +574,9 @@ class Engine:
 
     # --- steps -------------------------------------------------------------------------
 
-    def _step(self, step: Step) -> None:
+    def _step(self, step: Step, earlier: Mapping[str, StepRecord] | None = None) -> None:
+        """Run one step. ``earlier``: per-host records of a fan-out step that was in
+        flight when the runner died (resume goes on from them)."""
         action = self.registry.action(step.action)
         target = self.target_name(step.target)
         self.ctx["target"] = self.ctx["targets"].get(target)
@@ -584,7 +590,7 @@ class Engine:
                 if decision is False:
                     return
             if self._is_group(target):
-                self._fan_out(step, action, res)
+                self._fan_out(step, action, res, earlier or {})
                 return
             args = self._args(action, step.with_, step.id, "with", res)
             if args is None:  # a dry-run waiting on an unresolved result
@@ -677,7 +683,8 @@ class Engine:
 
     # --- fan-out ------------------------------------------------------------------------
 
-    def _fan_out(self, step: Step, action: Action[Any], res: StepResult) -> None:
+    def _fan_out(self, step: Step, action: Action[Any], res: StepResult,
+                 earlier: Mapping[str, StepRecord]) -> None:
         """Run a step on every host of a group: batches of ``serial``, at most ``forks`` at
         once, stopping once more than ``max_fail`` hosts have failed. Each host's outcome,
         events and rollback are its own."""
@@ -717,10 +724,11 @@ class Engine:
         self._seq += 1
         self.durable.step(step.id, "running", seq=self._seq)
         failed: list[str] = []
+        todo = self._resume_hosts(step, action, res, hosts, per_host, earlier, failed)
         workers = max(1, min(self.options.forks, len(hosts)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fanout") as pool:
             # Connect every host first: an unreachable one is known before anything changes.
-            unreachable = {h: e for h, e in zip(hosts, pool.map(self._reach, hosts),
+            unreachable = {h: e for h, e in zip(todo, pool.map(self._reach, todo),
                                                  strict=True) if e}
             for host, error in unreachable.items():
                 res.hosts[host] = {"status": "failed", "rc": None, "error": error,
@@ -729,7 +737,9 @@ class Engine:
             if len(failed) > budget:
                 plan = []
             for batch in plan:
-                batch = [h for h in batch if h not in unreachable]
+                batch = [h for h in batch if h in todo and h not in unreachable]
+                if not batch:
+                    continue
                 prepared = list(pool.map(
                     lambda h: self._prepare_host(step, action, per_host[h], h), batch))
                 self._sync()  # one journal commit and one audit fsync for the whole batch
@@ -773,6 +783,76 @@ class Engine:
             self._discharge(step.restores)
         self._post_checks(step, res, [h for h in hosts if res.hosts[h]["status"] == "ok"],
                           per_host=True)
+
+    def _resume_hosts(self, step: Step, action: Action[Any], res: StepResult,
+                      hosts: list[str], per_host: Mapping[str, BaseModel],
+                      earlier: Mapping[str, StepRecord], failed: list[str]) -> list[str]:
+        """Resuming a fan-out step: the hosts still to run. Hosts done before the runner
+        died keep their results (their rollbacks are already on the stack), hosts that
+        failed stay failed, and a host that was in flight is decided like a single step:
+        its checks say whether it happened; without checks it runs again only when that
+        is safe (read-only, or idempotent with --yes, or the operator says so)."""
+        todo: list[str] = []
+        for host in hosts:
+            rec = earlier.get(host)
+            if rec is None:
+                todo.append(host)
+            elif rec.state == "done":
+                res.hosts[host] = {"status": "ok", "rc": rec.rc, "error": None,
+                                   "duration_ms": rec.duration_ms or 0.0, "value": rec.result,
+                                   "resumed": True}
+            elif rec.state == "failed":
+                res.hosts[host] = {"status": "failed", "rc": rec.rc, "error": rec.error,
+                                   "duration_ms": rec.duration_ms or 0.0, "resumed": True}
+                failed.append(host)
+            elif self._host_happened(step, action, host, per_host[host], rec):
+                res.hosts[host] = {"status": "ok", "rc": rec.rc, "error": None,
+                                   "duration_ms": 0.0, "value": rec.result, "resumed": True}
+            else:
+                todo.append(host)
+        return todo
+
+    def _host_happened(self, step: Step, action: Action[Any], host: str, args: BaseModel,
+                       rec: StepRecord) -> bool:
+        """Whether a host's command, in flight when the runner died, took effect (True) or
+        should run now (False); asks for a person to look (exit 3) when that is unknown."""
+        assert self.resume is not None
+        scope = {**self.ctx, "target": self.ctx["targets"][host]}
+        if step.checks:
+            held = True
+            for j, check in enumerate(step.checks):
+                self.ctx["target"] = self.ctx["targets"].get(host)
+                cid = check.id or f"{step.id}-check-{j + 1}"
+                cres = self._check(check, "check", f"{cid}@{host}", step=step,
+                                   default_target=check.target or host)
+                held = held and cres.ok is not False
+            pushed = any(r.step_id == step.id and r.target == host
+                         for r in self.resume.rollbacks)
+            if held and action.mutating and not pushed:
+                self._push_rollback(step, action, args, rec.captured, host,
+                                    StepResult(id=step.id, action=step.action, target=host,
+                                               mutating=True), scope)
+            if held:
+                self.durable.step(step.id, "done", host=host, rc=rec.rc)
+            return held
+        if not action.mutating:
+            return False
+        question = (f"step {step.id!r} was running on {host} when the runner stopped and has "
+                    "no checks to tell whether it happened there. Run it again on that host?")
+        if self.options.yes:
+            rerun = action.idempotent
+        elif self.interactive:
+            rerun = self.ask(step.id, question)
+        else:
+            rerun = False
+        if rerun:
+            return False
+        cmds = self._commands(action, args, self.executor(host))
+        raise _Abort("attention", f"step {step.id!r} was in flight on {host} when the runner "
+                                  "stopped; check by hand whether this ran there: "
+                                  + "; ".join(cmds)
+                     + f" (then `runbook resume {self.run_id}` again answering the question, "
+                       f"or `runbook resume {self.run_id} --rollback`)", rollback=False)
 
     def _post_checks(self, step: Step, res: StepResult, targets: list[str], *,
                      per_host: bool = False) -> None:

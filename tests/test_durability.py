@@ -402,3 +402,86 @@ def test_runs_lists_history_with_filters(tmp_path: Path) -> None:
     shown = cli("runs", "show", runs[0]["run_id"], cwd=tmp_path)
     assert shown.returncode == 0 and "a: failed rc=1" in shown.stdout
     assert "audit trail: runbook audit show" in shown.stdout
+
+
+FLEET = """targets:
+  web1: {connection: local}
+  web2: {connection: local}
+  web3: {connection: local}
+  web4: {connection: local}
+  fleet: {hosts: [web1, web2, web3, web4]}
+"""
+
+
+def fleet_playbook(tmp: Path, checks: str = "") -> Path:
+    """A fan-out, one host at a time: each host appends its name to ``out`` (and its
+    rollback removes that line); web3's first attempt hangs, so the runner can be killed
+    with web1 and web2 done and web3 in flight."""
+    run = (f'if [ "$0" = web3 ] && [ ! -e {tmp}/hung ]; then touch {tmp}/hung; sleep 30; fi; '
+           f'echo "$0" >> {tmp}/out')
+    undo = f"sed -i \"/^$0$/d\" {tmp}/out"
+    path = tmp / "fleet.yaml"
+    path.write_text(f"""runbook: 1
+name: fleet
+{FLEET}steps:
+  - id: roll
+    target: fleet
+    serial: 1
+    action: host.shell
+    with: {{command: [sh, -c, '{run}', "{{{{ target.name }}}}"]}}
+    rollback: {{action: host.shell, with: {{command: [sh, -c, '{undo}', "{{{{ target.name }}}}"]}}}}
+    timeout: 60s
+{checks}  - id: after
+    action: host.shell
+    target: web1
+    with: {{command: [touch, {tmp}/after]}}
+""")
+    return path
+
+
+def kill_fleet_at_web3(tmp: Path, pb: Path, home: Path) -> str:
+    proc = start("run", pb, "--yes", cwd=tmp)
+    wait_for(tmp / "hung")
+    kill9(proc)
+    subprocess.run(["pkill", "-f", f"touch {tmp}/hung"], check=False)
+    assert (tmp / "out").read_text().split() == ["web1", "web2"]
+    return run_id_of(home)
+
+
+def test_a_fan_out_resumes_host_by_host(tmp_path: Path, runbook_home: Path) -> None:
+    checks = f"""    checks:
+      - probe: host.query
+        with: {{command: [grep, -qx, "{{{{ target.name }}}}", {tmp_path}/out]}}
+        that: result.rc == 0
+"""
+    pb = fleet_playbook(tmp_path, checks)
+    run_id = kill_fleet_at_web3(tmp_path, pb, runbook_home)
+
+    resumed = cli("resume", run_id, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    # web1 and web2 were not run again; web3 (its check did not hold) and web4 ran once
+    assert (tmp_path / "out").read_text().split() == ["web1", "web2", "web3", "web4"]
+    assert (tmp_path / "after").exists()
+    starts = [e.get("host") for e in audit(runbook_home, run_id)
+              if e["event"] == "step.started" and e["step"] == "roll" and e.get("host")]
+    assert starts == ["web1", "web2", "web3", "web3", "web4"]
+    detail = assert_agree(runbook_home, run_id, tmp_path)
+    assert detail["status"] == "succeeded"
+
+
+def test_a_resumed_fan_out_rolls_back_every_host_it_changed(tmp_path: Path,
+                                                            runbook_home: Path) -> None:
+    pb = fleet_playbook(tmp_path)
+    run_id = kill_fleet_at_web3(tmp_path, pb, runbook_home)
+
+    # no checks on the step, host.shell is not idempotent: web3 needs a person
+    stopped = cli("resume", run_id, "--yes", cwd=tmp_path)
+    assert stopped.returncode == 3, stopped.stdout + stopped.stderr
+    assert "in flight on web3" in stopped.stdout + stopped.stderr
+    assert (tmp_path / "out").read_text().split() == ["web1", "web2"]   # nothing re-ran
+
+    undone = cli("resume", run_id, "--rollback", cwd=tmp_path)
+    assert undone.returncode == 1, undone.stdout + undone.stderr
+    assert (tmp_path / "out").read_text().split() == []   # web1 and web2 undone
+    detail = assert_agree(runbook_home, run_id, tmp_path)
+    assert detail["status"] == "rolled-back"
