@@ -482,23 +482,35 @@ class Engine:
         if not action.mutating:
             self._step(step)
             return
-        question = (f"step {step.id!r} was running when the runner stopped and has no checks "
-                    "to tell whether it happened. Run it again?")
-        if self.options.yes:
-            rerun = action.idempotent
-        elif self.interactive:
-            rerun = self.ask(step.id, question)
-        else:
-            rerun = False
-        if rerun:
+        if self._may_rerun(step, action):
             self._step(step)
             return
         args = self._args(action, step.with_, step.id, "with")
-        cmds = self._commands(action, args, self.executor(target)) if args else []
-        raise _Abort("attention", f"step {step.id!r} was in flight when the runner stopped; "
-                                  "check by hand whether this ran: " + "; ".join(cmds)
-                     + f" (then `runbook resume {self.run_id}` again answering the question, "
-                       f"or `runbook resume {self.run_id} --rollback`)", rollback=False)
+        raise self._check_by_hand(
+            step, self._commands(action, args, self.executor(target)) if args else [])
+
+    def _may_rerun(self, step: Step, action: Action[Any], host: str | None = None) -> bool:
+        """A mutating step (or one host of it) in flight when the runner died, with no
+        checks to tell whether it happened: run it again? With ``--yes`` only when the
+        action is idempotent; on a terminal the operator decides; otherwise no."""
+        where, there = (f" on {host}", " there") if host else ("", "")
+        question = (f"step {step.id!r} was running{where} when the runner stopped and has no "
+                    f"checks to tell whether it happened{there}. Run it again{where}?")
+        if self.options.yes:
+            return action.idempotent
+        if self.interactive:
+            return self.ask(step.id, question)
+        return False
+
+    def _check_by_hand(self, step: Step, commands: list[str],
+                       host: str | None = None) -> _Abort:
+        """Stop (exit 3, resumable): a person must find out whether these commands ran."""
+        where, there = (f" on {host}", " there") if host else ("", "")
+        return _Abort("attention", f"step {step.id!r} was in flight{where} when the runner "
+                                   f"stopped; check by hand whether this ran{there}: "
+                                   + "; ".join(commands)
+                      + f" (then `runbook resume {self.run_id}` again answering the question, "
+                        f"or `runbook resume {self.run_id} --rollback`)", rollback=False)
 
     def _repush(self, step: Step, action: Action[Any], target: str, captured: Any) -> None:
         args = self._args(action, step.with_, step.id, "with")
@@ -837,22 +849,9 @@ class Engine:
             return held
         if not action.mutating:
             return False
-        question = (f"step {step.id!r} was running on {host} when the runner stopped and has "
-                    "no checks to tell whether it happened there. Run it again on that host?")
-        if self.options.yes:
-            rerun = action.idempotent
-        elif self.interactive:
-            rerun = self.ask(step.id, question)
-        else:
-            rerun = False
-        if rerun:
+        if self._may_rerun(step, action, host):
             return False
-        cmds = self._commands(action, args, self.executor(host))
-        raise _Abort("attention", f"step {step.id!r} was in flight on {host} when the runner "
-                                  "stopped; check by hand whether this ran there: "
-                                  + "; ".join(cmds)
-                     + f" (then `runbook resume {self.run_id}` again answering the question, "
-                       f"or `runbook resume {self.run_id} --rollback`)", rollback=False)
+        raise self._check_by_hand(step, self._commands(action, args, self.executor(host)), host)
 
     def _post_checks(self, step: Step, res: StepResult, targets: list[str], *,
                      per_host: bool = False) -> None:
