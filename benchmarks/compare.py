@@ -523,7 +523,7 @@ def report(workloads: list[Workload], results: dict[str, dict[str, Result]],
         rest = cli_a.wall - eng_a.wall - (startup["runbook"] or 0.0)
         rep.notes.append(f"runbook CLI on (a): {_ms(cli_a.wall)} ms = start-up "
                          f"{_ms(startup['runbook'])} + engine {_ms(eng_a.wall)} + "
-                         f"{_ms(rest)} ms of run-path imports (engine, pydantic, jinja2, rich, "
+                         f"{_ms(rest)} ms of run-path imports (engine, pydantic, structlog, rich, "
                          "plugins), playbook load and console; `runbook validate` pays most of "
                          "the same imports")
     for key in ("b", "c"):
