@@ -127,7 +127,10 @@ def _execute(playbook_path: str, *, dry_run: bool, yes: bool, plan_file: str | N
     sigterm_interrupts()
     targets = _targets(inventory, target_uris)
     playbook = load(playbook_path, targets=targets)
-    prefetch = None if offline else _start_prefetch(playbook, targets, forks)
+    # Only a fresh run: a plan connects no more than its probes need, and a resume
+    # goes on from a step other than the first.
+    prefetch = (_start_prefetch(playbook, targets, forks)
+                if not (dry_run or offline or resume is not None) else None)
     try:
         _run_playbook(playbook, playbook_path, targets, prefetch, dry_run=dry_run, yes=yes,
                       plan_file=plan_file, params=params, params_file=params_file,
@@ -520,19 +523,23 @@ def entry() -> None:
     paramiko, cryptography...) takes 100-200 ms after the work is done, longer than
     a whole step. Everything that must outlive the process is already durable by
     then (the audit log and journal are fsynced as the run goes), so once the
-    command has finished we do what a normal exit does that matters (wait for
-    non-daemon threads, run atexit handlers, flush the output) and leave.
-    The library (``import runbook``) never does this; only this entry point.
+    command has finished we run the atexit handlers, flush the output and leave.
+    If a thread that Python would wait for is still running (a plugin's pool, say),
+    the normal exit does that instead. The library (``import runbook``) never
+    exits early; only this entry point.
     """
     try:
         main()
         code: Any = 0
     except SystemExit as exc:
         code = exc.code
-    for thread in threading.enumerate():
-        if thread is not threading.current_thread() and not thread.daemon:
-            thread.join()
-    atexit._run_exitfuncs()
+    if any(t is not threading.current_thread() and not t.daemon and t.is_alive()
+           for t in threading.enumerate()):
+        raise SystemExit(code)
+    try:
+        atexit._run_exitfuncs()
+    except KeyboardInterrupt:
+        code = 130
     if code is not None and not isinstance(code, int):
         print(code, file=sys.stderr)
         code = 1

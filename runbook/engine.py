@@ -156,7 +156,6 @@ class Engine:
         self.redact = Redactor(secret_values)
         self.targets = {**playbook.effective_targets(), **self.options.targets}
         self.executors: dict[str, Executor] = {}
-        self._connect_errors: dict[str, RunbookError] = {}
         self._executor_lock = threading.RLock()
         self._stack_lock = threading.Lock()
         self.background: dict[str, _Background] = {}
@@ -570,11 +569,8 @@ class Engine:
             settings["env"] = {**self.options.env, **(settings.get("env") or {})}
         handed = self.options.prefetch.take(name, settings) if self.options.prefetch else None
         if handed is not None:
-            executor, error = handed
-            if error is not None:
-                self._connect_errors[name] = error
-            self.executors[name] = executor
-            return executor
+            self.executors[name] = handed
+            return handed
         for key in ("via", "jump"):
             if key in settings:
                 settings[key] = self._executor(settings[key])
@@ -745,6 +741,7 @@ class Engine:
             for host, error in unreachable.items():
                 res.hosts[host] = {"status": "failed", "rc": None, "error": error,
                                    "duration_ms": 0.0}
+                self.durable.step(step.id, "failed", host=host, error=error, defer=True)
                 failed.append(host)
             if len(failed) > budget:
                 plan = []
@@ -793,8 +790,8 @@ class Engine:
         self._emit_step_finished(res)
         if step.restores:
             self._discharge(step.restores)
-        self._post_checks(step, res, [h for h in hosts if res.hosts[h]["status"] == "ok"],
-                          per_host=True)
+        self._post_checks(step, res, [h for h in hosts if res.hosts[h]["status"] == "ok"
+                                      and not res.hosts[h].get("checked")], per_host=True)
 
     def _resume_hosts(self, step: Step, action: Action[Any], res: StepResult,
                       hosts: list[str], per_host: Mapping[str, BaseModel],
@@ -819,7 +816,8 @@ class Engine:
                 failed.append(host)
             elif self._host_happened(step, action, host, per_host[host], rec):
                 res.hosts[host] = {"status": "ok", "rc": rec.rc, "error": None,
-                                   "duration_ms": 0.0, "value": rec.result, "resumed": True}
+                                   "duration_ms": 0.0, "value": rec.result, "resumed": True,
+                                   "checked": True}
             else:
                 todo.append(host)
         return todo
@@ -838,14 +836,16 @@ class Engine:
                 cres = self._check(check, "check", f"{cid}@{host}", step=step,
                                    default_target=check.target or host)
                 held = held and cres.ok is not False
-            pushed = any(r.step_id == step.id and r.target == host
-                         for r in self.resume.rollbacks)
-            if held and action.mutating and not pushed:
-                self._push_rollback(step, action, args, rec.captured, host,
-                                    StepResult(id=step.id, action=step.action, target=host,
-                                               mutating=True), scope)
             if held:
-                self.durable.step(step.id, "done", host=host, rc=rec.rc)
+                # A host still "running" in the journal never had its rollback pushed: the
+                # push commits together with the host's "done" (here as in _on_host), so a
+                # second crash cannot leave one without the other.
+                self.durable.step(step.id, "done", host=host, rc=rec.rc, defer=True)
+                if action.mutating:
+                    self._push_rollback(step, action, args, rec.captured, host,
+                                        StepResult(id=step.id, action=step.action, target=host,
+                                                   mutating=True), scope)
+                self._sync()
             return held
         if not action.mutating:
             return False
@@ -895,11 +895,7 @@ class Engine:
     def _reach(self, target: str) -> str | None:
         """Open a target's connection now; the reason it failed, or None."""
         try:
-            executor = self.executor(target)
-            failed = self._connect_errors.pop(target, None)
-            if failed is not None:
-                raise failed
-            executor.connect()
+            self.executor(target).connect()
         except RunbookError as exc:
             return self.redact.text(str(exc))
         return None

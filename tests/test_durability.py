@@ -485,3 +485,46 @@ def test_a_resumed_fan_out_rolls_back_every_host_it_changed(tmp_path: Path,
     assert (tmp_path / "out").read_text().split() == []   # web1 and web2 undone
     detail = assert_agree(runbook_home, run_id, tmp_path)
     assert detail["status"] == "rolled-back"
+
+
+def test_an_in_flight_host_whose_checks_hold_is_not_run_again_and_rolls_back_once(
+        tmp_path: Path, runbook_home: Path) -> None:
+    tmp = tmp_path
+    run = (f'echo "$0" >> {tmp}/out; if [ "$0" = web3 ] && [ ! -e {tmp}/hung ]; then '
+           f'touch {tmp}/hung; sleep 30; fi')
+    pb = tmp / "fleet.yaml"
+    pb.write_text(f"""runbook: 1
+name: fleet
+{FLEET}  ctl: {{connection: local}}
+steps:
+  - id: roll
+    target: fleet
+    serial: 1
+    action: host.shell
+    with: {{command: [sh, -c, '{run}', "{{{{ target.name }}}}"]}}
+    rollback:
+      action: host.shell
+      target: ctl
+      with: {{command: [sh, -c, 'echo "undo $0" >> {tmp}/undo', "{{{{ target.name }}}}"]}}
+    timeout: 60s
+    checks:
+      - probe: host.query
+        with: {{command: [grep, -qx, "{{{{ target.name }}}}", {tmp}/out]}}
+        that: result.rc == 0
+  - id: boom
+    action: flow.fail
+    with: {{message: planned failure}}
+""")
+    proc = start("run", pb, "--yes", cwd=tmp)
+    wait_for(tmp / "hung")
+    kill9(proc)
+    subprocess.run(["pkill", "-f", f"touch {tmp}/hung"], check=False)
+    run_id = run_id_of(runbook_home)
+
+    resumed = cli("resume", run_id, cwd=tmp)
+    assert resumed.returncode == 1, resumed.stdout + resumed.stderr   # boom -> rolled back
+    assert (tmp / "out").read_text().split() == ["web1", "web2", "web3", "web4"]  # once each
+    assert (tmp / "undo").read_text().splitlines() == ["undo web4", "undo web3", "undo web2",
+                                                       "undo web1"]
+    detail = assert_agree(runbook_home, run_id, tmp)
+    assert detail["status"] == "rolled-back"

@@ -7,7 +7,6 @@ every connection refused a host key, whatever the client believes it did.
 from __future__ import annotations
 
 import re
-import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,6 @@ from helpers import audit_events, run_cli
 import runbook
 from benchmarks._sshd import descendants
 from runbook.errors import ConnectionError_
-from runbook.models import Target
 from runbook.plugins import default_registry
 from runbook.prefetch import Prefetch, first_targets
 
@@ -108,12 +106,33 @@ steps:
     assert refused(sshd) - before == 1
 
 
-def test_offline_plans_open_no_connection(sshd: Any, tmp_path: Path) -> None:
-    pb, inventory = group_playbook(tmp_path, sshd, 3)
+@pytest.mark.parametrize("extra", [[], ["--offline"]])
+def test_a_plan_opens_no_connection_early(sshd: Any, tmp_path: Path, extra: list[str]) -> None:
+    pb, inventory = group_playbook(tmp_path, sshd, 3)   # only mutating steps: no probes
     before = accepted(sshd)
-    proc = run_cli("plan", str(pb), "--inventory", str(inventory), "--offline")
+    proc = run_cli("plan", str(pb), "--inventory", str(inventory), *extra)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert accepted(sshd) == before
+
+
+def test_a_broken_group_is_still_the_runs_to_report(tmp_path: Path,
+                                                    runbook_home: Path) -> None:
+    pb = write(tmp_path, """runbook: 1
+name: loop
+targets:
+  a: {connection: ssh, host: 127.0.0.1, hosts: [b]}
+  b: {connection: ssh, host: 127.0.0.1, hosts: [a]}
+steps:
+  - id: first
+    target: a
+    action: host.shell
+    with: {command: [true]}
+""")
+    proc = run_cli("run", str(pb), "--yes")
+    assert proc.returncode == 1, proc.stdout + proc.stderr      # the step fails, audited
+    assert "contains itself" in proc.stdout + proc.stderr
+    events = [e["event"] for e in audit_events(runbook_home / "audit.jsonl")]
+    assert events[0] == "run.started" and events[-1] == "run.finished"
 
 
 def _pb(text: str) -> runbook.Playbook:
@@ -214,23 +233,30 @@ steps:
     assert wait_for(lambda: connections(sshd) == idle)              # and the server saw it go
 
 
-def test_a_failed_early_attempt_is_handed_over_with_its_error() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    target = Target.model_validate({"connection": "ssh", "host": "127.0.0.1", "port": port,
-                                    "connect_timeout": 2})
+def test_a_failed_early_attempt_is_reported_once_then_connects_afresh(sshd: Any,
+                                                                     tmp_path: Path) -> None:
+    known = tmp_path / "known_hosts"
+    known.write_text("")
     pb = _pb(f"""targets:
-  box: {{connection: ssh, host: 127.0.0.1, port: {port}, connect_timeout: 2}}
+  box: {{{ssh_fields(sshd, known_hosts=known)}}}
 steps:
   - id: first
     target: box
     action: host.shell
     with: {{command: [true]}}
 """)
-    prefetch = Prefetch.start(pb, pb.effective_targets(), default_registry(), 1)
-    handed = prefetch.take("box", target.settings())
+    targets = pb.effective_targets()
+    prefetch = Prefetch.start(pb, targets, default_registry(), 1)
+    executor = prefetch.take("box", targets["box"].settings())
     prefetch.close()
-    assert handed is not None
-    _, error = handed
-    assert isinstance(error, ConnectionError_) and f"127.0.0.1:{port}" in str(error)
+    assert executor is not None
+    known.write_text(f"{sshd.known_hosts_name} {sshd.host_key_line}\n")  # now it is known
+    before = refused(sshd)
+    with pytest.raises(ConnectionError_, match="unknown host key"):
+        executor.connect()     # the early failure, reported without a second attempt
+    assert refused(sshd) == before
+    executor.connect()         # a later attempt (a retry) connects afresh
+    try:
+        assert executor.run(["true"]).rc == 0
+    finally:
+        executor.close()

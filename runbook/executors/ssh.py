@@ -430,6 +430,13 @@ class SSHExecutor(Executor):
         self.connections_opened = 0
         self._client: paramiko.SSHClient | None = None
         self._lock = threading.Lock()
+        self._early_error: ConnectionError_ | None = None
+
+    def fail_next_connect(self, error: ConnectionError_) -> None:
+        """An attempt made before the run (runbook.prefetch) failed with ``error``: the
+        run's first attempt reports it instead of connecting (and waiting) again; any
+        attempt after that, a step's retry say, connects afresh."""
+        self._early_error = error
 
     # -- naming -------------------------------------------------------------
 
@@ -514,6 +521,9 @@ class SSHExecutor(Executor):
                 self._client = None
                 log.info("target %s: connection to %s was lost; reconnecting",
                          self.name, self.destination)
+            if self._early_error is not None:
+                error, self._early_error = self._early_error, None
+                raise error
             self._client = self._open_client()
             self.connections_opened += 1
             t = self._client.get_transport()
