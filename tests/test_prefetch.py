@@ -139,6 +139,18 @@ def _pb(text: str) -> runbook.Playbook:
     return runbook.loads("runbook: 1\nname: pick\n" + text)
 
 
+def one_box(sshd: Any, **over: Any) -> runbook.Playbook:
+    """One step on one SSH target, ``box``, on the test sshd."""
+    return _pb(f"""targets:
+  box: {{{ssh_fields(sshd, **over)}}}
+steps:
+  - id: first
+    target: box
+    action: host.shell
+    with: {{command: [true]}}
+""")
+
+
 def test_first_targets_are_the_preconditions_and_the_first_steps_hosts(sshd: Any) -> None:
     fields = ssh_fields(sshd)
     pb = _pb(f"""targets:
@@ -212,14 +224,7 @@ def wait_for(predicate: Any, timeout: float = 5.0) -> bool:
 
 
 def test_only_identical_settings_are_handed_over_and_the_rest_is_closed(sshd: Any) -> None:
-    pb = _pb(f"""targets:
-  box: {{{ssh_fields(sshd)}}}
-steps:
-  - id: first
-    target: box
-    action: host.shell
-    with: {{command: [true]}}
-""")
+    pb = one_box(sshd)
     targets = pb.effective_targets()
     idle = connections(sshd)
     before = accepted(sshd)
@@ -237,14 +242,7 @@ def test_a_failed_early_attempt_is_reported_once_then_connects_afresh(sshd: Any,
                                                                      tmp_path: Path) -> None:
     known = tmp_path / "known_hosts"
     known.write_text("")
-    pb = _pb(f"""targets:
-  box: {{{ssh_fields(sshd, known_hosts=known)}}}
-steps:
-  - id: first
-    target: box
-    action: host.shell
-    with: {{command: [true]}}
-""")
+    pb = one_box(sshd, known_hosts=known)
     targets = pb.effective_targets()
     prefetch = Prefetch.start(pb, targets, default_registry(), 1)
     executor = prefetch.take("box", targets["box"].settings())
