@@ -51,7 +51,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from pydantic import ValidationError
 
 from runbook.errors import PlaybookError, Problem, ValidationErrors
-from runbook.models import Target
+from runbook.models import Target, misplaced_settings
 from runbook.yamlsrc import Path as FieldPath
 from runbook.yamlsrc import Source, dotted, load_yaml, read_text
 
@@ -341,8 +341,10 @@ class _Inventory:
             self.ref_origin[(name, key)] = (*path, key) if isinstance(spec, dict) else path
 
     def settings_of(self, path: FieldPath, spec: dict[str, Any], *,
-                    exclude: str | None = None) -> dict[str, Any] | None:
-        """Validated Target settings of a mapping (the fields that were written), or None."""
+                    exclude: str | None = None,
+                    inherited: str | None = None) -> dict[str, Any] | None:
+        """Validated Target settings of a mapping (the fields that were written), or None.
+        ``inherited``: the connection a group member gets from its group."""
         fields = {k: v for k, v in spec.items() if k != exclude}
         allowed = _MEMBER_FIELDS if exclude == "name" else _TARGET_FIELDS
         ok = True
@@ -357,11 +359,15 @@ class _Inventory:
         if isinstance(port, bool) or (isinstance(port, int) and not 1 <= port <= 65535):
             ok = False
             self.add((*path, "port"), f"port must be a number from 1 to 65535 (got {port!r})")
-        kind = fields.get("connection")
+        kind = fields.get("connection", inherited or "local")
         if isinstance(kind, str) and kind not in self.executors:
             ok = False
             self.add((*path, "connection"), f"unknown connection {kind!r}; expected one of: "
                                             f"{', '.join(sorted(self.executors))}")
+        elif isinstance(kind, str):
+            for key, message in misplaced_settings(kind, fields):
+                ok = False
+                self.add((*path, key), message)
         try:
             target = Target.model_validate({k: v for k, v in fields.items()
                                             if k in Target.model_fields})
@@ -436,7 +442,9 @@ class _Inventory:
 
     def mapped_member(self, group: str, path: FieldPath, entry: dict[str, Any]) -> list[str]:
         settings = self.group_settings.get(group)
-        own = self.settings_of(path, entry, exclude="name")
+        inherited = settings.get("connection") if settings else None
+        own = self.settings_of(path, entry, exclude="name",
+                               inherited=str(inherited) if inherited else None)
         name = entry.get("name")
         if "hosts" in entry:
             self.add((*path, "hosts"), "a group member is one target; to nest a group, list "

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from runbook.errors import PlaybookError, Problem, ValidationErrors
-from runbook.models import NAME_RE, Playbook
+from runbook.models import NAME_RE, Playbook, misplaced_settings
 from runbook.params import coerce
 from runbook.plugins import Registry, default_registry
 from runbook.templating import Templates, is_template
@@ -281,6 +281,9 @@ class Rules:
                     self.add(("targets", str(tname), "connection"),
                              f"unknown connection {kind!r}; expected one of: "
                              f"{', '.join(sorted(self.registry.executors))}")
+                elif isinstance(kind, str):
+                    for key, message in misplaced_settings(kind, spec):
+                        self.add(("targets", str(tname), key), message)
         return names
 
     def target_ref(self, path: FieldPath, name: str, names: set[str] | None = None) -> None:

@@ -10,6 +10,7 @@ in Python from the same models.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator
@@ -74,6 +75,33 @@ class Target(Model):
     def settings(self) -> dict[str, Any]:
         """The connection settings an executor is built from."""
         return self.model_dump(exclude_none=True, exclude={"hosts", "vars", "connection"})
+
+
+CONNECTION_SETTINGS: dict[str, tuple[str, ...]] = {
+    "local": ("env",),
+    "ssh": ("host", "port", "user", "key_file", "password", "known_hosts",
+            "accept_new_host_key", "key_passphrase", "connect_timeout", "keepalive",
+            "hash_known_hosts", "jump", "env"),
+    "kubectl-exec": ("namespace", "pod", "selector", "container", "context", "via", "env"),
+}
+"""The settings each built-in connection kind reads (a plugin's kinds are not checked)."""
+
+
+def misplaced_settings(connection: str, keys: Iterable[Any]) -> list[tuple[str, str]]:
+    """Target settings that the connection kind would silently ignore, as (key, message):
+    ``namespace`` on an ssh target, or ``host`` where ``connection: ssh`` was forgotten."""
+    own = CONNECTION_SETTINGS.get(connection)
+    if own is None:
+        return []
+    out = []
+    for key in map(str, keys):
+        if key in ("connection", "hosts", "vars") or key in own or key not in Target.model_fields:
+            continue
+        kinds = [kind for kind, names in CONNECTION_SETTINGS.items() if key in names]
+        out.append((key, f"{key!r} is not a setting of connection: {connection}"
+                         + (f" (it belongs to connection: {' or '.join(kinds)})" if kinds else "")
+                         + f"; connection: {connection} takes {', '.join(own)}"))
+    return out
 
 
 class Retry(Model):

@@ -168,6 +168,27 @@ def test_every_problem_with_file_line_and_field(tmp_path: Path) -> None:
         assert fragment in text, (fragment, text)
 
 
+def test_a_setting_of_another_connection_is_refused_where_it_is_written(
+        tmp_path: Path) -> None:
+    found = problems("""
+        targets:
+          kafka: {connection: kubectl-exec, pod: kafka-0, host: k1}
+          forgot: {host: db1, user: ops}
+        groups:
+          fleet:
+            connection: ssh
+            user: ops
+            hosts: [a, {name: b, container: c}]
+        """, tmp_path)
+    assert [(line, field) for line, field, _ in found] == [
+        (2, "targets.kafka.host"), (3, "targets.forgot.host"), (3, "targets.forgot.user"),
+        (8, "groups.fleet.hosts[1].container")]
+    text = "\n".join(message for _, _, message in found)
+    assert ("'host' is not a setting of connection: kubectl-exec (it belongs to "
+            "connection: ssh)") in text
+    assert "'container' is not a setting of connection: ssh (it belongs to " in text
+
+
 def test_groups_cannot_contain_themselves(tmp_path: Path) -> None:
     found = problems("""
         groups:
