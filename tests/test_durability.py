@@ -59,6 +59,14 @@ def kill9(proc: subprocess.Popen[str]) -> None:
     proc.wait(timeout=10)
 
 
+def run_and_kill(pb: Path, marker: Path, cwd: Path, home: Path) -> str:
+    """``runbook run PB --yes``, killed with SIGKILL once ``marker`` exists; its run id."""
+    proc = start("run", pb, "--yes", cwd=cwd)
+    wait_for(marker)
+    kill9(proc)
+    return run_id_of(home)
+
+
 def run_id_of(home: Path) -> str:
     runs = [json.loads(line) for line in (home / "audit.jsonl").read_text().splitlines()]
     return str(runs[0]["run_id"])
@@ -110,11 +118,8 @@ def test_killed_during_a_step_with_checks_resumes_to_the_end(tmp_path: Path,
     action: host.shell
     with: {{command: [touch, {tmp_path}/c]}}
 """)
-    proc = start("run", pb, "--yes", cwd=tmp_path)
-    wait_for(tmp_path / "in-two")
-    kill9(proc)
+    run_id = run_and_kill(pb, tmp_path / "in-two", tmp_path, runbook_home)
     subprocess.run(["pkill", "-f", f"touch {tmp_path}/in-two"], check=False)
-    run_id = run_id_of(runbook_home)
     assert journal(run_id, tmp_path)["status"] == "running"  # readable after SIGKILL
 
     resumed = cli("resume", run_id, cwd=tmp_path)
@@ -141,10 +146,7 @@ def test_in_flight_step_without_checks_stops_then_rolls_back(tmp_path: Path,
     action: host.shell
     with: {{command: [touch, {tmp_path}/c]}}
 """)
-    proc = start("run", pb, "--yes", cwd=tmp_path)
-    wait_for(tmp_path / "in-two")
-    kill9(proc)
-    run_id = run_id_of(runbook_home)
+    run_id = run_and_kill(pb, tmp_path / "in-two", tmp_path, runbook_home)
 
     stopped = cli("resume", run_id, "--yes", cwd=tmp_path)
     assert stopped.returncode == 3, stopped.stdout + stopped.stderr
@@ -167,10 +169,7 @@ def test_resume_rollback_undoes_an_interrupted_run(tmp_path: Path,
     with: {{command: [sh, -c, 'touch {tmp_path}/in-two; sleep 30']}}
     timeout: 60s
 """)
-    proc = start("run", pb, "--yes", cwd=tmp_path)
-    wait_for(tmp_path / "in-two")
-    kill9(proc)
-    run_id = run_id_of(runbook_home)
+    run_id = run_and_kill(pb, tmp_path / "in-two", tmp_path, runbook_home)
     undone = cli("resume", run_id, "--rollback", cwd=tmp_path)
     assert undone.returncode == 1, undone.stdout + undone.stderr
     assert not (tmp_path / "a").exists()
@@ -192,10 +191,7 @@ def test_killed_between_a_step_and_its_checks(tmp_path: Path, runbook_home: Path
     action: host.shell
     with: {{command: [touch, {tmp_path}/c]}}
 """)
-    proc = start("run", pb, "--yes", cwd=tmp_path)
-    wait_for(tmp_path / "probed")
-    kill9(proc)
-    run_id = run_id_of(runbook_home)
+    run_id = run_and_kill(pb, tmp_path / "probed", tmp_path, runbook_home)
     resumed = cli("resume", run_id, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert (tmp_path / "c").exists()
@@ -221,10 +217,7 @@ def test_killed_during_rollback_resume_finishes_it(tmp_path: Path,
     action: flow.fail
     with: {{message: planned failure}}
 """)
-    proc = start("run", pb, "--yes", cwd=tmp_path)
-    wait_for(tmp_path / "rolling")
-    kill9(proc)
-    run_id = run_id_of(runbook_home)
+    run_id = run_and_kill(pb, tmp_path / "rolling", tmp_path, runbook_home)
     assert not (tmp_path / "b").exists()   # two's rollback ran before one's started
     assert (tmp_path / "a").exists()
     resumed = cli("resume", run_id, cwd=tmp_path)
@@ -258,10 +251,7 @@ def test_a_stale_lock_is_detected_and_can_be_taken_over(tmp_path: Path,
     with: {{command: [sh, -c, 'touch {tmp_path}/holding; sleep 30']}}
     timeout: 60s
 """)
-    proc = start("run", pb, "--yes", cwd=tmp_path)
-    wait_for(tmp_path / "holding")
-    kill9(proc)
-    dead_run = run_id_of(runbook_home)
+    dead_run = run_and_kill(pb, tmp_path / "holding", tmp_path, runbook_home)
     (tmp_path / "holding").unlink()
     refused = cli("run", pb, "--yes", cwd=tmp_path)
     assert refused.returncode == 5
@@ -374,10 +364,7 @@ def test_bad_resume_requests_are_refused(tmp_path: Path, runbook_home: Path) -> 
     action: host.shell
     with: {{command: [touch, {tmp_path}/two]}}
 """)
-    proc = start("run", pb, "--yes", cwd=tmp_path)
-    wait_for(tmp_path / "in-one")
-    kill9(proc)
-    run_id = run_id_of(runbook_home)
+    run_id = run_and_kill(pb, tmp_path / "in-one", tmp_path, runbook_home)
     pb.write_text(pb.read_text().replace("/two]", "/two-changed]"))
     changed = cli("resume", run_id, "--yes", cwd=tmp_path)
     assert changed.returncode == 2
@@ -440,12 +427,10 @@ name: fleet
 
 
 def kill_fleet_at_web3(tmp: Path, pb: Path, home: Path) -> str:
-    proc = start("run", pb, "--yes", cwd=tmp)
-    wait_for(tmp / "hung")
-    kill9(proc)
+    run_id = run_and_kill(pb, tmp / "hung", tmp, home)
     subprocess.run(["pkill", "-f", f"touch {tmp}/hung"], check=False)
     assert (tmp / "out").read_text().split() == ["web1", "web2"]
-    return run_id_of(home)
+    return run_id
 
 
 def test_a_fan_out_resumes_host_by_host(tmp_path: Path, runbook_home: Path) -> None:
@@ -515,11 +500,8 @@ steps:
     action: flow.fail
     with: {{message: planned failure}}
 """)
-    proc = start("run", pb, "--yes", cwd=tmp)
-    wait_for(tmp / "hung")
-    kill9(proc)
+    run_id = run_and_kill(pb, tmp / "hung", tmp, runbook_home)
     subprocess.run(["pkill", "-f", f"touch {tmp}/hung"], check=False)
-    run_id = run_id_of(runbook_home)
 
     resumed = cli("resume", run_id, cwd=tmp)
     assert resumed.returncode == 1, resumed.stdout + resumed.stderr   # boom -> rolled back
