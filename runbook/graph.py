@@ -10,7 +10,7 @@ import shutil
 import subprocess
 
 from runbook.errors import RunbookError
-from runbook.models import Playbook
+from runbook.models import Check, Playbook
 from runbook.plugins import Registry, default_registry
 
 
@@ -64,13 +64,18 @@ def mermaid(pb: Playbook, registry: Registry | None = None) -> str:
 def dot(pb: Playbook, registry: Registry | None = None) -> str:
     reg = registry or default_registry()
     out = [f'digraph "{_label(pb.name)}" {{', "  rankdir=TB; node [fontname=Helvetica];"]
-    prev = None
-    for i, check in enumerate(pb.preconditions):
-        node = f"pre{i}"
-        out.append(f'  {node} [shape=diamond, label="{_label(" and ".join(check.that))}"];')
-        if prev:
-            out.append(f"  {prev} -> {node};")
-        prev = node
+    prev: str | None = None
+
+    def diamonds(prefix: str, checks: list[Check]) -> None:
+        nonlocal prev
+        for i, check in enumerate(checks):
+            node = f"{prefix}{i}"
+            out.append(f'  {node} [shape=diamond, label="{_label(" and ".join(check.that))}"];')
+            if prev:
+                out.append(f"  {prev} -> {node};")
+            prev = node
+
+    diamonds("pre", pb.preconditions)
     for step in pb.steps:
         cls = reg.actions.get(step.action)
         node = _id(step.id)
@@ -87,12 +92,7 @@ def dot(pb: Playbook, registry: Registry | None = None) -> str:
             out.append(f'  {node} -> {node}_undo [style=dotted, label="rollback"]; '
                        f'{node}_undo [shape=oval, label="undo"];')
         prev = node
-    for i, check in enumerate(pb.verify):
-        node = f"verify{i}"
-        out.append(f'  {node} [shape=diamond, label="{_label(" and ".join(check.that))}"];')
-        if prev:
-            out.append(f"  {prev} -> {node};")
-        prev = node
+    diamonds("verify", pb.verify)
     out.append("}")
     return "\n".join(out) + "\n"
 
