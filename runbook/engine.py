@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from runbook.actions import Action, ActionContext, Invocation, NoOp
+from runbook.connections import Connections
 from runbook.durable import Durable, ResumeState
 from runbook.errors import (
     CheckFailed,
@@ -154,9 +155,11 @@ class Engine:
         self.templates = Templates(self.registry.filters)
         secret_values = [v for n, v in self.params.items() if playbook.params[n].secret]
         self.redact = Redactor(secret_values)
-        self.targets = {**playbook.effective_targets(), **self.options.targets}
-        self.executors: dict[str, Executor] = {}
-        self._executor_lock = threading.RLock()
+        self.connections = Connections(
+            playbook, self.registry, overrides=self.options.targets,
+            render=lambda settings, where: self.templates.render(settings, self.ctx, field=where),
+            local_env=self.options.env, prefetch=self.options.prefetch)
+        self.targets = self.connections.targets
         self._stack_lock = threading.Lock()
         self.background: dict[str, _Background] = {}
         self.stack: list[_PendingRollback] = []
@@ -245,9 +248,7 @@ class Engine:
             outcome = self._interrupted()
         finally:
             self._stop_all_background()
-            for executor in self.executors.values():
-                with contextlib.suppress(Exception):
-                    executor.close()
+            self.connections.close()
         self.result.outcome = outcome
         self.result.exit_code = OUTCOME_EXIT[outcome]
         self.result.duration_ms = round((time.monotonic() - started) * 1000, 3)
@@ -530,55 +531,22 @@ class Engine:
     # --- targets and executors ---------------------------------------------------------
 
     def target_name(self, explicit: str | None) -> str:
-        return explicit or self.playbook.default_target()
+        return self.connections.target_name(explicit)
 
     def _is_group(self, name: str) -> bool:
-        target = self.targets.get(name)
-        return bool(target is not None and target.hosts)
+        return self.connections.is_group(name)
 
     def members(self, name: str) -> list[str]:
         """The target names a group fans out to (bare host names become targets)."""
-        from runbook.fanout import group_members
-
-        names, made = group_members(self.targets, name)
+        names, made = self.connections.members(name)
         for entry, target in made.items():
-            self.targets.setdefault(entry, target)
             self.ctx["targets"].setdefault(entry, {"name": entry,
                                                    "connection": target.connection,
                                                    "vars": target.vars, "hosts": None})
         return names
 
     def executor(self, name: str) -> Executor:
-        with self._executor_lock:
-            return self._executor(name)
-
-    def _executor(self, name: str) -> Executor:
-        if name in self.executors:
-            return self.executors[name]
-        target = self.targets.get(name)
-        if target is None:
-            raise StepError(f"undeclared target {name!r}", target=name)
-        if target.hosts:
-            raise StepError(f"target {name!r} is a group of hosts; it can only be the target "
-                            "of a step (which then runs on every host)", target=name)
-        factory = self.registry.executors.get(target.connection)
-        if factory is None:
-            raise PluginError(f"no executor for connection {target.connection!r}")
-        settings = self.templates.render(target.settings(), self.ctx, field=f"targets.{name}")
-        if self.options.env and target.connection == "local":
-            settings["env"] = {**self.options.env, **(settings.get("env") or {})}
-        handed = self.options.prefetch.take(name, settings) if self.options.prefetch else None
-        if handed is not None:
-            self.executors[name] = handed
-            return handed
-        for key in ("via", "jump"):
-            if key in settings:
-                settings[key] = self._executor(settings[key])
-        if target.connection == "kubectl-exec" and "via" not in settings:
-            settings["via"] = self._executor("local")
-        executor = factory(name, settings)
-        self.executors[name] = executor
-        return executor
+        return self.connections.executor(name)
 
     # --- steps -------------------------------------------------------------------------
 
