@@ -24,11 +24,13 @@ if TYPE_CHECKING:
         Invocation,
         NoOp,
     )
+    from runbook.api import (
+        plan,
+        run,
+    )
     from runbook.engine import (
         Engine,
         RunOptions,
-        plan,
-        run,
     )
     from runbook.errors import (
         CheckFailed,
@@ -98,8 +100,8 @@ _LAZY = {
     "ValidationErrors": "runbook.errors",
     "load": "runbook.loader",
     "loads": "runbook.loader",
-    "plan": "runbook.engine",
-    "run": "runbook.engine",
+    "plan": "runbook.api",
+    "run": "runbook.api",
     "validate": "runbook.loader",
 }
 

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
     from runbook.executors.base import CommandResult, Executor, Process
+    from runbook.runtime import Runtime
 
 
 class Args(BaseModel):
@@ -61,13 +62,15 @@ class ActionContext:
     ``exec`` runs one command to its end (raising CommandError on a non-zero
     exit unless ``check=False``); ``start`` begins a background command.
     ``background`` finds the process of an earlier background step (for the
-    flow actions), and ``confirm`` asks a human (for ``flow.manual``).
+    flow actions), and ``confirm`` asks a human (for ``flow.manual``): each
+    through ``runtime``, the small protocol of the run around the action
+    (``runbook.runtime.Runtime``), never the engine itself.
     """
 
     executor: Executor
     step: str
     timeout: float | None = None
-    runtime: Any = None
+    runtime: Runtime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def exec(self, argv: Sequence[str], *, check: bool = True, stdin: str | None = None,
@@ -82,8 +85,7 @@ class ActionContext:
     def background(self, step: str) -> Process:
         if self.runtime is None:
             raise LookupError("no run around this action")
-        proc: Process = self.runtime.background_process(step)
-        return proc
+        return self.runtime.background_process(step)
 
     def finding(self, severity: str, title: str, evidence: Any = None,
                 next_step: str | None = None) -> None:
@@ -99,8 +101,7 @@ class ActionContext:
     def confirm(self, message: str) -> bool:
         if self.runtime is None:
             return False
-        answer: bool = self.runtime.ask(self.step, message)
-        return answer
+        return self.runtime.ask(self.step, message)
 
 
 def parse_or_fail(result: CommandResult, parser: Callable[..., T], *args: Any) -> T:
@@ -183,4 +184,17 @@ class Action(Generic[ArgsT]):
 
     @classmethod
     def validate_args(cls, raw: Mapping[str, Any]) -> BaseModel:
-        return cls.Args.model_validate(dict(raw))
+        """The typed arguments; ArgumentsInvalid (never pydantic's error) if they do not fit."""
+        from pydantic import ValidationError
+
+        try:
+            return cls.Args.model_validate(dict(raw))
+        except ValidationError as exc:
+            from runbook.errors import ArgumentsInvalid
+
+            problems = [(".".join(str(p) for p in e["loc"]),
+                         str(e["msg"]).removeprefix("Value error, "))
+                        for e in exc.errors(include_url=False)]
+            text = "; ".join(f"{loc or 'with'}: {msg}" for loc, msg in problems)
+            raise ArgumentsInvalid(f"invalid arguments for {cls.name}: {text}", action=cls.name,
+                                   problems=problems) from None

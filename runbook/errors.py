@@ -10,7 +10,8 @@
     │   └── CommandTimeout
     ├── StepError                a step failed (step id, target)
     │   ├── CheckFailed          an assertion did not hold (expected, observed)
-    │   └── GateDeclined         a human said no, or nobody could be asked
+    │   ├── GateDeclined         a human said no, or nobody could be asked
+    │   └── ArgumentsInvalid     an action's arguments do not fit its model (problems)
     ├── RollbackError            a rollback did not complete (manual commands)
     ├── AuditError               the audit log cannot be written or is broken
     └── LockedError              another run holds the lock
@@ -131,6 +132,17 @@ class CheckFailed(StepError):
 
 class GateDeclined(StepError):
     """A confirmation gate was declined (or no terminal was there to ask)."""
+
+
+class ArgumentsInvalid(StepError):
+    """An action's arguments do not fit its model; ``problems`` are (field, message) pairs,
+    the field empty when the arguments as a whole are wrong."""
+
+    def __init__(self, message: str, *, action: str, problems: Sequence[tuple[str, str]],
+                 step: str | None = None) -> None:
+        self.action = action
+        self.problems = list(problems)
+        super().__init__(message, step=step)
 
 
 class RollbackError(RunbookError):

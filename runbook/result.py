@@ -119,3 +119,14 @@ class RunResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class Abort(Exception):
+    """Leaves a run's step loop: ``kind`` is failed, declined, attention or interrupted;
+    ``rollback`` False leaves what was done in place (the run stays resumable)."""
+
+    def __init__(self, kind: str, error: str, *, rollback: bool = True) -> None:
+        super().__init__(error)
+        self.kind = kind
+        self.error = error
+        self.rollback = rollback

@@ -1,0 +1,98 @@
+"""Human decisions: gates before a step, re-running a step after a crash, interrupts.
+
+Every answer is audited (``gate.answered``) with how it was given: ``--yes``,
+the terminal, or no terminal at all (declined). Input typed ahead before a
+question was shown is discarded, so a stray Enter pressed while a long step
+ran never answers a question the operator has not read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable
+
+from runbook.errors import GateDeclined
+from runbook.interrupts import ask_interrupt
+from runbook.recorder import Recorder
+
+Prompt = Callable[[str, str], bool]
+"""Asks a person: (step id, message) -> approved?"""
+
+
+class Gates:
+    """Asks a person (or answers for them with ``--yes``, or declines without a terminal)."""
+
+    def __init__(self, recorder: Recorder, *, yes: bool, interactive: bool,
+                 prompt: Prompt | None, dry_run: bool) -> None:
+        self.recorder = recorder
+        self.yes = yes
+        self.interactive = interactive
+        self.prompt = prompt or terminal_prompt
+        self.dry_run = dry_run
+
+    def ask(self, step_id: str, message: str) -> bool:
+        """A human decision, audited. Also used by flow.manual."""
+        if self.yes:
+            answer, how = True, "--yes"
+        elif self.interactive:
+            try:
+                answer, how = self.prompt(step_id, message), "terminal"
+            except EOFError:
+                answer, how = False, "terminal closed"
+        else:
+            answer, how = False, "no terminal (use --yes to approve)"
+        self.recorder.gate_answered(step_id, "approved" if answer else "declined", message,
+                                    how=how)
+        return answer
+
+    def gate(self, step_id: str, message: str, commands: list[str]) -> str:
+        """The gate before a step: what the plan shows, or GateDeclined if refused."""
+        if self.dry_run:
+            return f"asks: {message}"
+        if not self.ask(step_id, f"{message}\n  will run: " + "\n  will run: ".join(commands)):
+            raise GateDeclined(f"declined at the gate of step {step_id!r}", step=step_id)
+        return message
+
+    def may_rerun(self, step_id: str, idempotent: bool, host: str | None = None) -> bool:
+        """A mutating step (or one host of it) in flight when the runner died, with no
+        checks to tell whether it happened: run it again? With ``--yes`` only when the
+        action is idempotent; on a terminal the operator decides; otherwise no."""
+        where, there = (f" on {host}", " there") if host else ("", "")
+        question = (f"step {step_id!r} was running{where} when the runner stopped and has no "
+                    f"checks to tell whether it happened{there}. Run it again{where}?")
+        if self.yes:
+            return idempotent
+        if self.interactive:
+            return self.ask(step_id, question)
+        return False
+
+    def interrupted(self, anything_to_undo: bool) -> str:
+        """Ctrl-C: ``rollback``, ``pause`` or ``leave``; a person decides on a terminal."""
+        decision, how = "rollback", "no terminal: rolling back"
+        if self.interactive and anything_to_undo:
+            discard_typeahead()
+            decision, how = ask_interrupt(), "terminal"
+        self.recorder.gate_answered(
+            "interrupt", decision, "interrupted: roll back, pause (resume later) or leave as is?",
+            how=how, decision=decision)
+        return decision
+
+
+def discard_typeahead() -> None:
+    """Drop what was typed before the question appeared (a terminal only)."""
+    with contextlib.suppress(Exception):
+        if sys.stdin.isatty():
+            import termios
+
+            termios.tcflush(sys.stdin.fileno(), termios.TCIFLUSH)
+
+
+def terminal_prompt(step_id: str, message: str) -> bool:
+    discard_typeahead()
+    sys.stderr.write(f"\n? [{step_id}] {message}\n  Proceed? [y/N] ")
+    sys.stderr.flush()
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError
+    return line.strip().lower() in ("y", "yes")
