@@ -49,6 +49,31 @@ class Durable:
     def __bool__(self) -> bool:
         return self.journal is not None
 
+    def open_run(self, playbook: Playbook, params: dict[str, Any], targets: list[str], *,
+                 actor: str, reason: str | None, audit_log: str | None, lock: bool,
+                 takeover: bool, resumed: bool) -> dict[str, Any] | None:
+        """Take the run's lock (LockedError when held; with ``takeover`` the previous
+        holder is returned) and record the run, or reopen a resumed one."""
+        if self.journal is None:
+            return None
+        key = lock_key(playbook.name, targets)
+        previous = None
+        if lock:
+            previous = self.journal.acquire(key, run_id=self.run_id, actor=actor,
+                                            playbook=playbook.name, takeover=takeover)
+            self.lock = key
+        if resumed:
+            self.journal.reopen_run(self.run_id)
+            return previous
+        secret = sorted(n for n, p in playbook.params.items() if p.secret)
+        self.journal.start_run(
+            run_id=self.run_id, playbook=playbook.name, playbook_path=playbook.origin,
+            sha256=playbook.sha256, text=_source_text(playbook),
+            params={n: v for n, v in params.items() if n not in secret},
+            secret_params=secret, targets=targets, actor=actor, reason=reason,
+            audit_log=audit_log, lock_key=key)
+        return previous
+
     def step(self, step_id: str, state: str, *, defer: bool | None = None,
              **fields: Any) -> None:
         """Commit a transition now; a command's outcome (done, checking, failed, started)
@@ -80,6 +105,15 @@ class Durable:
         self.journal.finish_run(self.run_id, status, exit_code)
         if self.lock:
             self.journal.release(self.lock, self.run_id)
+
+
+def _source_text(playbook: Playbook) -> str | None:
+    if playbook.origin == "<python>":
+        return None
+    try:
+        return Path(playbook.origin).read_text(encoding="utf-8")
+    except OSError:
+        return None
 
 
 def load_resume(journal: Journal, run_id: str, playbook_path: str | None = None, *,

@@ -20,27 +20,27 @@ import secrets
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runbook.actions import ActionContext
-from runbook.background import BackgroundSteps, kill_orphan
+from runbook.background import BackgroundSteps
 from runbook.checks import Checks
 from runbook.connections import Connections
-from runbook.durable import Durable, ResumeState
+from runbook.durable import ResumeState
 from runbook.errors import GateDeclined, RunbookError
-from runbook.events import RunInfo
 from runbook.gates import Gates, Prompt
 from runbook.hostpath import HostPath
-from runbook.models import Playbook, Step, Target
+from runbook.models import Playbook, Step
+from runbook.options import RunOptions
 from runbook.params import resolve_params
 from runbook.planner import PlannedStep, Planner
 from runbook.plugins import Registry, default_registry
 from runbook.recorder import Recorder
 from runbook.redact import MASK, Redactor
-from runbook.result import OUTCOME_EXIT, Abort, Finding, RunResult, StepResult
+from runbook.result import OUTCOME_EXIT, Abort, RunResult, StepResult
 from runbook.resume import Resume
 from runbook.rollbacks import RollbackStack
 from runbook.runtime import RunRuntime
@@ -48,38 +48,8 @@ from runbook.templating import Templates
 
 if TYPE_CHECKING:
     from runbook.executors.base import Executor
-    from runbook.prefetch import Prefetch
 
 __all__ = ["Engine", "Prompt", "RunOptions", "new_run_id"]
-
-
-@dataclass
-class RunOptions:
-    """How to run: everything the CLI flags can say, as data."""
-
-    dry_run: bool = False
-    offline: bool = False
-    yes: bool = False
-    reason: str | None = None
-    actor: str | None = None
-    audit_log: str | Path | None = None
-    audit: bool = True
-    interactive: bool | None = None
-    prompt: Prompt | None = None
-    env: dict[str, str] = field(default_factory=dict)
-    targets: dict[str, Target] = field(default_factory=dict)
-    observers: list[object] = field(default_factory=list)
-    forks: int = 10
-    expected_commands: dict[str, list[str]] = field(default_factory=dict)
-    """From a saved plan: each mutating step must run exactly these commands."""
-    journal: bool = True
-    journal_path: str | Path | None = None
-    force_unlock: bool = False
-    lock: bool = True
-    prefetch: Prefetch | None = None
-    """Connections the CLI began opening while the engine loaded (runbook.prefetch)."""
-    sandbox: Path | None = None
-    """A simulated estate's folder: local commands run with its stand-in tools on PATH."""
 
 
 def new_run_id() -> str:
@@ -120,7 +90,8 @@ class Engine:
             dry_run=opts.dry_run, actor=opts.actor or _actor(), reason=opts.reason,
             params={n: (MASK if playbook.params[n].secret else v)
                     for n, v in self.params.items()}, started_at="")
-        self.recorder = self._recorder()
+        self.recorder = Recorder.for_run(playbook, opts, result=self.result, ctx=self.ctx,
+                                         redact=self.redact, plugin_hook=self.registry.hook)
         self._collaborators()
         self.planned: list[PlannedStep] = []
         """Every step as planned, in order (what a plan file stores)."""
@@ -128,30 +99,6 @@ class Engine:
         self._plan_failed: str | None = None
         self._paused = False
         self._forced: dict[str, Any] | None = None
-
-    def _recorder(self) -> Recorder:
-        opts, observers = self.options, list(self.options.observers)
-        audit_path: Path | None = None
-        if opts.audit:
-            from runbook.audit import AuditLog, AuditPlugin, default_audit_path
-
-            audit_path = Path(opts.audit_log or default_audit_path())
-            self.result.audit_log = str(audit_path)
-            observers.insert(0, AuditPlugin(AuditLog(audit_path), self.redact.text))
-        info = RunInfo(
-            run_id=self.run_id, playbook=self.playbook.name,
-            playbook_sha256=self.playbook.sha256, playbook_path=self.playbook.origin,
-            actor=self.result.actor, reason=opts.reason, params=self.result.params,
-            dry_run=opts.dry_run, audit_path=str(audit_path) if audit_path else None)
-        self.result.started_at = info.started_at
-        journal = None
-        if opts.journal and not opts.dry_run:
-            from runbook.journal import Journal, default_journal_path
-
-            journal = Journal(Path(opts.journal_path or default_journal_path()))
-        return Recorder(info=info, result=self.result, ctx=self.ctx,
-                        durable=Durable(journal, self.run_id), redact=self.redact,
-                        observers=observers, plugin_hook=self.registry.hook)
 
     def _collaborators(self) -> None:
         opts, rec, conns = self.options, self.recorder, self.connections
@@ -163,7 +110,7 @@ class Engine:
                                        recorder=rec, executor=conns.executor,
                                        context_for=self.context_for)
         self.planner = Planner(self.registry, self.templates, self.ctx, conns, self.redact,
-                               self.members, dry_run=opts.dry_run, offline=opts.offline,
+                               dry_run=opts.dry_run, offline=opts.offline,
                                expected=opts.expected_commands)
         self.checks = Checks(registry=self.registry, templates=self.templates, recorder=rec,
                              render_args=self.planner.check_args,
@@ -175,7 +122,9 @@ class Engine:
                               background=self.background, checks=self.checks,
                               connections=conns, templates=self.templates,
                               context_for=self.context_for, forks=opts.forks)
-        self.resumer = Resume(self.run_id, checks=self.checks, gates=self.gates)
+        self.resumer = Resume(self.resume, self.playbook, checks=self.checks, gates=self.gates,
+                              rollbacks=self.rollbacks, planner=self.planner,
+                              run_step=self._step)
 
     # --- the run -----------------------------------------------------------------------
 
@@ -191,7 +140,7 @@ class Engine:
                 how="--force-unlock", holder=holder)
         outcome = "planned" if self.options.dry_run else "succeeded"
         try:
-            outcome = self._body(outcome) if self.resume is None else self._resume_body(outcome)
+            outcome = self._body(outcome) if self.resume is None else self._resumed(outcome)
         except KeyboardInterrupt:
             outcome = self._interrupted()
         finally:
@@ -207,31 +156,14 @@ class Engine:
 
     def _open_journal(self) -> None:
         """Take the lock and record the run before anything runs (exit 5 when locked)."""
-        journal = self.recorder.durable.journal
-        if journal is None:
-            return
-        from runbook.journal import lock_key
-
-        names = sorted({self.connections.target_name(s.target) for s in self.playbook.steps}
-                       | {c.target or self.connections.target_name(None)
-                          for c in (*self.playbook.preconditions, *self.playbook.verify)})
-        key = lock_key(self.playbook.name, names)
-        if self.options.lock:
-            self._forced = journal.acquire(key, run_id=self.run_id, actor=self.result.actor,
-                                           playbook=self.playbook.name,
-                                           takeover=self.options.force_unlock)
-            self.recorder.durable.lock = key
-        if self.resume is not None:
-            journal.reopen_run(self.run_id)
-            return
-        secret = sorted(n for n, p in self.playbook.params.items() if p.secret)
-        journal.start_run(
-            run_id=self.run_id, playbook=self.playbook.name,
-            playbook_path=self.playbook.origin, sha256=self.playbook.sha256,
-            text=_source_text(self.playbook),
-            params={n: v for n, v in self.params.items() if n not in secret},
-            secret_params=secret, targets=names, actor=self.result.actor,
-            reason=self.options.reason, audit_log=self.result.audit_log, lock_key=key)
+        pb, conns = self.playbook, self.connections
+        names = sorted({conns.target_name(s.target) for s in pb.steps}
+                       | {c.target or conns.target_name(None)
+                          for c in (*pb.preconditions, *pb.verify)})
+        self._forced = self.recorder.durable.open_run(
+            pb, self.params, names, actor=self.result.actor, reason=self.options.reason,
+            audit_log=self.result.audit_log, lock=self.options.lock,
+            takeover=self.options.force_unlock, resumed=self.resume is not None)
 
     def _interrupted(self) -> str:
         """Ctrl-C or SIGTERM: the command is already stopped; roll back, pause or leave."""
@@ -252,7 +184,7 @@ class Engine:
     def _body(self, outcome: str, resuming: bool = False) -> str:
         dry = self.options.dry_run
         if not dry and not resuming:
-            error = self._reach_first_step()
+            error = self.hosts.reach_first(self.playbook)
             if error:
                 self.result.error = error
                 return "failed"
@@ -262,7 +194,7 @@ class Engine:
             return "precondition-failed"
         try:
             for step in self.playbook.steps:
-                self._resume_step(step) if resuming else self._step(step)
+                self.resumer.step(step) if resuming else self._step(step)
             self._verify()
         except Abort as abort:
             return self._aborted(abort)
@@ -384,97 +316,15 @@ class Engine:
             return
         raise Abort("failed", message, rollback=step.on_fail == "rollback") from exc
 
-    # --- resume ------------------------------------------------------------------------
-
-    def _resume_body(self, outcome: str) -> str:
-        """Continue an interrupted run: rebuild the rollback stack, skip what is done,
-        re-check what was in flight; or finish (or start) the rollback."""
-        state = self.resume
-        assert state is not None
-        for rec in state.steps.values():
-            if rec.state == "started":  # a background step left behind by the dead runner
-                kill_orphan(rec.result)
-        self.rollbacks.rebuild(state, self.playbook)
-        if state.rollback_only or state.was_rolling_back:
-            self.result.error = f"rolled back interrupted run {state.run_id}"
+    def _resumed(self, outcome: str) -> str:
+        """Continue an interrupted run from the journal; or finish (or start) its rollback."""
+        assert self.resume is not None
+        if self.resumer.start():
+            self.result.error = f"rolled back interrupted run {self.resume.run_id}"
             return self._undo("failed")
         return self._body(outcome, resuming=True)
 
-    def _resume_step(self, step: Step) -> None:
-        assert self.resume is not None
-        rec = self.resume.steps.get(step.id)
-        if rec is None:
-            self._step(step)
-        elif rec.state in ("done", "skipped"):
-            self._restore(step, rec.state, rec.result, rec.rc)
-        elif rec.state == "started":  # a background step: its process went with the runner
-            kill_orphan(rec.result)
-            if step.on_resume == "restart":
-                self._step(step)
-                return
-            self._restore(step, "died", rec.result, rec.rc)
-            self.result.findings.append(Finding(
-                "warning", f"background step {step.id} ended with the runner",
-                next_step="it is not restarted (set on_resume: restart to allow that)",
-                step=step.id))
-        elif rec.state == "failed":
-            raise Abort("failed", f"step {step.id!r} had failed before the runner stopped: "
-                                  f"{rec.error}")
-        else:
-            self._in_flight(step, rec)
-
-    def _in_flight(self, step: Step, rec: Any) -> None:
-        """The step in flight when the runner died: the resume decision says whether it
-        happened (a fan-out decides host by host)."""
-        assert self.resume is not None
-        if self.connections.is_group(self.connections.target_name(step.target)):
-            self._step(step, self.resume.hosts.get(step.id, {}))
-            return
-        self.ctx["target"] = self.ctx["targets"].get(self.connections.target_name(step.target))
-        planned = self.planner.plan(step)
-        if not self.resumer.happened(planned, None, rec):
-            self._step(step)
-            return
-        self._restore(step, "done", rec.result, rec.rc)
-        pushed = any(r.step_id == step.id for r in self.resume.rollbacks)
-        if not pushed and step.rollback not in (None, "none"):
-            self.rollbacks.push(step, planned.action, planned.hosts[0].args, rec.captured,
-                                planned.target)
-        self.recorder.durable.step(step.id, "done")
-
-    def _restore(self, step: Step, status: str, value: Any, rc: int | None) -> None:
-        res = self.recorder.step_added(StepResult(
-            id=step.id, action=step.action, target=self.connections.target_name(step.target),
-            mutating=self.registry.actions[step.action].mutating,
-            status="ok" if status == "done" else status, result=value, rc=rc,
-            when="done before the runner stopped" if status == "done" else None,
-            title=step.title))
-        self.recorder.context(step.id, status=res.status, result=value, rc=rc,
-                              stdout=value.get("stdout") if isinstance(value, dict) else None)
-        if step.register_as and status == "done":
-            self.ctx[step.register_as] = value
-
-    # --- targets -----------------------------------------------------------------------
-
-    def members(self, name: str) -> list[str]:
-        """The target names a group fans out to (bare host names become targets)."""
-        names, made = self.connections.members(name)
-        for entry, target in made.items():
-            self.ctx["targets"].setdefault(entry, {"name": entry,
-                                                   "connection": target.connection,
-                                                   "vars": target.vars, "hosts": None})
-        return names
-
-    def _reach_first_step(self) -> str | None:
-        """Connect the first step's target before anything runs, so a wrong host, user or
-        key fails the run while nothing has changed yet."""
-        first = next(iter(self.playbook.steps), None)
-        if first is None or self.registry.actions[first.action].in_engine:
-            return None
-        name = self.connections.target_name(first.target)
-        if self.connections.is_group(name) or self.connections.is_local(name):
-            return None  # a fan-out connects all its hosts before its first command
-        return self.hosts.reach(name)
+    # --- what actions get ----------------------------------------------------------------
 
     def context_for(self, step: Step | None, executor: Executor | None,
                     step_id: str | None = None) -> ActionContext:
@@ -492,15 +342,6 @@ def _local_env(options: RunOptions) -> dict[str, str]:
     from runbook import sim
 
     return {**options.env, **sim.sandbox_env(Path(options.sandbox))}
-
-
-def _source_text(playbook: Playbook) -> str | None:
-    if playbook.origin == "<python>":
-        return None
-    try:
-        return Path(playbook.origin).read_text(encoding="utf-8")
-    except OSError:
-        return None
 
 
 def _actor() -> str:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from runbook.connections import Connections
     from runbook.executors.base import Executor
     from runbook.journal import StepRecord
-    from runbook.models import Step
+    from runbook.models import Playbook, Step
     from runbook.templating import Templates
 
 ContextFor = Callable[["Step | None", "Executor | None"], ActionContext]
@@ -302,25 +302,12 @@ class HostPath:
                         results: dict[str, HostResult], started: float) -> None:
         step, rec = planned.step, self.recorder
         names = [h.name for h in planned.hosts]
-        for host in names:
-            results.setdefault(host, HostResult(host, status="skipped",
-                                                error="not started: too many failures"))
-        failed = [h for h, r in results.items() if r.status == "failed"]
-        too_many = _too_many(planned, results)
-        res.hosts = {h: r.outcome() for h, r in results.items()}
-        res.duration_ms = round((time.monotonic() - started) * 1000, 3)
-        res.attempts = sum(1 for r in results.values() if r.status != "skipped")
-        res.status = "failed" if too_many else "ok"
-        values = {h: (r.result if r.status == "ok" else None) for h, r in results.items()}
-        rec.context(step.id, status=res.status, result=values, rc=None, stdout=None,
-                    hosts={h: o | {"result": values[h]} for h, o in res.hosts.items()})
-        res.result = rec.redact(values)
+        too_many = self._tally(planned, res, results, started)
         rec.durable.step(step.id, "failed" if too_many else (
             "checking" if step.checks else "done"), result=res.result,
             duration_ms=res.duration_ms)
-        if step.register_as:
-            rec.ctx[step.register_as] = values
         if too_many:
+            failed = [h for h, r in results.items() if r.status == "failed"]
             res.error = (f"{len(failed)} of {len(names)} hosts failed (max_fail "
                          f"{step.max_fail or 0}): "
                          + "; ".join(f"{h}: {res.hosts[h].get('error')}" for h in failed))
@@ -331,6 +318,27 @@ class HostPath:
             self.rollbacks.discharge(step.restores)
         self.post_checks(planned, res, [h for h in names if res.hosts[h]["status"] == "ok"
                                         and not res.hosts[h].get("checked")])
+
+    def _tally(self, planned: PlannedStep, res: StepResult, results: dict[str, HostResult],
+               started: float) -> bool:
+        """The group's result from its hosts' (hosts never started are skipped); True
+        when more than ``max_fail`` failed."""
+        rec = self.recorder
+        for host in planned.hosts:
+            results.setdefault(host.name, HostResult(
+                host.name, status="skipped", error="not started: too many failures"))
+        res.hosts = {h: r.outcome() for h, r in results.items()}
+        res.duration_ms = round((time.monotonic() - started) * 1000, 3)
+        res.attempts = sum(1 for r in results.values() if r.status != "skipped")
+        too_many = _too_many(planned, results)
+        res.status = "failed" if too_many else "ok"
+        values = {h: (r.result if r.status == "ok" else None) for h, r in results.items()}
+        rec.context(planned.id, status=res.status, result=values, rc=None, stdout=None,
+                    hosts={h: o | {"result": values[h]} for h, o in res.hosts.items()})
+        res.result = rec.redact(values)
+        if planned.step.register_as:
+            rec.ctx[planned.step.register_as] = values
+        return too_many
 
     # --- around the command --------------------------------------------------------
 
@@ -353,6 +361,18 @@ class HostPath:
                                       observed=cres.observed)
         if step.checks:
             rec.durable.step(step.id, "done")
+
+    def reach_first(self, playbook: Playbook) -> str | None:
+        """Connect the first step's target before anything runs, so a wrong host, user or
+        key fails the run while nothing has changed yet."""
+        first = next(iter(playbook.steps), None)
+        conns = self.connections
+        if first is None or conns.registry.actions[first.action].in_engine:
+            return None
+        name = conns.target_name(first.target)
+        if conns.is_group(name) or conns.is_local(name):
+            return None  # a fan-out connects all its hosts before its first command
+        return self.reach(name)
 
     def reach(self, target: str) -> str | None:
         """Open a target's connection now; the reason it failed, or None."""

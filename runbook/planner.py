@@ -10,7 +10,7 @@ A dry-run records planned steps; a run executes them: one code path.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -121,7 +121,6 @@ class Planner:
     ctx: dict[str, Any]
     connections: Connections
     redact: Redactor
-    members: Callable[[str], list[str]]
     dry_run: bool = False
     offline: bool = False
     expected: Mapping[str, list[str]] = field(default_factory=dict)
@@ -202,6 +201,15 @@ class Planner:
         argv = tuple(tuple(self.redact(executor.wire_argv(a))) for a in action.commands(args))
         return HostPlan(name, args, tuple(describe_commands(action, args, executor,
                                                             self.redact)), argv)
+
+    def members(self, name: str) -> list[str]:
+        """The target names a group fans out to (bare host names become targets)."""
+        names, made = self.connections.members(name)
+        for entry, target in made.items():
+            self.ctx["targets"].setdefault(entry, {"name": entry,
+                                                   "connection": target.connection,
+                                                   "vars": target.vars, "hosts": None})
+        return names
 
     def planned_only(self, planned: PlannedStep) -> None:
         """A step that was planned, not run: later references to its result wait on it."""

@@ -8,17 +8,20 @@ No other part of the engine talks to observers or fills the context directly.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from runbook.actions import NoOp
 from runbook.durable import Durable
 from runbook.errors import CommandError, StepError
 from runbook.events import Event, ObserverDispatch, RunInfo
-from runbook.models import Step
+from runbook.models import Playbook, Step
 from runbook.redact import Redactor
 from runbook.result import Finding, RunResult, StepResult
+
+if TYPE_CHECKING:
+    from runbook.options import RunOptions
 
 
 class UntilNotMet(StepError):
@@ -43,6 +46,32 @@ class Recorder:
         self.observers = observers
         self._dispatch = ObserverDispatch(observers)
         self._hook = plugin_hook
+
+    @classmethod
+    def for_run(cls, playbook: Playbook, options: RunOptions, *, result: RunResult,
+                ctx: dict[str, Any], redact: Redactor, plugin_hook: Any) -> Recorder:
+        """The recorder of a run: its audit log (first observer) and journal, as asked."""
+        observers = list(options.observers)
+        audit_path: Path | None = None
+        if options.audit:
+            from runbook.audit import AuditLog, AuditPlugin, default_audit_path
+
+            audit_path = Path(options.audit_log or default_audit_path())
+            result.audit_log = str(audit_path)
+            observers.insert(0, AuditPlugin(AuditLog(audit_path), redact.text))
+        info = RunInfo(
+            run_id=result.run_id, playbook=playbook.name, playbook_sha256=playbook.sha256,
+            playbook_path=playbook.origin, actor=result.actor, reason=options.reason,
+            params=result.params, dry_run=options.dry_run,
+            audit_path=str(audit_path) if audit_path else None)
+        result.started_at = info.started_at
+        journal = None
+        if options.journal and not options.dry_run:
+            from runbook.journal import Journal, default_journal_path
+
+            journal = Journal(Path(options.journal_path or default_journal_path()))
+        return cls(info=info, result=result, ctx=ctx, durable=Durable(journal, result.run_id),
+                   redact=redact, observers=observers, plugin_hook=plugin_hook)
 
     # --- observers -----------------------------------------------------------------
 
@@ -140,5 +169,3 @@ def _first(argv: list[list[str]]) -> list[str] | None:
     """The audited argv: the step's command (the first, when it runs several)."""
     return list(argv[0]) if argv else None
 
-
-Emit = Callable[[str, Event | None], None]
