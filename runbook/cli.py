@@ -119,24 +119,23 @@ def _execute(playbook_path: str, *, dry_run: bool, yes: bool, plan_file: str | N
              params: tuple[str, ...], params_file: str | None, inventory: str | None,
              target_uris: tuple[str, ...], offline: bool, sandbox: str | None,
              reason: str | None, audit_log: str | None, forks: int, as_json: bool,
-             force_unlock: bool = False, output: str | None = None,
-             resume: Any = None) -> None:
+             force_unlock: bool = False, output: str | None = None) -> None:
+    from runbook.engine import RunOptions
     from runbook.interrupts import sigterm_interrupts
     from runbook.loader import load
 
     sigterm_interrupts()
     targets = _targets(inventory, target_uris)
     playbook = load(playbook_path, targets=targets)
-    # Only a fresh run: a plan connects no more than its probes need, and a resume
-    # goes on from a step other than the first.
-    prefetch = (_start_prefetch(playbook, targets, forks)
-                if not (dry_run or offline or resume is not None) else None)
+    # Only a fresh run: a plan connects no more than its probes need.
+    prefetch = _start_prefetch(playbook, targets, forks) if not (dry_run or offline) else None
+    options = RunOptions(dry_run=dry_run, offline=offline, yes=yes, reason=reason,
+                         audit_log=audit_log, forks=forks, force_unlock=force_unlock,
+                         targets=targets, prefetch=prefetch, from_cli=True)
     try:
-        _run_playbook(playbook, playbook_path, targets, prefetch, dry_run=dry_run, yes=yes,
-                      plan_file=plan_file, params=params, params_file=params_file,
-                      sandbox=sandbox, reason=reason, audit_log=audit_log, forks=forks,
-                      as_json=as_json, force_unlock=force_unlock, output=output,
-                      offline=offline, resume=resume)
+        given = _given(params, params_file)
+        _run_playbook(playbook, options, given, plan_file=plan_file, sandbox=sandbox,
+                      as_json=as_json, output=output, playbook_path=playbook_path)
     finally:
         if prefetch is not None:
             prefetch.close()
@@ -150,59 +149,62 @@ def _start_prefetch(playbook: Playbook, targets: dict[str, Target], forks: int) 
     return Prefetch.start(playbook, targets, default_registry(), forks)
 
 
-def _run_playbook(playbook: Playbook, playbook_path: str, targets: dict[str, Target],
-                  prefetch: Prefetch | None, *, dry_run: bool, yes: bool,
-                  plan_file: str | None, params: tuple[str, ...], params_file: str | None,
-                  sandbox: str | None, reason: str | None, audit_log: str | None, forks: int,
-                  as_json: bool, force_unlock: bool, output: str | None, offline: bool,
-                  resume: Any) -> None:
-    from runbook.console import ConsoleObserver, make_console, render_plan, render_summary
-    from runbook.engine import Engine, RunOptions
+def _given(params: tuple[str, ...], params_file: str | None) -> dict[str, Any]:
+    """Params from ``--params-file`` and ``-p NAME=VALUE`` (the latter win)."""
     from runbook.params import parse_assignments
 
-    options = RunOptions(dry_run=dry_run, offline=offline, yes=yes, reason=reason,
-                         audit_log=audit_log, forks=forks, force_unlock=force_unlock,
-                         targets=targets, prefetch=prefetch)
-    if resume is not None:
-        from runbook.durable import check_unchanged
-
-        state, accept = resume
-        check_unchanged(state, playbook, Path(playbook_path).read_text(encoding="utf-8"),
-                        accept_changed=accept)
     given: dict[str, Any] = {}
     if params_file:
         given.update(_read_params_file(params_file))
     given.update(parse_assignments(list(params)))
-    if plan_file:
-        from runbook.planfile import apply_plan_file
+    return given
 
-        given = apply_plan_file(plan_file, playbook, given, options)
+
+def _run_playbook(playbook: Playbook, options: RunOptions, given: dict[str, Any], *,
+                  plan_file: str | None, sandbox: str | None, as_json: bool,
+                  output: str | None, playbook_path: str) -> None:
+    """Run or plan through the library; print the plan, the summary or JSON; exit."""
+    from runbook import api
+    from runbook.console import render_plan
+
+    console = _console(options, sandbox, as_json)
+    if options.dry_run:
+        result = api.plan(playbook, given, output=output, options=options)
+    else:
+        result = api.run(playbook, given, plan_file=plan_file, options=options)
+    if options.dry_run and not as_json:
+        render_plan(console, result)
+    _finish(console, result, as_json)
+    if output and not as_json:
+        console.print(f"plan saved to {output}; run it with: runbook run "
+                      f"{playbook_path} --plan {output}")
+    sys.exit(result.exit_code)
+
+
+def _console(options: RunOptions, sandbox: str | None, as_json: bool) -> Any:
+    """The console (stderr under --json), the sandbox made data, the progress observer."""
+    from runbook.console import ConsoleObserver, make_console
+
     console = make_console(sys.stderr if as_json else None)
     if sandbox:
-        _sandbox(options, sandbox, console)
+        from runbook.api import sandbox_dir
+
+        options.sandbox, scenario = sandbox_dir(sandbox, cli=True)
+        if scenario is not None:
+            console.print(f"[dim]sandbox: {options.sandbox} (scenario {scenario}); inspect "
+                          f"it with runbook sim state {options.sandbox}[/]")
     if not as_json:
-        options.observers.append(ConsoleObserver(console, plan=dry_run))
-    if resume is not None:
-        given = {**state.run["params"], **given}
-        options.audit_log = options.audit_log or state.run.get("audit_log")
-        options.reason = options.reason or state.run.get("reason")
-    engine = Engine(playbook, given, options, run_id=resume[0].run_id if resume else None,
-                    resume=resume[0] if resume else None)
-    result = engine.run()
+        options.observers.append(ConsoleObserver(console, plan=options.dry_run))
+    return console
+
+
+def _finish(console: Any, result: Any, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, default=str))
     else:
-        if dry_run:
-            render_plan(console, result)
-        render_summary(console, result)
-    if output and dry_run:
-        from runbook.planfile import write_plan_file
+        from runbook.console import render_summary
 
-        write_plan_file(output, playbook, engine.params, result)
-        if not as_json:
-            console.print(f"plan saved to {output}; run it with: runbook run "
-                          f"{playbook_path} --plan {output}")
-    sys.exit(result.exit_code)
+        render_summary(console, result)
 
 
 def _read_params_file(path: str) -> dict[str, Any]:
@@ -226,35 +228,6 @@ def _targets(inventory: str | None, uris: tuple[str, ...]) -> dict[str, Target]:
         name, target = parse_target_uri(item)
         targets[name] = target
     return targets
-
-
-def _sandbox(options: RunOptions, sandbox: str, console: Any) -> None:
-    import tempfile
-
-    from runbook import sim
-
-    path = Path(sandbox)
-    if path.is_dir():
-        if not (path / "state.json").is_file():
-            from runbook.errors import PlaybookError
-
-            raise PlaybookError(f"{path} is not a sandbox (no state.json); create one with "
-                                f"runbook sim init SCENARIO --dir {path}",
-                                file="<command line>", field="--sandbox")
-        directory = path
-    else:
-        names = [name for name, _ in sim.list_scenarios()]
-        if sandbox not in names:
-            from runbook.errors import PlaybookError
-
-            raise PlaybookError(f"no sandbox folder or scenario {sandbox!r}; scenarios: "
-                                f"{', '.join(names)}", file="<command line>",
-                                field="--sandbox")
-        directory = Path(tempfile.mkdtemp(prefix=f"runbook-sim-{sandbox}-"))
-        sim.init_sandbox(sandbox, directory)
-        console.print(f"[dim]sandbox: {directory} (scenario {sandbox}); inspect it with "
-                      f"runbook sim state {directory}[/]")
-    options.env.update(sim.sandbox_env(directory))
 
 
 @main.command()
@@ -281,17 +254,20 @@ def resume(run_id: str, rollback: bool, yes: bool, accept_changed_playbook: bool
            inventory: str | None, target_uris: tuple[str, ...], force_unlock: bool,
            as_json: bool) -> None:
     """Continue an interrupted run (or --rollback to undo it)."""
-    from runbook.durable import load_resume
-    from runbook.journal import Journal, default_journal_path
+    from runbook import api
+    from runbook.engine import RunOptions
+    from runbook.interrupts import sigterm_interrupts
+    from runbook.params import parse_assignments
 
-    journal = Journal(default_journal_path())
-    state, path = load_resume(journal, run_id, playbook_path)
-    state.rollback_only = rollback
-    journal.close()
-    _execute(str(path), dry_run=False, yes=yes, plan_file=None, params=params,
-             params_file=None, inventory=inventory, target_uris=target_uris, offline=False,
-             sandbox=sandbox, reason=None, audit_log=None, forks=10, as_json=as_json,
-             force_unlock=force_unlock, resume=(state, accept_changed_playbook))
+    sigterm_interrupts()
+    options = RunOptions(yes=yes, force_unlock=force_unlock, from_cli=True,
+                         targets=_targets(inventory, target_uris))
+    console = _console(options, sandbox, as_json)
+    result = api.resume(run_id, rollback=rollback, params=parse_assignments(list(params)),
+                        playbook=playbook_path, accept_changed=accept_changed_playbook,
+                        options=options)
+    _finish(console, result, as_json)
+    sys.exit(result.exit_code)
 
 
 @main.group(invoke_without_command=True)

@@ -70,7 +70,8 @@ class Engine:
             from runbook.loader import validate
 
             validate(playbook, registry=self.registry)
-        self.params = resolve_params(playbook, params or {})
+        self.params = resolve_params(playbook, params or {}, **(
+            {} if opts.from_cli else {"file": "<params>", "hint": "give it in params"}))
         self.run_id = run_id or new_run_id()
         self.templates = Templates(self.registry.filters)
         self.redact = Redactor([v for n, v in self.params.items()

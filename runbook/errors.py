@@ -67,6 +67,54 @@ class ValidationErrors(PlaybookError):
         self.problem = first
 
 
+def from_pydantic(exc: Any, model: Any, *, file: str = "<python>") -> ValidationErrors:
+    """pydantic's ValidationError as ours: one Problem per field, an unknown key with a
+    did-you-mean among the keys allowed there (``Step(confrim=...)``)."""
+    import difflib
+
+    problems = []
+    for err in exc.errors(include_url=False):
+        raw = tuple(err["loc"])
+        if isinstance(err.get("input"), dict) and any(
+                isinstance(p, str) and p.startswith("literal[") for p in raw):
+            continue  # the literal branch of a union, where a mapping was given
+        # pydantic names union branches in the path (``Rollback``, ``literal[...]``).
+        loc = tuple(p for p in raw if not (isinstance(p, str) and ("[" in p or p[:1].isupper())))
+        field = ".".join(str(p) for p in loc)
+        if err["type"] == "extra_forbidden":
+            known = _known_keys(model, loc[:-1])
+            hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
+            message = (f"unknown key {loc[-1]!r}"
+                       + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                       + (f"; expected one of: {', '.join(sorted(known))}" if known else ""))
+        else:
+            message = str(err["msg"]).removeprefix("Value error, ")
+        problems.append(Problem(file, None, field, message))
+    return ValidationErrors(problems)
+
+
+def _known_keys(model: Any, path: tuple[Any, ...]) -> list[str]:
+    """The keys a pydantic model accepts at ``path`` (through lists, dicts, unions)."""
+    import typing
+
+    def model_in(annotation: Any) -> Any:
+        if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
+            return annotation
+        return next((m for m in map(model_in, typing.get_args(annotation)) if m), None)
+
+    for part in path:
+        if model is None:
+            return []
+        if isinstance(part, int) or part not in _fields(model):
+            continue
+        model = model_in(_fields(model)[part].annotation)
+    return sorted(_fields(model)) if model is not None else []
+
+
+def _fields(model: Any) -> dict[str, Any]:
+    return {(f.alias or n): f for n, f in model.model_fields.items()}
+
+
 class TemplateError(RunbookError):
     """A template or expression could not be rendered or evaluated."""
 

@@ -13,7 +13,16 @@ import re
 from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+)
+from pydantic._internal._model_construction import ModelMetaclass
 
 from runbook.durations import parse_duration
 
@@ -25,7 +34,21 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 ParamType = Literal["string", "int", "float", "bool", "duration", "list", "map"]
 
 
-class Model(BaseModel):
+class _Translating(ModelMetaclass):
+    """``Step(...)`` built in Python raises runbook's ValidationErrors, not pydantic's.
+    Only a direct call is translated: the loader's ``model_validate`` (and the nested
+    models pydantic builds) keep pydantic's error, which the loader locates by line."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except ValidationError as exc:
+            from runbook.errors import from_pydantic
+
+            raise from_pydantic(exc, cls) from None
+
+
+class Model(BaseModel, metaclass=_Translating):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=False)
 
 

@@ -40,3 +40,6 @@ class RunOptions:
     """Connections the CLI began opening while the engine loaded (runbook.prefetch)."""
     sandbox: Path | None = None
     """A simulated estate's folder: local commands run with its stand-in tools on PATH."""
+    from_cli: bool = False
+    """Errors about params and the sandbox speak of the command line (``-p``,
+    ``--sandbox``) rather than of the Python call."""

@@ -66,7 +66,8 @@ def coerce(param: Param, value: Any) -> Any:
 
 
 def resolve_params(playbook: Playbook, given: Mapping[str, Any], *,
-                   file: str = "<command line>") -> dict[str, Any]:
+                   file: str = "<command line>",
+                   hint: str = "use -p {name}=VALUE") -> dict[str, Any]:
     """Defaults plus given values, typed; every problem reported at once (exit 2)."""
     problems: list[Problem] = []
     out: dict[str, Any] = {}
@@ -82,8 +83,7 @@ def resolve_params(playbook: Playbook, given: Mapping[str, Any], *,
             raw = param.default
         else:
             problems.append(Problem(file, None, f"params.{name}",
-                                    "required param not given (use -p "
-                                    f"{name}=VALUE)"))
+                                    f"required param not given ({hint.format(name=name)})"))
             continue
         try:
             out[name] = coerce(param, raw)
