@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     )
     from runbook.api import (
         plan,
+        resume,
         run,
     )
     from runbook.engine import (
@@ -59,6 +60,10 @@ if TYPE_CHECKING:
         Step,
         Target,
     )
+    from runbook.planner import (
+        PlannedStep,
+        WaitsOn,
+    )
     from runbook.result import (
         CheckResult,
         Finding,
@@ -66,6 +71,7 @@ if TYPE_CHECKING:
         RunResult,
         StepResult,
     )
+    from runbook.runtime import Runtime
 
 __version__ = "0.1.0"
 
@@ -85,6 +91,7 @@ _LAZY = {
     "NoOp": "runbook.actions",
     "Param": "runbook.models",
     "Playbook": "runbook.models",
+    "PlannedStep": "runbook.planner",
     "PlaybookError": "runbook.errors",
     "Process": "runbook.executors.base",
     "Retry": "runbook.models",
@@ -93,14 +100,17 @@ _LAZY = {
     "RunOptions": "runbook.engine",
     "RunResult": "runbook.result",
     "RunbookError": "runbook.errors",
+    "Runtime": "runbook.runtime",
     "Step": "runbook.models",
     "StepError": "runbook.errors",
     "StepResult": "runbook.result",
     "Target": "runbook.models",
     "ValidationErrors": "runbook.errors",
+    "WaitsOn": "runbook.planner",
     "load": "runbook.loader",
     "loads": "runbook.loader",
     "plan": "runbook.api",
+    "resume": "runbook.api",
     "run": "runbook.api",
     "validate": "runbook.loader",
 }
@@ -120,6 +130,7 @@ __all__ = [
     "Invocation",
     "NoOp",
     "Param",
+    "PlannedStep",
     "Playbook",
     "PlaybookError",
     "Process",
@@ -129,16 +140,19 @@ __all__ = [
     "RunOptions",
     "RunResult",
     "RunbookError",
+    "Runtime",
     "Step",
     "StepError",
     "StepResult",
     "Target",
     "ValidationErrors",
+    "WaitsOn",
     "__version__",
     "hookimpl",
     "load",
     "loads",
     "plan",
+    "resume",
     "run",
     "validate",
 ]

@@ -68,28 +68,36 @@ def plan(playbook: PlaybookLike, params: Mapping[str, Any] | None = None, *,
 
 
 def resume(run_id: str, *, rollback: bool = False, params: Mapping[str, Any] | None = None,
-           playbook: str | Path | None = None, accept_changed: bool = False,
+           playbook: PlaybookLike | None = None, accept_changed: bool = False,
            sandbox: str | Path | None = None, registry: Registry | None = None,
            options: RunOptions | None = None, **fields: Any) -> RunResult:
     """Continue an interrupted run from the journal (``rollback=True``: undo it instead).
 
     Completed steps are skipped, the step in flight is re-checked, the rollback stack
     is rebuilt. ``params``: the secret params again (they are never stored).
-    ``playbook``: where the playbook is now, if it moved. ``accept_changed``: resume
-    although the playbook changed since the run started."""
+    ``playbook``: where the playbook is now if it moved (a path), or the playbook
+    itself for a run of one built in Python. ``accept_changed``: resume although the
+    playbook changed since the run started."""
     from runbook.durable import check_unchanged, load_resume
     from runbook.journal import Journal, default_journal_path
 
     opts = _options(options, fields)
     journal = Journal(Path(opts.journal_path or default_journal_path()))
     try:
-        state, path = load_resume(journal, run_id, None if playbook is None else str(playbook))
+        state, path = load_resume(journal, run_id, None if playbook is None
+                                  or isinstance(playbook, Playbook) else str(playbook))
     finally:
         journal.close()
     state.rollback_only = rollback
-    loaded = _load(path, opts.targets, registry)
-    check_unchanged(state, loaded, path.read_text(encoding="utf-8"),
-                    accept_changed=accept_changed)
+    if isinstance(playbook, Playbook):
+        loaded, text = playbook, ""
+    elif str(path) == "<python>":
+        raise PlaybookError(f"run {state.run_id} ran a playbook built in Python; give it "
+                            "again: resume(run_id, playbook=...)", file="<python>",
+                            field="playbook")
+    else:
+        loaded, text = _load(path, opts.targets, registry), path.read_text(encoding="utf-8")
+    check_unchanged(state, loaded, text, accept_changed=accept_changed)
     if sandbox is not None:
         opts.sandbox = sandbox_dir(sandbox, cli=opts.from_cli)[0]
     opts.audit_log = opts.audit_log or state.run.get("audit_log")

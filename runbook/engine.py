@@ -8,7 +8,7 @@ they wait on, commands, gate), ask its gate, and either record it as planned
 its post-conditions. Then verify. A failure unwinds the rollback stack
 (``runbook.rollbacks``); Ctrl-C asks whether to roll back, pause or leave
 (``runbook.gates``); a resumed run goes on from the journal
-(``runbook.resume``). Everything that happens is written down once, by the
+(``runbook.resuming``). Everything that happens is written down once, by the
 ``runbook.recorder``.
 """
 
@@ -41,7 +41,7 @@ from runbook.plugins import Registry, default_registry
 from runbook.recorder import Recorder
 from runbook.redact import MASK, Redactor
 from runbook.result import OUTCOME_EXIT, Abort, RunResult, StepResult
-from runbook.resume import Resume
+from runbook.resuming import Resume
 from runbook.rollbacks import RollbackStack
 from runbook.runtime import RunRuntime
 from runbook.templating import Templates

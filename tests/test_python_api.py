@@ -217,3 +217,116 @@ def test_type_checkers_can_see_the_public_names() -> None:
         pytest.fail(f"__all__ is computed ({ast.unparse(values[0])[:60]}...), not a literal "
                     "list: type checkers do not see the public names")
     assert list(literal) == runbook.__all__
+
+
+# --- the library is as complete as the CLI ------------------------------------------------
+
+
+def test_a_mistyped_field_raises_runbooks_own_error_with_a_suggestion() -> None:
+    import pydantic
+
+    with pytest.raises(runbook.ValidationErrors) as info:
+        Step(id="a", action="host.shell", confrim="sure?")
+    assert not isinstance(info.value, pydantic.ValidationError)
+    [problem] = info.value.problems
+    assert problem.file == "<python>" and problem.field == "confrim"
+    assert "unknown key 'confrim' (did you mean 'confirm'?)" in problem.message
+    with pytest.raises(runbook.ValidationErrors) as nested:
+        Step(id="a", action="host.shell", rollback={"actoin": "host.shell"})
+    fields = {p.field: p.message for p in nested.value.problems}
+    assert "did you mean 'action'?" in fields["rollback.actoin"]
+    assert set(fields) == {"rollback.actoin", "rollback.action"}
+
+
+def test_invalid_action_arguments_are_runbooks_own_error() -> None:
+    from runbook.errors import ArgumentsInvalid
+    from runbook.plugins import default_registry
+
+    shell = default_registry().action("host.shell")
+    with pytest.raises(ArgumentsInvalid) as info:
+        shell.validate_args({"comand": ["true"]})
+    assert isinstance(info.value, RunbookError)
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+    assert ("comand", "Extra inputs are not permitted") in info.value.problems
+    assert str(info.value).startswith("invalid arguments for host.shell: ")
+
+
+def test_errors_raised_through_the_api_do_not_speak_of_the_command_line(
+        tmp_path: Path) -> None:
+    playbook = Playbook(runbook=1, name="needs", params={"word": Param(type="string")},
+                        steps=[Step(id="a", action="host.shell", with_={"command": ["true"]})])
+    with pytest.raises(runbook.ValidationErrors) as info:
+        runbook.run(playbook)
+    [problem] = info.value.problems
+    assert (problem.file, problem.field) == ("<params>", "params.word")
+    assert "-p" not in str(info.value) and "command line" not in str(info.value)
+    with pytest.raises(runbook.PlaybookError) as sandbox:
+        runbook.run(playbook, {"word": "x"}, sandbox="no-such-scenario")
+    assert sandbox.value.problem.field == "sandbox"
+    assert "--sandbox" not in str(sandbox.value)
+
+
+OPERATOR = {"kind": "deployment", "name": "cray-cfs-operator", "namespace": "services"}
+
+
+def _world_replicas(directory: Path) -> int:
+    """The operator's desired replicas, as the sandbox's kubectl reports them."""
+    get = Step(id="get", action="kubectl.get", with_=OPERATOR)
+    result = runbook.run(Playbook(runbook=1, name="reads", steps=[get]), sandbox=directory)
+    assert result.outcome == "succeeded", result.error
+    return int(result.step("get").result["replicas"]["desired"])
+
+
+def test_run_in_a_sandbox_given_as_a_scenario_or_a_folder(tmp_path: Path) -> None:
+    from runbook import sim
+
+    query = Step(id="get", action="host.query", register_as="dep", with_={"command": [
+        "kubectl", "-n", "services", "get", "deployment", "cray-cfs-operator", "-o", "json"]})
+    playbook = Playbook(runbook=1, name="sandboxed", steps=[query])
+    result = runbook.run(playbook, sandbox="cfs-stuck-sessions", yes=True)
+    assert result.outcome == "succeeded", result.error
+    assert '"cray-cfs-operator"' in result.step("get").result["stdout"]
+
+    box = tmp_path / "box"
+    sim.init_sandbox("cfs-stuck-sessions", box)
+    scale = Step(id="scale", action="kubectl.scale", rollback="auto",
+                 with_={"deployment": "cray-cfs-operator", "namespace": "services",
+                        "replicas": 0})
+    before = _world_replicas(box)
+    result = runbook.run(Playbook(runbook=1, name="scales", steps=[scale]), sandbox=box,
+                         yes=True)
+    assert result.outcome == "succeeded", result.error
+    assert before != 0 and _world_replicas(box) == 0
+
+
+def test_resume_rolls_back_a_run_left_needing_attention(tmp_path: Path) -> None:
+    made, second, switch = tmp_path / "made", tmp_path / "second", tmp_path / "go"
+
+    def playbook() -> Playbook:
+        return Playbook(runbook=1, name="resumable", steps=[
+            Step(id="make", action="host.shell", with_={"command": ["touch", str(made)]},
+                 rollback=Rollback(action="host.shell",
+                                   with_={"command": ["rm", "-f", str(made)]})),
+            Step(id="gate", action="host.shell", on_fail="abort",
+                 with_={"command": ["test", "-e", str(switch)]}),
+            Step(id="second", action="host.shell", with_={"command": ["touch", str(second)]}),
+        ])
+
+    first = runbook.run(playbook(), yes=True)
+    assert first.outcome == "needs-attention" and made.exists()
+    with pytest.raises(runbook.PlaybookError, match="no run 'nope' in the journal"):
+        runbook.resume("nope")
+    with pytest.raises(runbook.PlaybookError, match="built in Python; give it again"):
+        runbook.resume(first.run_id)
+    undone = runbook.resume(first.run_id, rollback=True, playbook=playbook(), yes=True)
+    assert undone.run_id == first.run_id and undone.outcome == "rolled-back"
+    assert not made.exists() and [r.step for r in undone.rollbacks] == ["make"]
+    with pytest.raises(runbook.PlaybookError, match="already finished"):
+        runbook.resume(first.run_id, playbook=playbook())
+
+    again = runbook.run(playbook(), yes=True)
+    assert again.outcome == "needs-attention" and made.exists()
+    resumed = runbook.resume(again.run_id, playbook=playbook(), yes=True)
+    assert resumed.step("make").when == "done before the runner stopped"
+    assert "step 'gate' had failed before the runner stopped" in (resumed.error or "")
+    assert resumed.outcome == "rolled-back" and not made.exists() and not second.exists()
