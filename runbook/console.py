@@ -141,25 +141,7 @@ def render_plan(console: Console, result: RunResult) -> None:
             _print_check(console, c)
     console.print("[bold]Steps[/]")
     for n, s in enumerate(result.steps, 1):
-        kind = "[yellow]MUTATES[/]" if s.mutating else "read-only"
-        title = f" — {escape(s.title)}" if s.title else ""
-        console.print(f" {n:>2}. [bold]{escape(s.id)}[/]{title}  {escape(s.action)} on "
-                      f"{escape(s.target)}  {kind}"
-                      + ("  [blue]background[/]" if s.background else ""))
-        if s.when:
-            console.print(f"     when: {escape(s.when)}")
-        for cmd in s.commands:
-            console.print(f"     $ {escape(cmd)}")
-        if s.gate:
-            console.print(f"     gate: {escape(s.gate)}")
-        if s.rollback:
-            console.print(f"     rollback: {escape(s.rollback)}")
-        if s.status == "skipped":
-            console.print("     [dim]skipped[/]")
-        elif s.status == "ok" and s.result is not None:
-            console.print(f"     [dim]result: {escape(_short(s.result))}[/]")
-        elif s.status == "failed":
-            console.print(f"     [red]failed:[/] {escape(s.error or '')}")
+        _print_planned_step(console, n, s)
         for c in [c for c in result.checks if c.step == s.id and c.kind == "check"]:
             _print_check(console, c, indent="     ")
     verify = [c for c in result.checks if c.kind == "verify"]
@@ -168,6 +150,26 @@ def render_plan(console: Console, result: RunResult) -> None:
         for c in verify:
             console.print(f"   · {escape(c.id)}: {escape(c.probe)} on {escape(c.target)}: "
                           f"{escape(' and '.join(c.expected))}")
+
+
+def _print_planned_step(console: Console, n: int, s: Any) -> None:
+    kind = "[yellow]MUTATES[/]" if s.mutating else "read-only"
+    title = f" — {escape(s.title)}" if s.title else ""
+    console.print(f" {n:>2}. [bold]{escape(s.id)}[/]{title}  {escape(s.action)} on "
+                  f"{escape(s.target)}  {kind}" + ("  [blue]background[/]" if s.background else ""))
+    if s.when:
+        console.print(f"     when: {escape(s.when)}")
+    for cmd in s.commands:
+        console.print(f"     $ {escape(cmd)}")
+    for label, value in (("gate", s.gate), ("rollback", s.rollback)):
+        if value:
+            console.print(f"     {label}: {escape(value)}")
+    if s.status == "skipped":
+        console.print("     [dim]skipped[/]")
+    elif s.status == "ok" and s.result is not None:
+        console.print(f"     [dim]result: {escape(_short(s.result))}[/]")
+    elif s.status == "failed":
+        console.print(f"     [red]failed:[/] {escape(s.error or '')}")
 
 
 def _print_check(console: Console, c: Any, indent: str = "   ") -> None:

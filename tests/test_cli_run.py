@@ -259,6 +259,44 @@ def test_a_person_at_a_terminal_declines_with_n(tmp_path: Path, runbook_home: Pa
     assert "declined · exit 4" in shown
 
 
+def test_input_typed_before_a_gate_asks_does_not_answer_it(tmp_path: Path,
+                                                            runbook_home: Path) -> None:
+    """A stray "y" typed while an earlier step ran is discarded: only an answer given
+    after the question was shown counts."""
+    import os
+    import select
+
+    log = tmp_path / "log"
+    pb = write_playbook(tmp_path / "pb.yaml",
+                        shell("slow", 'sleep 1; printf "%s\\n" slow >> "$1"', log),
+                        append("gated", log, "gated", confirm="Really write the gated line?"))
+    master, slave = os.openpty()
+    proc = subprocess.Popen(cli_argv("run", pb), stdin=slave, stdout=slave, stderr=slave,
+                            close_fds=True, env={**os.environ, "TERM": "dumb"})
+    os.close(slave)
+    os.write(master, b"y\n")  # typed ahead, before the question exists
+    seen, answered, deadline = b"", False, time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if select.select([master], [], [], 0.05)[0]:
+                try:
+                    seen += os.read(master, 4096)
+                except OSError:
+                    break
+            if not answered and b"Proceed? [y/N]" in seen:
+                os.write(master, b"n\n")
+                answered = True
+        rc = proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    assert answered, seen.decode(errors="replace")
+    assert rc == 4
+    assert lines(log) == ["slow"]
+    assert _gate_answers(runbook_home) == [("gated", "declined", "terminal")]
+
+
 # --- 7. dry-run ---------------------------------------------------------------------------------
 
 

@@ -649,3 +649,55 @@ def test_run_accepts_a_path_and_validates_params(tmp_path: Path) -> None:
     assert not (tmp_path / "log").exists()
     res = runbook.run(path, {"word": "hi"}, interactive=False)
     assert res.exit_code == 0 and lines(tmp_path / "log") == ["hi"]
+
+
+# --- the runtime an action gets ------------------------------------------------------------
+
+
+def test_actions_get_a_small_runtime_not_the_engine(tmp_path: Path) -> None:
+    """Plugins reach background steps, people and findings through ``runbook.Runtime``;
+    flow.finding and flow.manual go through it into the result and the audit log."""
+    from runbook import Action, ActionContext, hookimpl
+    from runbook.actions import NoArgs
+    from runbook.plugins import build_registry, make_plugin_manager
+
+    seen: dict[str, Any] = {}
+
+    class Probe(Action[NoArgs]):
+        name = "demo.probe_runtime"
+        summary = "records what it was handed"
+
+        def run(self, args: NoArgs, ctx: ActionContext) -> Any:
+            seen["runtime"] = ctx.runtime
+            ctx.finding("info", "probed", evidence={"n": 1}, next_step="none")
+            return {"asked": ctx.confirm("may I?")}
+
+    class Plugin:
+        @hookimpl
+        def runbook_actions(self) -> list[type[Action[Any]]]:
+            return [Probe]
+
+    registry = build_registry(make_plugin_manager([Plugin()]))
+    text = playbook(
+        {"id": "probe", "action": "demo.probe_runtime"},
+        {"id": "note", "action": "flow.finding",
+         "with": {"severity": "critical", "title": "queue stuck", "next": "purge it"}},
+        {"id": "by-hand", "action": "flow.manual", "with": {"instructions": "restart x"}})
+    audit = tmp_path / "audit.jsonl"
+    res = runbook.run(runbook.loads(text, registry=registry), registry=registry, yes=True,
+                      audit_log=audit, interactive=False)
+    assert res.outcome == "succeeded", res.error
+    from runbook.engine import Engine
+    from runbook.runtime import RunRuntime
+
+    assert isinstance(seen["runtime"], RunRuntime)
+    assert not isinstance(seen["runtime"], Engine)
+    assert not hasattr(seen["runtime"], "rollbacks")
+    assert res.step("probe").result == {"asked": True}
+    assert [(f.severity, f.title, f.next_step, f.step) for f in res.findings] == [
+        ("info", "probed", "none", "probe"), ("critical", "queue stuck", "purge it", "note")]
+    gates = [(e["step"], e["status"], e["data"]["how"]) for e in audit_events(audit)
+             if e["event"] == "gate.answered"]
+    assert gates == [("probe", "approved", "--yes"), ("by-hand", "approved", "--yes")]
+    finished = next(e for e in audit_events(audit) if e["event"] == "run.finished")
+    assert [f["title"] for f in finished["data"]["findings"]] == ["probed", "queue stuck"]
