@@ -18,7 +18,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from runbook.errors import PlaybookError, Problem, ValidationErrors
-from runbook.models import NAME_RE, Playbook, misplaced_settings
+from runbook.executors.validation import target_problems
+from runbook.models import NAME_RE, Playbook
 from runbook.params import coerce
 from runbook.plugins import Registry, default_registry
 from runbook.templating import Templates, is_template
@@ -276,14 +277,8 @@ class Rules:
                 for key in ("via", "jump"):
                     if isinstance(spec.get(key), str):
                         self.target_ref(("targets", str(tname), key), spec[key], names)
-                kind = spec.get("connection", "local")
-                if isinstance(kind, str) and kind not in self.registry.executors:
-                    self.add(("targets", str(tname), "connection"),
-                             f"unknown connection {kind!r}; expected one of: "
-                             f"{', '.join(sorted(self.registry.executors))}")
-                elif isinstance(kind, str):
-                    for key, message in misplaced_settings(kind, spec):
-                        self.add(("targets", str(tname), key), message)
+                for where, message in target_problems(self.registry, spec):
+                    self.add(("targets", str(tname), *where), message)
         return names
 
     def target_ref(self, path: FieldPath, name: str, names: set[str] | None = None) -> None:
