@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from runbook.actions import Action
     from runbook.events import Event, RunInfo
     from runbook.executors.base import Executor
+    from runbook.executors.kinds import ConnectionKind
 
 hookspec = pluggy.HookspecMarker("runbook")
 
@@ -32,14 +33,17 @@ def runbook_actions() -> list[type[Action[Any]]]:
 
 
 @hookspec
-def runbook_executors() -> Mapping[str, Callable[[str, dict[str, Any]], Executor]]:
-    """Contribute executors, keyed by the connection kind they handle.
+def runbook_executors() -> Mapping[str, ConnectionKind | Callable[[str, dict[str, Any]], Executor]]:
+    """Contribute connection kinds, keyed by the name a target's ``connection`` uses.
 
     Called once when the plugin manager loads. Return a mapping such as
-    ``{"ssh": make_ssh}``; a target's ``connection`` picks the factory, which
-    is called as ``factory(name, settings)`` and returns an ``Executor`` (a
-    class works; a function lets a plugin import heavy modules only when a
-    target of that kind is used). All answers are collected; a kind claimed
+    ``{"docker": DOCKER}`` where ``DOCKER`` is a ``runbook.executors.ConnectionKind``:
+    its settings model (validated when playbooks and inventories load, with
+    file, line and field), URI scheme for ``--target NAME=URI``, defaults,
+    settings that name other targets (``via``, ``jump``), whether it connects
+    early, and ``factory(name, settings) -> Executor`` (import heavy modules
+    inside it). A bare factory is still accepted as the value: a kind without
+    a settings model of its own. All answers are collected; a kind claimed
     twice is an error.
     """
 

@@ -54,9 +54,16 @@ def check_target(registry: Registry, spec: Mapping[Any, Any], *,
     if kind is None:
         return [(("connection",), f"unknown connection {name!r}; expected one of: "
                                   f"{', '.join(sorted(every))}")], None
-    declared = _declared(every)
-    own = kind.setting_names if kind.settings is not None else tuple(declared)
     problems: Problems = []
+    mine = _own_settings(kind, _declared(every), spec, member, problems)
+    typed = _typed(kind, mine, complete, problems)
+    return problems, (typed if not problems else None)
+
+
+def _own_settings(kind: ConnectionKind, declared: Mapping[str, list[str]],
+                  spec: Mapping[Any, Any], member: bool, problems: Problems) -> dict[str, Any]:
+    """The keys of ``spec`` that are the kind's settings; the others become problems."""
+    own = kind.setting_names if kind.settings is not None else tuple(declared)
     mine: dict[str, Any] = {}
     for key, value in spec.items():
         key = str(key)
@@ -68,8 +75,7 @@ def check_target(registry: Registry, spec: Mapping[Any, Any], *,
             problems.append(((key,), _misplaced(key, kind, own, declared[key])))
         else:
             problems.append(((key,), _unknown(key, declared, member)))
-    typed = _typed(kind, mine, complete, problems)
-    return problems, (typed if not problems else None)
+    return mine
 
 
 def _declared(every: Mapping[str, ConnectionKind]) -> dict[str, list[str]]:
