@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from runbook.errors import PlaybookError, Problem, ValidationErrors
-from runbook.executors.kinds import COMMON_KEYS, kind_of, kinds
+from runbook.executors.kinds import COMMON_KEYS, kind_of, reference_settings
 from runbook.executors.uri import is_host_name, uri_forms
 from runbook.executors.uri import target_from_uri as _from_uri
 from runbook.executors.validation import MISSING, check_target
@@ -125,8 +125,7 @@ class _Inventory:
     def __init__(self, source: Source, registry: Registry) -> None:
         self.source = source
         self.registry = registry
-        self.refs = tuple(dict.fromkeys(
-            ref for kind in kinds(registry).values() for ref in kind.references))
+        self.refs = reference_settings(registry)
         self.problems: list[Problem] = []
         self.targets: dict[str, Target] = {}  # explicit, then generated members
         self.origin: dict[str, FieldPath] = {}  # where each target was written

@@ -27,6 +27,7 @@ from runbook.executors.local import LocalExecutor
 from runbook.loader import loads
 from runbook.models import Playbook, Target
 from runbook.plugins import Registry, build_registry, default_registry, make_plugin_manager
+from runbook.prefetch import Prefetch
 from runbook.templating import Templates
 
 
@@ -196,3 +197,51 @@ def test_local_runs_never_import_paramiko(tmp_path: Path) -> None:
                           check=False, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "False"
+
+
+class Dialled(LocalExecutor):
+    """A LocalExecutor that counts its early connections (a real handshake's stand-in)."""
+
+    opened: list[str] = []
+    built: list[Dialled] = []
+
+    def __init__(self, name: str, settings: dict[str, Any]) -> None:
+        super().__init__(name, settings)
+        Dialled.built.append(self)
+
+    def connect(self) -> None:
+        Dialled.opened.append(self.name)
+
+
+def test_a_plugin_kind_that_connects_early_is_prefetched_and_adopted() -> None:
+    class Plugin:
+        @hookimpl
+        def runbook_executors(self) -> dict[str, Any]:
+            return {"dial": ConnectionKind(
+                name="dial", factory=Dialled, references=("jump",),
+                connect_early=lambda settings: settings.get("host") != "later")}
+
+    registry = build_registry(make_plugin_manager([Plugin()], entry_points=False))
+    playbook = load("""\
+        runbook: 1
+        name: t
+        targets:
+          a: {connection: dial, host: a1}
+          b: {connection: dial, host: later}
+          c: {connection: dial, host: c1, jump: a}
+          group: {connection: dial, hosts: [a, b, c]}
+        steps:
+          - {id: one, target: group, action: host.shell, with: {command: ['true']}}
+        """, registry)
+    Dialled.opened, Dialled.built = [], []
+    prefetch = Prefetch.start(playbook, {}, registry, 4)
+    try:
+        assert len(prefetch) == 1  # b: the kind says no; c: it goes through another target
+        conns = connections(playbook, registry, prefetch=prefetch)
+        a = conns.executor("a")
+        assert Dialled.opened == ["a"]
+        assert [d.name for d in Dialled.built] == ["a"] and a is Dialled.built[0]  # adopted
+        assert a.run(["echo", "adopted"]).stdout == "adopted\n"
+        assert conns.executor("b") is not a and Dialled.opened == ["a"]
+    finally:
+        prefetch.close()

@@ -149,6 +149,12 @@ def _legacy(name: str, factory: ExecutorFactory) -> ConnectionKind:
     return found
 
 
+def reference_settings(registry: Registry) -> tuple[str, ...]:
+    """Every setting that names another target, over all kinds (``jump``, ``via``)."""
+    return tuple(dict.fromkeys(ref for kind in kinds(registry).values()
+                               for ref in kind.references))
+
+
 def kind_of(registry: Registry, name: str) -> ConnectionKind | None:
     """The kind called ``name``, or None when no plugin contributes it."""
     value = registry.executors.get(name)

@@ -19,7 +19,7 @@ from runbook.models import Duration
 class Settings(BaseModel):
     """Base of a kind's settings: unknown keys are refused."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
 
 class LocalSettings(Settings):
