@@ -19,6 +19,7 @@ from runbook.parsing import (
     to_int,
     to_int_or_none,
 )
+from runbook.samples import OutputParser
 
 DESCRIBE_COLUMNS = ("TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG",
                     "CONSUMER-ID", "HOST", "CLIENT-ID")
@@ -210,3 +211,25 @@ def parse_console_consumer(stdout: str, stderr: str) -> Consumed:
         "records": records,
         "timed_out": timed_out,
     }
+
+
+# --- the parsers as declared to runbook_parsers(), each tested on its samples folder ----------
+
+def _describe_sample(stdout: str, stderr: str, rc: int,
+                     group: str | None = None) -> GroupDescription:
+    return parse_group_describe(stdout, stderr, group=group)
+
+
+def _reset_sample(stdout: str, stderr: str, rc: int) -> ResetPlan:
+    return parse_reset_offsets(stdout, stderr)
+
+
+def _consume_sample(stdout: str, stderr: str, rc: int) -> Consumed:
+    return parse_console_consumer(stdout, stderr)
+
+
+PARSERS = {
+    "kafka-consumer-groups-describe": OutputParser(_describe_sample),
+    "kafka-consumer-groups-reset-offsets": OutputParser(_reset_sample),
+    "kafka-console-consumer": OutputParser(_consume_sample),
+}
