@@ -118,3 +118,38 @@ def _type_name(annotation: Any) -> str:
         return annotation.__name__
     text = str(annotation).replace("typing.", "")
     return re.sub(r"Optional\[(.*)\]$", r"\1 | None", text)
+
+
+def write_actions_page(path: Path, registry: Registry | None = None, *,
+                       check: bool = False) -> bool:
+    """Write docs/actions.md from the registry (with check, only compare); True if it
+    was stale."""
+    from runbook.actions_page import actions_page
+    from runbook.plugins import default_registry
+
+    text = actions_page(registry or default_registry())
+    stale = not path.exists() or path.read_text(encoding="utf-8") != text
+    if stale and not check:
+        path.write_text(text, encoding="utf-8")
+    return stale
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m runbook.docs actions [--check] [PATH]``: the generated action reference."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m runbook.docs")
+    parser.add_argument("page", choices=["actions"])
+    parser.add_argument("path", nargs="?", default="docs/actions.md")
+    parser.add_argument("--check", action="store_true", help="exit 1 if the page is stale")
+    opts = parser.parse_args(argv)
+    stale = write_actions_page(Path(opts.path), check=opts.check)
+    if opts.check and stale:
+        print(f"{opts.path}: out of date (run `python -m runbook.docs actions`)")
+        return 1
+    print(f"{opts.path}: " + ("up to date" if not stale else "written"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
