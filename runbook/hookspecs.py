@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from runbook.events import Event, RunInfo
     from runbook.executors.base import Executor
     from runbook.executors.kinds import ConnectionKind
+    from runbook.samples import OutputParser
 
 hookspec = pluggy.HookspecMarker("runbook")
 
@@ -116,3 +117,15 @@ def runbook_run_finished(run: RunInfo, event: Event) -> None:
     """A run ended. ``event.status`` is the outcome (``succeeded``, ``failed``,
     ``rolled-back``, ``needs-attention``, ``declined``, ``precondition-failed``,
     ``planned``) and ``event.rc`` the exit code."""
+
+
+@hookspec
+def runbook_parsers() -> Mapping[str, OutputParser]:
+    """Declare output parsers and the recorded samples they are tested on.
+
+    Called by tests and tools, never during a run. Return a mapping of parser
+    name to ``runbook.samples.OutputParser(parse, samples)``: ``parse(stdout,
+    stderr, rc, **kwargs)`` and the folder of recorded cases (absolute, or
+    relative to the project's samples root; by default named after the
+    parser). All answers are collected; a name declared twice is an error.
+    """
