@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from runbook.actions import Action
     from runbook.events import Event, RunInfo
     from runbook.executors.base import Executor
+    from runbook.sim.parts import Part
 
 hookspec = pluggy.HookspecMarker("runbook")
 
@@ -112,3 +113,19 @@ def runbook_run_finished(run: RunInfo, event: Event) -> None:
     """A run ended. ``event.status`` is the outcome (``succeeded``, ``failed``,
     ``rolled-back``, ``needs-attention``, ``declined``, ``precondition-failed``,
     ``planned``) and ``event.rc`` the exit code."""
+
+
+@hookspec
+def runbook_sim_parts() -> list[Part]:
+    """Contribute parts of the simulated estate (``runbook.sim.parts.Part``).
+
+    Called whenever the simulated estate needs its catalogue (``runbook sim
+    list``, ``init``, ``--sandbox SCENARIO``), never by a stand-in process.
+    Return a list of ``Part`` objects: each names its stand-in tools
+    (``{command: "module.path"}``, the module has ``run(directory, argv) ->
+    int``), its world module (how its slice of the state is built, evolves
+    and is summarised), the parts it requires, its knobs, faults and
+    scenarios (which may combine parts of other plugins and declare
+    simulated hosts). All answers are collected; two different parts with one
+    name is an error. See docs/simulated-estate.md.
+    """

@@ -11,3 +11,10 @@ from runbook_cfs.actions import ACTIONS
 @hookimpl
 def runbook_actions() -> list[type[Any]]:
     return list(ACTIONS)
+
+
+@hookimpl
+def runbook_sim_parts() -> list[Any]:
+    from runbook_cfs.sim.part import PART
+
+    return [PART]

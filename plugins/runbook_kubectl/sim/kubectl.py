@@ -17,10 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from runbook.sim import k8s, kubectl_print
 from runbook.sim.argv import Parsed, UsageError, parse
 from runbook.sim.model import State, rfc3339
 from runbook.sim.store import read, transaction
+from runbook_kubectl.sim import k8s, kubectl_print
 
 Obj = dict[str, Any]
 
@@ -46,7 +46,6 @@ KINDS = {
                     "deployments"),
     **dict.fromkeys(("pod", "pods", "po"), "pods"),
 }
-STAND_INS = ("kubectl", "kafka-console-consumer.sh", "kafka-consumer-groups.sh", "cray")
 
 
 class Fail(Exception):
@@ -431,7 +430,7 @@ def _exec_in_pod(directory: Path, pod: str, command: list[str]) -> int:
     if os.path.basename(command[0]) == "env":
         at = next((i for i, a in enumerate(command[1:], 1)
                    if "=" not in a and not a.startswith("-")), len(command))
-    if at < len(command) and os.path.basename(command[at]) in STAND_INS:
+    if at < len(command) and (directory / "bin" / os.path.basename(command[at])).is_file():
         command[at] = str(directory / "bin" / os.path.basename(command[at]))
     program = command[0]
     os.chdir(workdir)

@@ -12,11 +12,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from runbook.sim import kafka
-from runbook.sim.argv import Parsed, parse_kafka
-from runbook.sim.argv import kafka_usage as _usage
+from runbook.sim.argv import Parsed
 from runbook.sim.model import State
 from runbook.sim.store import transaction
+from runbook_kafka.sim import kafka
+from runbook_kafka.sim.usage import kafka_usage as _usage
+from runbook_kafka.sim.usage import parse_kafka
 
 FLAGS = {
     "bootstrap-server": True, "describe": False, "list": False, "group": True,

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from runbook.sim import cfs
 from runbook.sim.argv import Parsed, UsageError, parse
 from runbook.sim.store import transaction
+from runbook_cfs.sim import cfs
 
 Obj = dict[str, Any]
 Handler = Callable[[Path, Parsed, list[str]], int]

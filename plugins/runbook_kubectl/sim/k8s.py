@@ -11,19 +11,40 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from runbook.sim.model import (
-    State,
-    dur,
-    hex_id,
-    k8s_suffix,
-    new_uuid,
-    next_version,
-    pod_ip,
-    rfc3339,
-)
+from runbook.sim.model import State, dur, hex_id, new_uuid, rfc3339
 
 Obj = dict[str, Any]
 NODES = ("ncn-w001", "ncn-w002", "ncn-w003")
+LOG_CAP = 1000
+"""Lines kept per deployment log; older ones fall off like a rotated log."""
+_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+
+def k8s_suffix(length: int = 5) -> str:
+    """The random tail Kubernetes gives generated names (pods, replica sets)."""
+    return "".join(random.choice(_ALPHABET) for _ in range(length))
+
+
+def pod_ip() -> str:
+    return f"10.32.{random.randint(0, 15)}.{random.randint(2, 254)}"
+
+
+def next_version(state: State) -> str:
+    """A fresh resourceVersion, increasing across the whole estate like etcd's."""
+    state["resource_version"] = int(state["resource_version"]) + 1
+    return str(state["resource_version"])
+
+
+def append_log(state: State, source: str, ts: float, line: str) -> None:
+    """Append one line to a deployment's log (``source`` is ``namespace/deployment``).
+
+    Lines keep their real time so that ``kubectl logs --since`` windows tell old
+    symptoms from new ones.
+    """
+    lines: list[Any] = state["logs"].setdefault(source, [])
+    lines.append([ts, line])
+    if len(lines) > LOG_CAP:
+        del lines[: len(lines) - LOG_CAP]
 
 
 # -- state ------------------------------------------------------------------
