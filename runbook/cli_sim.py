@@ -62,7 +62,7 @@ def sim_list(as_json: bool) -> None:
     """Scenarios: NAME<TAB>DESCRIPTION, then their parts, hosts and faults indented."""
     from runbook.sim import scenarios
 
-    known = scenarios.parts()
+    known = scenarios.all_parts()
     for scenario in sorted(scenarios.all_scenarios().values(), key=lambda s: s.name):
         faults = scenarios.faults_of(scenarios.ordered(scenario.parts, known))
         hosts = [{"name": h.name, "address": h.address, "up": h.up} for h in scenario.hosts]
@@ -95,7 +95,7 @@ def sim_init(scenario: str, directory: str, faults: tuple[str, ...]) -> None:
     if scenario not in found:
         _unknown("scenario", scenario, found)
     offered = [f.name for f in scenarios.faults_of(
-        scenarios.ordered(found[scenario].parts, scenarios.parts()))]
+        scenarios.ordered(found[scenario].parts, scenarios.all_parts()))]
     for fault in faults:
         if fault not in offered:
             _unknown(f"fault for scenario {scenario}:", fault, offered)

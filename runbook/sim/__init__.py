@@ -27,7 +27,7 @@ if TYPE_CHECKING:
         set_fault,
         set_host_up,
     )
-    from runbook.sim.scenarios import all_scenarios, list_scenarios, parts
+    from runbook.sim.scenarios import all_parts, all_scenarios, list_scenarios
     from runbook.sim.store import SandboxError
     from runbook.sim.transport import for_sandbox
 
@@ -35,7 +35,7 @@ _HOMES = {
     "describe_state": "sandbox", "init_sandbox": "sandbox", "load_state": "sandbox",
     "sandbox_env": "sandbox", "set_fault": "sandbox", "set_host_up": "sandbox",
     "list_tools": "sandbox", "list_scenarios": "scenarios", "all_scenarios": "scenarios",
-    "parts": "scenarios", "SandboxError": "store", "Fault": "parts", "Host": "parts",
+    "all_parts": "scenarios", "SandboxError": "store", "Fault": "parts", "Host": "parts",
     "Part": "parts", "Scenario": "parts", "for_sandbox": "transport",
 }
 _COMPUTED = {"SCENARIOS": "all_scenarios", "FAULTS": "all_faults",
@@ -51,6 +51,7 @@ __all__ = [
     "Part",
     "SandboxError",
     "Scenario",
+    "all_parts",
     "all_scenarios",
     "describe_state",
     "for_sandbox",
@@ -58,7 +59,6 @@ __all__ = [
     "list_scenarios",
     "list_tools",
     "load_state",
-    "parts",
     "sandbox_env",
     "set_fault",
     "set_host_up",

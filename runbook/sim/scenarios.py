@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 STATE_VERSION = 2
 
 
-def parts(pm: pluggy.PluginManager | None = None) -> dict[str, Part]:
+def all_parts(pm: pluggy.PluginManager | None = None) -> dict[str, Part]:
     """Every part the loaded plugins contribute, by name (asked afresh each time)."""
     from runbook.errors import PluginError
     from runbook.plugins import default_registry
@@ -40,18 +40,18 @@ def parts(pm: pluggy.PluginManager | None = None) -> dict[str, Part]:
 
 def all_scenarios(pm: pluggy.PluginManager | None = None) -> dict[str, Scenario]:
     """Every scenario of every part, by name."""
-    return {s.name: s for part in parts(pm).values() for s in part.scenarios}
+    return {s.name: s for part in all_parts(pm).values() for s in part.scenarios}
 
 
 def all_faults(pm: pluggy.PluginManager | None = None) -> dict[str, str]:
     """Every fault of every part: name -> description."""
-    return {f.name: f.description for part in parts(pm).values() for f in part.faults}
+    return {f.name: f.description for part in all_parts(pm).values() for f in part.faults}
 
 
 def default_knobs(pm: pluggy.PluginManager | None = None) -> dict[str, float]:
     """Every knob with its default: the framework's, then every part's."""
     knobs = dict(FRAMEWORK_KNOBS)
-    for part in parts(pm).values():
+    for part in all_parts(pm).values():
         knobs.update(part.knobs)
     return knobs
 
@@ -90,7 +90,7 @@ def faults_of(used: Iterable[Part]) -> list[Fault]:
 def build(name: str, now: float, knobs: Mapping[str, float] | None = None,
           faults: Iterable[str] = ()) -> State:
     """A fresh world for scenario ``name``, evolved up to ``now``."""
-    known = parts()
+    known = all_parts()
     scenarios = {s.name: s for part in known.values() for s in part.scenarios}
     if name not in scenarios:
         raise ValueError(f"unknown scenario {name!r}; choose from: {', '.join(sorted(scenarios))}")
