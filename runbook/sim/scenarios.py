@@ -96,19 +96,9 @@ def build(name: str, now: float, knobs: Mapping[str, float] | None = None,
         raise ValueError(f"unknown scenario {name!r}; choose from: {', '.join(sorted(scenarios))}")
     scenario = scenarios[name]
     used = ordered(scenario.parts, known)
-    defaults = dict(FRAMEWORK_KNOBS)
-    for part in used:
-        defaults.update(part.knobs)
-    unknown = set(knobs or {}) - set(defaults)
-    if unknown:
-        raise ValueError(f"unknown knob(s): {', '.join(sorted(unknown))}")
+    merged = _knobs(scenario, used, knobs or {})
     offered = [f.name for f in faults_of(used)]
-    switched = [*scenario.faults, *faults]
-    for fault in switched:
-        if fault not in offered:
-            raise ValueError(f"unknown fault {fault!r} for scenario {name}; choose from: "
-                             f"{', '.join(offered) or 'none'}")
-    merged = {**defaults, **scenario.knobs, **(knobs or {})}
+    switched = _faults(scenario, offered, faults)
     start = now - merged["warmup_seconds"] / merged["time_scale"]
     state: State = {
         "version": STATE_VERSION, "scenario": name, "created": now, "updated": start,
@@ -120,6 +110,27 @@ def build(name: str, now: float, knobs: Mapping[str, float] | None = None,
         build_part(state, scenario, start)
     advance(state, now)
     return state
+
+
+def _knobs(scenario: Scenario, used: list[Part], given: Mapping[str, float]) -> dict[str, float]:
+    """The framework's knobs, the parts', the scenario's, then the caller's."""
+    defaults = dict(FRAMEWORK_KNOBS)
+    for part in used:
+        defaults.update(part.knobs)
+    unknown = set(given) - set(defaults)
+    if unknown:
+        raise ValueError(f"unknown knob(s): {', '.join(sorted(unknown))}")
+    return {**defaults, **scenario.knobs, **given}
+
+
+def _faults(scenario: Scenario, offered: list[str], given: Iterable[str]) -> list[str]:
+    """The faults on from the start: the scenario's and the caller's, all offered."""
+    switched = [*scenario.faults, *given]
+    for fault in switched:
+        if fault not in offered:
+            raise ValueError(f"unknown fault {fault!r} for scenario {scenario.name}; choose "
+                             f"from: {', '.join(offered) or 'none'}")
+    return switched
 
 
 def _record(part: Part) -> dict[str, Any]:

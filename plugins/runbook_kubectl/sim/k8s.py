@@ -247,43 +247,12 @@ def pod_phase(pod: Obj, t: float) -> str:
 def pod_object(namespace: str, pod: Obj, t: float) -> Obj:
     """The v1 Pod document for a pod record at time ``t``."""
     phase = pod_phase(pod, t)
-    running = phase == "Running"
     kind, owner, owner_uid = pod["owner"]
-    created = rfc3339(pod["created"])
-    started = rfc3339(pod["ready_at"])
-
-    def condition(kind: str, ok: bool, at: str, reason: str | None = None) -> Obj:
-        cond: Obj = {"lastProbeTime": None, "lastTransitionTime": at,
-                     "status": "True" if ok else "False", "type": kind}
-        if reason:
-            cond["reason"] = reason
-        return cond
-
-    ready_at = started if phase != "Succeeded" else rfc3339(pod["finished_at"])
-    ready_reason = None if running else ("PodCompleted" if phase == "Succeeded"
-                                         else "ContainersNotReady")
-    statuses = []
-    for cname, image, cid in pod["containers"]:
-        now_state: Obj
-        if phase == "Running":
-            now_state = {"running": {"startedAt": started}}
-        elif phase == "Succeeded":
-            now_state = {"terminated": {"containerID": f"containerd://{cid}", "exitCode": 0,
-                                    "finishedAt": rfc3339(pod["finished_at"]),
-                                    "reason": "Completed", "startedAt": started}}
-        else:
-            now_state = {"waiting": {"reason": "ContainerCreating"}}
-        entry: Obj = {"image": image, "imageID": "", "lastState": {}, "name": cname,
-                      "ready": running, "restartCount": 0, "started": running, "state": now_state}
-        if phase != "Pending":
-            entry["containerID"] = f"containerd://{cid}"
-            entry["imageID"] = f"{image.split(':')[0]}@sha256:{cid}"
-        statuses.append(entry)
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
-            "creationTimestamp": created,
+            "creationTimestamp": rfc3339(pod["created"]),
             "generateName": pod["name"].rsplit("-", 1)[0] + "-",
             "labels": pod["labels"],
             "name": pod["name"],
@@ -306,22 +275,60 @@ def pod_object(namespace: str, pod: Obj, t: float) -> Obj:
             "serviceAccountName": "default",
             "terminationGracePeriodSeconds": 30,
         },
-        "status": {
-            "conditions": [
-                condition("Initialized", True, created),
-                condition("Ready", running, ready_at, ready_reason),
-                condition("ContainersReady", running, ready_at, ready_reason),
-                condition("PodScheduled", True, created),
-            ],
-            "containerStatuses": statuses,
-            "hostIP": f"10.252.1.{4 + NODES.index(pod['node'])}",
-            "phase": phase,
-            "podIP": pod["ip"],
-            "podIPs": [{"ip": pod["ip"]}],
-            "qosClass": "BestEffort",
-            "startTime": created,
-        },
+        "status": _pod_status(pod, phase),
     }
+
+
+def _pod_status(pod: Obj, phase: str) -> Obj:
+    running = phase == "Running"
+    created = rfc3339(pod["created"])
+    ready_at = rfc3339(pod["ready_at"] if phase != "Succeeded" else pod["finished_at"])
+    ready_reason = None if running else ("PodCompleted" if phase == "Succeeded"
+                                         else "ContainersNotReady")
+    return {
+        "conditions": [
+            _condition("Initialized", True, created),
+            _condition("Ready", running, ready_at, ready_reason),
+            _condition("ContainersReady", running, ready_at, ready_reason),
+            _condition("PodScheduled", True, created),
+        ],
+        "containerStatuses": [_container_status(pod, phase, c) for c in pod["containers"]],
+        "hostIP": f"10.252.1.{4 + NODES.index(pod['node'])}",
+        "phase": phase,
+        "podIP": pod["ip"],
+        "podIPs": [{"ip": pod["ip"]}],
+        "qosClass": "BestEffort",
+        "startTime": created,
+    }
+
+
+def _condition(kind: str, ok: bool, at: str, reason: str | None = None) -> Obj:
+    cond: Obj = {"lastProbeTime": None, "lastTransitionTime": at,
+                 "status": "True" if ok else "False", "type": kind}
+    if reason:
+        cond["reason"] = reason
+    return cond
+
+
+def _container_status(pod: Obj, phase: str, container: list[str]) -> Obj:
+    cname, image, cid = container
+    started = rfc3339(pod["ready_at"])
+    now_state: Obj
+    if phase == "Running":
+        now_state = {"running": {"startedAt": started}}
+    elif phase == "Succeeded":
+        now_state = {"terminated": {"containerID": f"containerd://{cid}", "exitCode": 0,
+                                    "finishedAt": rfc3339(pod["finished_at"]),
+                                    "reason": "Completed", "startedAt": started}}
+    else:
+        now_state = {"waiting": {"reason": "ContainerCreating"}}
+    running = phase == "Running"
+    entry: Obj = {"image": image, "imageID": "", "lastState": {}, "name": cname,
+                  "ready": running, "restartCount": 0, "started": running, "state": now_state}
+    if phase != "Pending":
+        entry["containerID"] = f"containerd://{cid}"
+        entry["imageID"] = f"{image.split(':')[0]}@sha256:{cid}"
+    return entry
 
 
 def pod_ready_count(pod: Obj, t: float) -> tuple[int, int]:
