@@ -37,7 +37,7 @@ from runbook_kubectl.sim import k8s
 
 from runbook.sim.model import Action, Event, State, dur, knob
 from runbook_cfs.sim import cfs
-from runbook_cfs.sim.scenarios import build
+from runbook_cfs.sim.setup import build
 
 Obj = dict[str, Any]
 FAULT = "consumer_never_quiet"

@@ -7,9 +7,13 @@ and consumed by the other parts and by the console consumer stand-in.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from runbook.sim.model import State
-from runbook.sim.parts import Scenario
 from runbook_kafka.sim import kafka
+
+if TYPE_CHECKING:
+    from runbook.sim.parts import Scenario
 
 
 def build(state: State, scenario: Scenario, start: float) -> None:

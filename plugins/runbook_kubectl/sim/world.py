@@ -8,11 +8,13 @@ parts (CFS) add deployments and pods through ``k8s`` when they build.
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runbook.sim.model import Action, Event, State
-from runbook.sim.parts import Scenario
 from runbook_kubectl.sim import k8s
+
+if TYPE_CHECKING:
+    from runbook.sim.parts import Scenario
 
 Obj = dict[str, Any]
 

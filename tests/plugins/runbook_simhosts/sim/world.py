@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from runbook.sim.model import Action, Event, State, dur
-from runbook.sim.parts import Scenario
+
+if TYPE_CHECKING:
+    from runbook.sim.parts import Scenario
 
 
 def build(state: State, scenario: Scenario, start: float) -> None:
