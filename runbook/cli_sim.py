@@ -36,7 +36,8 @@ def _unknown(what: str, name: str, choices: Iterable[str]) -> NoReturn:
 
 
 def _errors(func: F) -> F:
-    """A sandbox or plugin problem is a message and exit 2, never a traceback."""
+    """A sandbox or plugin problem (or a scenario that cannot be built: a knob or part that
+    is not there) is a message and exit 2, never a traceback."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -44,7 +45,7 @@ def _errors(func: F) -> F:
 
         try:
             return func(*args, **kwargs)
-        except RunbookError as exc:
+        except (RunbookError, ValueError) as exc:
             _fail(str(exc))
 
     return wrapper  # type: ignore[return-value]
@@ -64,15 +65,18 @@ def sim_list(as_json: bool) -> None:
 
     known = scenarios.all_parts()
     for scenario in sorted(scenarios.all_scenarios().values(), key=lambda s: s.name):
-        faults = scenarios.faults_of(scenarios.ordered(scenario.parts, known))
+        missing = [name for name in scenario.parts if name not in known]
+        faults = [] if missing else scenarios.faults_of(scenarios.ordered(scenario.parts, known))
         hosts = [{"name": h.name, "address": h.address, "up": h.up} for h in scenario.hosts]
         if as_json:
             click.echo(json.dumps({"name": scenario.name, "description": scenario.description,
-                                   "parts": list(scenario.parts), "hosts": hosts,
+                                   "parts": list(scenario.parts), "missing_parts": missing,
+                                   "hosts": hosts,
                                    "faults": {f.name: f.description for f in faults}}))
             continue
         click.echo(f"{scenario.name}\t{scenario.description}")
-        click.echo(f"  parts: {', '.join(scenario.parts)}")
+        click.echo(f"  parts: {', '.join(scenario.parts)}"
+                   + (f" (not installed: {', '.join(missing)})" if missing else ""))
         if hosts:
             click.echo("  hosts: " + ", ".join(
                 f"{h['name']} {h['address']}" + ("" if h["up"] else " (down)") for h in hosts))
@@ -117,6 +121,22 @@ def sim_fault(directory: str, name: str, off: bool) -> None:
         _unknown("fault", name, offered)
     set_fault(Path(directory), name, not off)
     click.echo(f"fault {name} {'off' if off else 'on'} in {directory}")
+
+
+@sim.command(name="host")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@click.argument("name")
+@click.option("--down/--up", default=True, help="Mark the host down (default) or up again.")
+@_errors
+def sim_host(directory: str, name: str, down: bool) -> None:
+    """Mark simulated host NAME down (it refuses connections) or --up again."""
+    from runbook.sim import load_state, set_host_up
+
+    known = load_state(Path(directory)).get("hosts", {})
+    if name not in known:
+        _unknown("host", name, known)
+    set_host_up(Path(directory), name, not down)
+    click.echo(f"host {name} {'down' if down else 'up'} in {directory}")
 
 
 @sim.command(name="state")

@@ -202,3 +202,33 @@ def test_cli_drives_an_installed_plugin_estate(tmp_path: Path) -> None:
     assert "faults: none" in state.stdout
     default = runbook(env, "sim", "exec", str(box), "--", "hostinfo")
     assert (default.returncode, default.stdout) == (1, "no host\n")
+
+
+def test_cli_marks_hosts_down_and_up(plugin: None, box: Path, tmp_path: Path) -> None:
+    from runbook.errors import ConnectionError_
+    from runbook.sim.transport import for_sandbox
+
+    env = installed_env(tmp_path / "site")
+    db1 = for_sandbox(box)("db1", "ssh", {"host": "db1"})
+    assert db1 is not None
+    down = runbook(env, "sim", "host", str(box), "db1")
+    assert (down.returncode, down.stdout) == (0, f"host db1 down in {box}\n"), down.stderr
+    assert "host db1 at 127.0.1.11: down" in sim.describe_state(box)
+    with pytest.raises(ConnectionError_, match="cannot connect to db1:22: Connection refused"):
+        db1.run(["hostinfo"])
+    assert runbook(env, "sim", "host", str(box), "db1", "--up").returncode == 0
+    assert db1.run(["hostinfo"]).stdout == "db1 127.0.1.11 primary\n"
+    unknown = runbook(env, "sim", "host", str(box), "db9")
+    assert unknown.returncode == 2
+    assert "error: unknown host 'db9'; choose from: db1, db2, db3" in unknown.stderr
+
+
+def test_a_scenario_whose_parts_are_not_installed_is_listed_and_refused(tmp_path: Path) -> None:
+    env = installed_env(tmp_path / "site")
+    listed = runbook(env, "sim", "list").stdout
+    assert ("needs-cassandra\tCombines a part no installed plugin contributes.\n"
+            "  parts: hostinfo, cassandra (not installed: cassandra)\n") in listed
+    made = runbook(env, "sim", "init", "needs-cassandra", "--dir", str(tmp_path / "x"))
+    assert made.returncode == 2
+    assert made.stderr == ("error: unknown simulated part 'cassandra'; parts: cfs, hostinfo, "
+                           "kafka, kubernetes\n")

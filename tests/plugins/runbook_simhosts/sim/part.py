@@ -18,5 +18,9 @@ PART = Part(
         hosts=(Host("db1", "127.0.1.11", files={"/etc/role": "primary\n"}),
                Host("db2", "127.0.1.12", files={"/etc/role": "replica\n"}),
                Host("db3", "127.0.1.13", up=False, files={"/etc/role": "spare\n"})),
-    ),),
+    ), Scenario(
+        "needs-cassandra",
+        "Combines a part no installed plugin contributes.",
+        ("hostinfo", "cassandra"),
+    )),
 )
