@@ -96,3 +96,24 @@ def test_list_shows_descriptions_parts_and_faults() -> None:
     at = lines.index(next(line for line in lines if line.startswith("cfs-stuck-sessions\t")))
     assert lines[at + 1] == "  parts: kubernetes, kafka, cfs"
     assert lines[at + 2].startswith("  fault consumer_never_quiet: a session event arrives")
+
+
+def test_a_stand_in_imports_neither_the_plugin_manager_nor_the_plugins_actions(
+        box: Path) -> None:
+    """Each stand-in call is a fresh interpreter: it must stay as cheap as before the estate
+    moved into the plugins (no pluggy registry, no pydantic action models)."""
+    probe = ("import atexit, runpy, sys\n"
+             "atexit.register(lambda: print(*sorted(sys.modules), file=sys.stderr))\n"
+             "sys.argv = sys.argv[1:]\n"
+             "runpy.run_path(sys.argv[0], run_name='__main__')\n")
+    res = subprocess.run([sys.executable, "-c", probe, str(box / "bin" / "kubectl"),
+                          "-n", "services", "get", "deployment", "cray-cfs-operator", "-o",
+                          "json"], capture_output=True, text=True, timeout=60, check=False)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["kind"] == "Deployment"
+    imported = set(res.stderr.split())
+    assert {"runbook_kubectl.sim.kubectl", "runbook_cfs.sim.world"} <= imported
+    heavy = {"pydantic", "runbook.plugins", "runbook.actions", "runbook_kubectl.actions",
+             "runbook_kafka.actions", "runbook_cfs.actions", "runbook.sim.scenarios",
+             "runbook.sim.parts", "jinja2", "paramiko"}
+    assert imported & heavy == set()
