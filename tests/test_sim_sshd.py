@@ -135,3 +135,19 @@ def test_a_playbook_fans_out_over_both_hosts_and_each_keeps_its_own_state(
     assert result.exit_code == 0, result.error
     assert set(result.step("bump").hosts) == {"db1", "db2"}
     assert sim.load_state(estate.box)["hostinfo"]["calls"] == {"db1": 2, "db2": 1, "db3": 0}
+
+
+def test_the_default_file_methods_work_over_ssh(estate: Estate, tmp_path: Path) -> None:
+    """On a real host ``write_file``/``read_file`` are commands over the connection (the same
+    calls a simulated host answers from its root)."""
+    import stat
+
+    ssh = SSHExecutor("db1", estate.settings("db1"))
+    try:
+        target = tmp_path / "app.conf"
+        ssh.write_file(str(target), "password = s3cret ü\n".encode(), mode=0o600)
+        assert target.read_text() == "password = s3cret ü\n"
+        assert stat.S_IMODE(target.stat().st_mode) == 0o600
+        assert ssh.read_file(str(target)) == "password = s3cret ü\n".encode()
+    finally:
+        ssh.close()
