@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from runbook.executors.base import Executor
     from runbook.executors.kinds import ConnectionKind
     from runbook.samples import OutputParser
+    from runbook.sim.parts import Part
 
 hookspec = pluggy.HookspecMarker("runbook")
 
@@ -128,4 +129,20 @@ def runbook_parsers() -> Mapping[str, OutputParser]:
     stderr, rc, **kwargs)`` and the folder of recorded cases (absolute, or
     relative to the project's samples root; by default named after the
     parser). All answers are collected; a name declared twice is an error.
+    """
+
+
+@hookspec
+def runbook_sim_parts() -> list[Part]:
+    """Contribute parts of the simulated estate (``runbook.sim.parts.Part``).
+
+    Called whenever the simulated estate needs its catalogue (``runbook sim
+    list``, ``init``, ``--sandbox SCENARIO``), never by a stand-in process.
+    Return a list of ``Part`` objects: each names its stand-in tools
+    (``{command: "module.path"}``, the module has ``run(directory, argv) ->
+    int``), its world module (how its slice of the state is built, evolves
+    and is summarised), the parts it requires, its knobs, faults and
+    scenarios (which may combine parts of other plugins and declare
+    simulated hosts). All answers are collected; two different parts with one
+    name is an error. See docs/simulated-estate.md.
     """

@@ -21,3 +21,10 @@ def runbook_parsers() -> dict[str, OutputParser]:
     from runbook_cfs.parse import PARSERS
 
     return PARSERS
+
+
+@hookimpl
+def runbook_sim_parts() -> list[Any]:
+    from runbook_cfs.sim.part import PART
+
+    return [PART]
