@@ -126,7 +126,8 @@ class Action(Generic[ArgsT]):
     Class attributes declare the action: ``name`` (``plugin.verb``),
     ``summary``, ``Args`` (the pydantic argument model), ``mutating``,
     ``idempotent`` (safe to re-run after a crash), ``can_background``
-    (may run as a background step).
+    (may run as a background step), ``result_fields``. The class docstring is
+    the action's reference text in docs/actions.md.
     """
 
     name: ClassVar[str] = ""
@@ -140,6 +141,8 @@ class Action(Generic[ArgsT]):
     """Waits for a change (replicas, rollouts): in a dry-run it is planned, not run."""
     in_engine: ClassVar[bool] = False
     """Engine-side actions (flow.*): they run no command and are only planned in a dry-run."""
+    result_fields: ClassVar[Mapping[str, str]] = {}
+    """The fields of the result, each with a one-line description (for docs/actions.md)."""
 
     def commands(self, args: ArgsT) -> list[list[str]]:
         """The exact argv list(s) this action runs, for the plan and for ``run``."""

@@ -488,27 +488,37 @@ def _check(raw: bytes, prev_seq: int, prev_hash: str) -> tuple[dict[str, Any] | 
         return None, None, "not a JSON object"
     seq = obj.get("seq")
     seq = seq if type(seq) is int else None
+    return obj, seq, _event_problem(obj, seq, prev_seq, prev_hash) or _line_problem(obj, raw)
+
+
+def _event_problem(obj: dict[str, Any], seq: int | None, prev_seq: int,
+                   prev_hash: str) -> str | None:
+    """What breaks the chain at this event: fields, hash, seq, prev, in that order."""
     missing = [f for f in FIELDS if f not in obj]
     if missing:
-        return obj, seq, f"missing field(s): {', '.join(missing)}"
+        return f"missing field(s): {', '.join(missing)}"
     body = {k: v for k, v in obj.items() if k != "hash"}
     if _digest(body) != obj["hash"]:
-        return obj, seq, "hash does not match the event's contents (line edited)"
+        return "hash does not match the event's contents (line edited)"
     if seq is None:
-        return obj, seq, "seq is not an integer"
+        return "seq is not an integer"
+    if seq <= prev_seq:
+        return f"seq {seq} follows seq {prev_seq} (lines reordered or duplicated)"
     if seq != prev_seq + 1:
-        if seq <= prev_seq:
-            return obj, seq, f"seq {seq} follows seq {prev_seq} (lines reordered or duplicated)"
-        return obj, seq, (f"seq {seq} follows seq {prev_seq}: {seq - prev_seq - 1} event(s) "
-                          "missing (line deleted) or lines reordered")
+        return (f"seq {seq} follows seq {prev_seq}: {seq - prev_seq - 1} event(s) "
+                "missing (line deleted) or lines reordered")
     if obj["prev"] != prev_hash:
-        return obj, seq, ("prev does not match the previous event's hash (line inserted, "
-                          "replaced or deleted)")
+        return ("prev does not match the previous event's hash (line inserted, "
+                "replaced or deleted)")
+    return None
+
+
+def _line_problem(obj: dict[str, Any], raw: bytes) -> str | None:
     if obj["event"] not in EVENTS:
-        return obj, seq, f"unknown event {obj['event']!r}"
+        return f"unknown event {obj['event']!r}"
     if not raw.endswith(b"\n"):
-        return obj, seq, "last line has no newline (a write was cut short)"
-    return obj, seq, None
+        return "last line has no newline (a write was cut short)"
+    return None
 
 
 def verify(path: Path) -> VerifyReport:
@@ -534,19 +544,7 @@ def read_run(path: Path, run_id: str) -> list[dict[str, Any]]:
     """
     if not run_id:
         raise AuditError("a run id (or a prefix of one) is required")
-    needle = json.dumps(run_id, ensure_ascii=False)[1:-1].encode("utf-8")
-    runs: dict[str, list[dict[str, Any]]] = {}
-    with _open_for_reading(Path(path)) as fh:
-        for raw in fh:
-            if needle not in raw:  # cheap filter before parsing
-                continue
-            try:
-                obj = json.loads(raw)
-            except ValueError:
-                continue
-            rid = obj.get("run_id") if isinstance(obj, dict) else None
-            if isinstance(rid, str) and rid.startswith(run_id):
-                runs.setdefault(rid, []).append(obj)
+    runs = _runs_matching(Path(path), run_id)
     if run_id in runs:
         return runs[run_id]
     if len(runs) == 1:
@@ -555,6 +553,24 @@ def read_run(path: Path, run_id: str) -> list[dict[str, Any]]:
         raise AuditError(f"run {run_id!r} not found in audit log {path}")
     shown = ", ".join(sorted(runs)[:10]) + (", ..." if len(runs) > 10 else "")
     raise AuditError(f"run id prefix {run_id!r} is ambiguous in {path}: matches {shown}")
+
+
+def _runs_matching(path: Path, prefix: str) -> dict[str, list[dict[str, Any]]]:
+    """The events of every run whose id starts with prefix, by run id."""
+    needle = json.dumps(prefix, ensure_ascii=False)[1:-1].encode("utf-8")
+    runs: dict[str, list[dict[str, Any]]] = {}
+    with _open_for_reading(path) as fh:
+        for raw in fh:
+            if needle not in raw:  # cheap filter before parsing
+                continue
+            try:
+                obj = json.loads(raw)
+            except ValueError:
+                continue
+            rid = obj.get("run_id") if isinstance(obj, dict) else None
+            if isinstance(rid, str) and rid.startswith(prefix):
+                runs.setdefault(rid, []).append(obj)
+    return runs
 
 
 def last_run_id(path: Path) -> str:
@@ -586,41 +602,56 @@ def format_trail(events: Iterable[Mapping[str, Any]]) -> str:
     (time, event, step, target, status, rc, duration, command or message)."""
     out: list[str] = []
     rows: list[list[str]] = []
-
-    def flush() -> None:
-        if not rows:
-            return
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-        for r in rows:
-            cells = [c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)] + [r[-1]]
-            out.append("  ".join(cells).rstrip())
-        rows.clear()
-
     current: object = object()
     for ev in events:
         if ev.get("run_id") != current:
-            flush()
+            out += _aligned(rows)
+            rows = []
             current = ev.get("run_id")
-            head = f"run {current}  {ev.get('playbook') or '?'}  by {ev.get('actor') or '?'}"
-            ts = str(ev.get("ts") or "")
-            head += f"  on {ts[:10]}" if ts else ""
-            head += f"  reason: {ev['reason']}" if ev.get("reason") else ""
-            head += "  (dry-run)" if ev.get("dry_run") else ""
-            out.append(head)
-        ts = str(ev.get("ts") or "")
-        target = str(ev.get("target") or "")
-        if ev.get("host"):
-            target = f"{target}[{ev['host']}]" if target else str(ev["host"])
-        argv = ev.get("argv")
-        tail = shlex.join(str(a) for a in argv) if isinstance(argv, list) else ""
-        if ev.get("message"):
-            tail = f"{tail}  # {ev['message']}" if tail else str(ev["message"])
-        rc = ev.get("rc")
-        rows.append([
-            "  " + (ts[11:23] if len(ts) >= 23 and ts[10] == "T" else ts),
-            str(ev.get("event") or "?"), str(ev.get("step") or "-"), target or "-",
-            str(ev.get("status") or ""), "" if rc is None else f"rc={rc}",
-            _duration(ev.get("duration_ms")), tail,
-        ])
-    flush()
+            out.append(_run_head(ev))
+        rows.append(_trail_row(ev))
+    out += _aligned(rows)
     return "\n".join(out)
+
+
+def _aligned(rows: list[list[str]]) -> list[str]:
+    """Rows with every column but the last padded to its widest cell."""
+    if not rows:
+        return []
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return ["  ".join([c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)]
+                      + [r[-1]]).rstrip() for r in rows]
+
+
+def _run_head(ev: Mapping[str, Any]) -> str:
+    head = f"run {ev.get('run_id')}  {ev.get('playbook') or '?'}  by {ev.get('actor') or '?'}"
+    ts = str(ev.get("ts") or "")
+    head += f"  on {ts[:10]}" if ts else ""
+    head += f"  reason: {ev['reason']}" if ev.get("reason") else ""
+    head += "  (dry-run)" if ev.get("dry_run") else ""
+    return head
+
+
+def _trail_row(ev: Mapping[str, Any]) -> list[str]:
+    ts = str(ev.get("ts") or "")
+    rc = ev.get("rc")
+    return ["  " + (ts[11:23] if len(ts) >= 23 and ts[10] == "T" else ts),
+            str(ev.get("event") or "?"), str(ev.get("step") or "-"), _trail_target(ev),
+            str(ev.get("status") or ""), "" if rc is None else f"rc={rc}",
+            _duration(ev.get("duration_ms")), _trail_tail(ev)]
+
+
+def _trail_target(ev: Mapping[str, Any]) -> str:
+    target = str(ev.get("target") or "")
+    if ev.get("host"):
+        target = f"{target}[{ev['host']}]" if target else str(ev["host"])
+    return target or "-"
+
+
+def _trail_tail(ev: Mapping[str, Any]) -> str:
+    """The command (quoted as a shell would) and the message after it."""
+    argv = ev.get("argv")
+    tail = shlex.join(str(a) for a in argv) if isinstance(argv, list) else ""
+    if ev.get("message"):
+        tail = f"{tail}  # {ev['message']}" if tail else str(ev["message"])
+    return tail

@@ -432,60 +432,9 @@ def audit_show(run_id: str | None, audit_log: str | None, as_json: bool) -> None
         click.echo(format_trail(events))
 
 
-@main.group()
-def sim() -> None:
-    """The simulated estate: scenarios, state, a shell with the stand-in tools."""
+from runbook.cli_sim import sim  # noqa: E402  (the group is its own module)
 
-
-@sim.command(name="list")
-def sim_list() -> None:
-    """Scenarios the simulated estate can reproduce."""
-    from runbook import sim as simulation
-
-    for name, description in simulation.list_scenarios():
-        click.echo(f"{name}\t{description}")
-
-
-@sim.command(name="init")
-@click.argument("scenario")
-@click.option("--dir", "directory", required=True, type=click.Path(file_okay=False))
-@handle_errors
-def sim_init(scenario: str, directory: str) -> None:
-    """Create a sandbox folder for SCENARIO."""
-    from runbook import sim as simulation
-
-    names = [name for name, _ in simulation.list_scenarios()]
-    if scenario not in names:
-        _fail(f"error: unknown scenario {scenario!r}; scenarios: {', '.join(names)}")
-    path = simulation.init_sandbox(scenario, Path(directory))
-    click.echo(f"sandbox {path} ready (scenario {scenario}); try: runbook sim shell {path}")
-
-
-@sim.command(name="state")
-@click.argument("directory", type=click.Path(exists=True, file_okay=False))
-@click.option("--json", "as_json", is_flag=True)
-@handle_errors
-def sim_state(directory: str, as_json: bool) -> None:
-    """The state of a sandbox's world."""
-    from runbook import sim as simulation
-
-    if as_json:
-        click.echo(json.dumps(simulation.load_state(Path(directory)), indent=2))
-    else:
-        click.echo(simulation.describe_state(Path(directory)))
-
-
-@sim.command(name="shell")
-@click.argument("directory", type=click.Path(exists=True, file_okay=False))
-def sim_shell(directory: str) -> None:
-    """A shell with the sandbox's stand-in tools first on PATH."""
-    from runbook import sim as simulation
-
-    env = {**os.environ, **simulation.sandbox_env(Path(directory))}
-    shell = os.environ.get("SHELL", "/bin/sh")
-    click.echo(f"sandbox shell: kubectl, kafka-*.sh and cray act on {directory}; exit to "
-               "leave", err=True)
-    os.execvpe(shell, [shell], env)
+main.add_command(sim)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,9 +1,18 @@
 """Targets and the executors behind them, for one run.
 
-The engine asks for an executor by target name; this module decides how it
-is built (the connection kind's factory from the registry, templated
-settings, a connection the CLI already opened, ``via``/``jump`` chains) and
-keeps one per target for the whole run.
+The engine asks for an executor by target name; this module builds it the
+same way for every connection kind (``runbook.executors.kinds``): the
+target's templated settings rendered for this run, a connection the CLI
+already opened (``runbook.prefetch``) adopted when its settings are the
+same, else a ``transport`` given by the caller (the simulated estate's) or
+the kind's defaults, typed settings and factory, with the settings that name
+another target (``via``, ``jump``) handed that target's executor. One
+executor per target for the whole run.
+
+The one setting a run adds itself: the run's environment (``RunOptions.env``,
+the sandbox's PATH) goes under the ``env`` of targets whose kind runs
+commands on this machine (``ConnectionKind.local``); the target's own
+``env`` wins.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from runbook.errors import PluginError, StepError
 from runbook.executors.base import Executor
+from runbook.executors.kinds import ConnectionKind, kind_of
 from runbook.models import Playbook, Target
 
 if TYPE_CHECKING:
@@ -24,6 +34,10 @@ if TYPE_CHECKING:
 RenderSettings = Callable[[dict[str, Any], str], dict[str, Any]]
 """Renders a target's settings templates: (settings, field) -> rendered settings."""
 
+Transport = Callable[[str, str, dict[str, Any]], "Executor | None"]
+"""``transport(target_name, connection_kind, rendered_settings)``: an executor that
+stands in for the kind's own (the sandbox's), or None to build the kind's."""
+
 
 class Connections:
     """One executor per target, built on first use and closed at the end of the run."""
@@ -32,7 +46,8 @@ class Connections:
                  overrides: Mapping[str, Target] | None = None,
                  render: RenderSettings,
                  local_env: Mapping[str, str] | None = None,
-                 prefetch: Prefetch | None = None) -> None:
+                 prefetch: Prefetch | None = None,
+                 transport: Transport | None = None) -> None:
         self.playbook = playbook
         self.registry = registry
         self.targets: dict[str, Target] = {**playbook.effective_targets(), **(overrides or {})}
@@ -40,6 +55,7 @@ class Connections:
         self._render = render
         self._local_env = dict(local_env or {})
         self._prefetch = prefetch
+        self._transport = transport
         self._lock = threading.RLock()
 
     def target_name(self, explicit: str | None) -> str:
@@ -50,7 +66,9 @@ class Connections:
         return bool(target is not None and target.hosts)
 
     def is_local(self, name: str) -> bool:
-        return self.targets[name].connection == "local"
+        """Whether the target's commands run on this machine (nothing to connect)."""
+        kind = kind_of(self.registry, self.targets[name].connection)
+        return kind is not None and kind.local
 
     def members(self, name: str) -> tuple[list[str], dict[str, Target]]:
         """The target names a group fans out to, and the targets made for bare host names."""
@@ -73,27 +91,37 @@ class Connections:
     def _executor(self, name: str) -> Executor:
         if name in self.executors:
             return self.executors[name]
+        target, kind = self._target(name)
+        settings = self._render(target.settings(), f"targets.{name}")
+        if self._local_env and kind.local:
+            settings["env"] = {**self._local_env, **(settings.get("env") or {})}
+        executor = self._prefetch.take(name, settings) if self._prefetch else None
+        if executor is None:
+            executor = self._build(name, kind, settings)
+        self.executors[name] = executor
+        return executor
+
+    def _target(self, name: str) -> tuple[Target, ConnectionKind]:
         target = self.targets.get(name)
         if target is None:
             raise StepError(f"undeclared target {name!r}", target=name)
         if target.hosts:
             raise StepError(f"target {name!r} is a group of hosts; it can only be the target "
                             "of a step (which then runs on every host)", target=name)
-        factory = self.registry.executors.get(target.connection)
-        if factory is None:
+        kind = kind_of(self.registry, target.connection)
+        if kind is None:
             raise PluginError(f"no executor for connection {target.connection!r}")
-        settings = self._render(target.settings(), f"targets.{name}")
-        if self._local_env and target.connection == "local":
-            settings["env"] = {**self._local_env, **(settings.get("env") or {})}
-        handed = self._prefetch.take(name, settings) if self._prefetch else None
-        if handed is not None:
-            self.executors[name] = handed
-            return handed
-        for key in ("via", "jump"):
-            if key in settings:
-                settings[key] = self._executor(settings[key])
-        if target.connection == "kubectl-exec" and "via" not in settings:
-            settings["via"] = self._executor("local")
-        executor = factory(name, settings)
-        self.executors[name] = executor
-        return executor
+        return target, kind
+
+    def _build(self, name: str, kind: ConnectionKind, settings: dict[str, Any]) -> Executor:
+        """The caller's transport's executor if it has one, else the kind's factory's,
+        given the executors of the targets the references name."""
+        prepared = kind.prepare(settings, where=f"targets.{name}")
+        if self._transport is not None:
+            stand_in = self._transport(name, kind.name, dict(prepared))
+            if stand_in is not None:
+                return stand_in
+        for key in kind.references:
+            if isinstance(prepared.get(key), str):
+                prepared[key] = self._executor(prepared[key])
+        return kind.factory(name, prepared)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runbook.models import Check, Playbook
+from runbook.models import Check, Playbook, Step
 from runbook.plugins import Registry
+
+if TYPE_CHECKING:
+    from runbook.actions import Action
 
 
 def _with(args: dict[str, Any]) -> str:
@@ -26,35 +29,44 @@ def describe_playbook(pb: Playbook) -> str:
         out += [pb.summary.strip(), ""]
     if pb.source:
         out += [f"Source: {pb.source}", ""]
-    if pb.params:
-        out.append("Params:")
-        for name, p in pb.params.items():
-            default = "required" if p.required else f"default {p.default!r}"
-            secret = ", secret" if p.secret else ""
-            out.append(f"  {name} ({p.type}, {default}{secret}) {p.description}".rstrip())
-        out.append("")
+    out += _params_lines(pb)
     if pb.preconditions:
         out.append("Applies when:")
         out += [f"  - {_check_line(c)}" for c in pb.preconditions]
         out.append("")
     out.append("Steps:")
     for n, s in enumerate(pb.steps, 1):
-        flags = [f for f, on in (("background", s.background), (f"when {s.when}", s.when),
-                                 (f"restores {s.restores}", s.restores)) if on]
-        out.append(f"  {n}. {s.id}: {s.title or s.action}"
-                   + (f" [{'; '.join(str(f) for f in flags)}]" if flags else ""))
-        out.append(f"     {s.action}({_with(s.with_)}) on {s.target or pb.default_target()}")
-        if s.confirm:
-            out.append(f"     asks: {s.confirm}")
-        if s.rollback not in (None, "none"):
-            rb = s.rollback if isinstance(s.rollback, str) else \
-                f"{s.rollback.action}({_with(s.rollback.with_)})"
-            out.append(f"     rollback: {rb}")
-        for c in s.checks:
-            out.append(f"     then check: {_check_line(c)}")
+        out += _step_lines(pb, n, s)
     if pb.verify:
         out += ["", "Verify:"] + [f"  - {_check_line(c)}" for c in pb.verify]
     return "\n".join(out)
+
+
+def _params_lines(pb: Playbook) -> list[str]:
+    if not pb.params:
+        return []
+    out = ["Params:"]
+    for name, p in pb.params.items():
+        default = "required" if p.required else f"default {p.default!r}"
+        secret = ", secret" if p.secret else ""
+        out.append(f"  {name} ({p.type}, {default}{secret}) {p.description}".rstrip())
+    return [*out, ""]
+
+
+def _step_lines(pb: Playbook, n: int, s: Step) -> list[str]:
+    flags = [f for f, on in (("background", s.background), (f"when {s.when}", s.when),
+                             (f"restores {s.restores}", s.restores)) if on]
+    out = [f"  {n}. {s.id}: {s.title or s.action}"
+           + (f" [{'; '.join(str(f) for f in flags)}]" if flags else ""),
+           f"     {s.action}({_with(s.with_)}) on {s.target or pb.default_target()}"]
+    if s.confirm:
+        out.append(f"     asks: {s.confirm}")
+    if s.rollback not in (None, "none"):
+        rb = s.rollback if isinstance(s.rollback, str) else \
+            f"{s.rollback.action}({_with(s.rollback.with_)})"
+        out.append(f"     rollback: {rb}")
+    out += [f"     then check: {_check_line(c)}" for c in s.checks]
+    return out
 
 
 def playbook_page(pb: Playbook, source: str) -> str:
@@ -91,22 +103,24 @@ def describe_plugins(registry: Registry) -> str:
         out.append(f"plugin {plugin_name} ({module})")
     out.append("")
     for name in sorted(registry.actions):
-        cls = registry.actions[name]
-        kind = "mutating" if cls.mutating else "read-only"
-        extras = [x for x, on in (("background", cls.can_background),
-                                  ("auto-rollback", cls.has_inverse()),
-                                  ("idempotent", cls.idempotent)) if on]
-        out.append(f"{name}  [{kind}{', ' + ', '.join(extras) if extras else ''}]  "
-                   f"{cls.summary}")
-        for fname, f in cls.Args.model_fields.items():
-            default = f.get_default(call_default_factory=True)
-            req = "required" if f.is_required() else f"default {default!r}"
-            ann = _type_name(f.annotation)
-            desc = f" — {f.description}" if f.description else ""
-            out.append(f"    {f.alias or fname}: {ann} ({req}){desc}")
+        out += _action_lines(name, registry.actions[name])
     out.append("")
     out.append("connections: " + ", ".join(sorted(registry.executors)))
     return "\n".join(out)
+
+
+def _action_lines(name: str, cls: type[Action[Any]]) -> list[str]:
+    kind = "mutating" if cls.mutating else "read-only"
+    extras = [x for x, on in (("background", cls.can_background),
+                              ("auto-rollback", cls.has_inverse()),
+                              ("idempotent", cls.idempotent)) if on]
+    out = [f"{name}  [{kind}{', ' + ', '.join(extras) if extras else ''}]  {cls.summary}"]
+    for fname, f in cls.Args.model_fields.items():
+        default = f.get_default(call_default_factory=True)
+        req = "required" if f.is_required() else f"default {default!r}"
+        desc = f" — {f.description}" if f.description else ""
+        out.append(f"    {f.alias or fname}: {_type_name(f.annotation)} ({req}){desc}")
+    return out
 
 
 def _type_name(annotation: Any) -> str:
@@ -118,3 +132,38 @@ def _type_name(annotation: Any) -> str:
         return annotation.__name__
     text = str(annotation).replace("typing.", "")
     return re.sub(r"Optional\[(.*)\]$", r"\1 | None", text)
+
+
+def write_actions_page(path: Path, registry: Registry | None = None, *,
+                       check: bool = False) -> bool:
+    """Write docs/actions.md from the registry (with check, only compare); True if it
+    was stale."""
+    from runbook.actions_page import actions_page
+    from runbook.plugins import default_registry
+
+    text = actions_page(registry or default_registry())
+    stale = not path.exists() or path.read_text(encoding="utf-8") != text
+    if stale and not check:
+        path.write_text(text, encoding="utf-8")
+    return stale
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m runbook.docs actions [--check] [PATH]``: the generated action reference."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m runbook.docs")
+    parser.add_argument("page", choices=["actions"])
+    parser.add_argument("path", nargs="?", default="docs/actions.md")
+    parser.add_argument("--check", action="store_true", help="exit 1 if the page is stale")
+    opts = parser.parse_args(argv)
+    stale = write_actions_page(Path(opts.path), check=opts.check)
+    if opts.check and stale:
+        print(f"{opts.path}: out of date (run `python -m runbook.docs actions`)")
+        return 1
+    print(f"{opts.path}: " + ("up to date" if not stale else "written"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,7 +1,8 @@
 """The built-in ``flow`` actions: waiting, stopping, pausing, people and findings.
 
 They run inside the engine rather than on a target: they watch background
-steps, ask a person, or record what a diagnosis concluded.
+steps, ask a person, or record what a diagnosis concluded. They run no
+command; a dry-run lists them with their plan line instead of a command.
 """
 
 from __future__ import annotations
@@ -30,10 +31,21 @@ class WaitQuietArgs(StepRef):
 
 
 class WaitQuiet(Action[WaitQuietArgs]):
+    """Plan line: `wait until consume prints nothing for 1m`
+
+    It returns when the output has been quiet for `quiet_for`, or when the
+    background command has ended. The limit is the smaller of `max_wait` and the
+    step's `timeout` (or `defaults.timeout`); with neither it waits without
+    limit. Past the limit the step fails:
+    `consume was still printing after 4s (never quiet for 1m; 48 lines so far)`.
+    """
+
     name = "flow.wait_quiet"
     summary = "wait until a background step's output has been silent for a while"
     Args = WaitQuietArgs
     in_engine = True
+    result_fields = {"quiet_for": "seconds quiet", "lines": "output lines so far",
+                     "ended": "whether the command had ended"}
 
     def describe(self, args: WaitQuietArgs) -> str:
         return f"wait until {args.step} prints nothing for {format_duration(args.quiet_for)}"
@@ -64,10 +76,20 @@ class StopArgs(StepRef):
 
 
 class Stop(Action[StopArgs]):
+    """Plan line: `stop background step consume`
+
+    SIGTERM goes to the process group, then SIGKILL after `grace`. The result
+    is the background action's result for its whole output (for
+    `kafka.console_consume`: `{messages, timed_out, last}`); it also becomes
+    `steps.<background step>.result`. Fails if the command had already exited
+    with a non-zero status by itself.
+    """
+
     name = "flow.stop"
     summary = "end a background step (SIGTERM, then SIGKILL after grace)"
     Args = StopArgs
     in_engine = True
+    result_fields = {"...": "the background action's own result fields"}
 
     def describe(self, args: StopArgs) -> str:
         return f"stop background step {args.step}"
@@ -77,14 +99,17 @@ class Stop(Action[StopArgs]):
 
 
 class SleepArgs(Args):
-    duration: Duration
+    duration: Duration = Field(description="how long to pause")
 
 
 class Sleep(Action[SleepArgs]):
+    """Plan line: `sleep 30s`"""
+
     name = "flow.sleep"
     summary = "pause for a duration"
     Args = SleepArgs
     in_engine = True
+    result_fields = {"slept": "seconds"}
 
     def describe(self, args: SleepArgs) -> str:
         return f"sleep {format_duration(args.duration)}"
@@ -95,16 +120,24 @@ class Sleep(Action[SleepArgs]):
 
 
 class ManualArgs(Args):
-    instructions: str
-    commands: list[str] = Field(default_factory=list)
+    instructions: str = Field(description="what the person must do")
+    commands: list[str] = Field(default_factory=list, description="shown as $ command lines")
 
 
 class Manual(Action[ManualArgs]):
+    """Plan line: `manual: INSTRUCTIONS`, followed by a `gate:` line.
+
+    On a terminal it prints the instructions and commands, then `Done? [y/N]`.
+    "No", or no terminal, declines: the run rolls back and ends `declined`
+    (exit 4). `--yes` answers "done" without asking.
+    """
+
     name = "flow.manual"
     summary = "show instructions for something a person must do; always gated"
     Args = ManualArgs
     in_engine = True
     always_gated = True
+    result_fields = {"done": "true"}
 
     def describe(self, args: ManualArgs) -> str:
         return f"manual: {args.instructions}"
@@ -119,16 +152,22 @@ class Manual(Action[ManualArgs]):
 
 class FindingArgs(Args):
     severity: Literal["info", "warning", "critical"] = "warning"
-    title: str
-    evidence: Any = None
-    next: str | None = None
+    title: str = Field(description="what was found")
+    evidence: Any = Field(default=None, description="what shows it (any value)")
+    next: str | None = Field(default=None, description="the next step to take")
 
 
 class Finding(Action[FindingArgs]):
+    """Plan line: `finding [warning] TITLE`. A run's findings are printed as a
+    report at its end, listed in `--json` and written to the audit log's
+    `run.finished` event (see [findings](guide.md#findings)).
+    """
+
     name = "flow.finding"
     summary = "record a finding (severity, title, evidence, next step)"
     Args = FindingArgs
     in_engine = True
+    result_fields = {"severity": "as given", "title": "as given"}
 
     def describe(self, args: FindingArgs) -> str:
         return f"finding [{args.severity}] {args.title}"
@@ -139,10 +178,21 @@ class Finding(Action[FindingArgs]):
 
 
 class FailArgs(Args):
-    message: str
+    message: str = Field(description="why the run stops")
 
 
 class Fail(Action[FailArgs]):
+    """Plan line: `fail: MESSAGE`. The step fails with the message, and its
+    `on_fail` decides what happens (by default: roll back).
+
+    ```yaml
+      - id: give-up
+        when: not checks.backlog.ok      # a precondition with id: backlog and on_fail: warn
+        action: flow.fail
+        with: {message: "no backlog; use cfs-backoff-reset instead"}
+    ```
+    """
+
     name = "flow.fail"
     summary = "stop the run with a message"
     Args = FailArgs

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 
 from runbook.errors import RunbookError
-from runbook.models import Check, Playbook
+from runbook.models import Check, Playbook, Step
 from runbook.plugins import Registry, default_registry
 
 
@@ -19,46 +19,68 @@ def _label(text: str) -> str:
 
 
 def mermaid(pb: Playbook, registry: Registry | None = None) -> str:
-    reg = registry or default_registry()
-    out = ["flowchart TD", f'  start(["{_label(pb.title or pb.name)}"])']
-    prev = "start"
-    for i, check in enumerate(pb.preconditions):
-        node = f"pre{i}"
-        out.append(f'  {node}{{"{_label(check.id or check.probe)}?<br/>'
-                   f'{_label(" and ".join(check.that))}"}}')
-        out.append(f"  {prev} -- yes --> {node}" if i else f"  {prev} --> {node}")
-        out.append(f'  {node} -- no --> stop{i}(["exit 6: does not apply"])')
-        prev = node
-    first = True
+    chart = _Mermaid(pb, registry or default_registry())
+    chart.preconditions()
     for step in pb.steps:
-        cls = reg.actions.get(step.action)
-        mutating = bool(cls and cls.mutating)
+        chart.step(step)
+    chart.verify()
+    return "\n".join(chart.out) + "\n"
+
+
+class _Mermaid:
+    """The lines of a Mermaid flowchart, drawn node after node from ``prev``."""
+
+    def __init__(self, pb: Playbook, registry: Registry) -> None:
+        self.pb, self.registry = pb, registry
+        self.out = ["flowchart TD", f'  start(["{_label(pb.title or pb.name)}"])']
+        self.prev = "start"
+        self.first = True  # the first node after the preconditions: reached on "yes"
+
+    def preconditions(self) -> None:
+        for i, check in enumerate(self.pb.preconditions):
+            node = f"pre{i}"
+            self.out.append(f'  {node}{{"{_label(check.id or check.probe)}?<br/>'
+                            f'{_label(" and ".join(check.that))}"}}')
+            self.out.append(f"  {self.prev} -- yes --> {node}" if i
+                            else f"  {self.prev} --> {node}")
+            self.out.append(f'  {node} -- no --> stop{i}(["exit 6: does not apply"])')
+            self.prev = node
+
+    def _after_preconditions(self) -> bool:
+        return self.first and bool(self.pb.preconditions)
+
+    def step(self, step: Step) -> None:
         if step.confirm:
             gate = f"gate_{_id(step.id)}"
-            out.append(f'  {gate}{{{{"confirm: {_label(step.confirm)}"}}}}')
-            out.append(f"  {prev} --> {gate}" if not first or not pb.preconditions
-                       else f"  {prev} -- yes --> {gate}")
-            prev, first = gate, False
+            self.out.append(f'  {gate}{{{{"confirm: {_label(step.confirm)}"}}}}')
+            self.out.append(f"  {self.prev} -- yes --> {gate}" if self._after_preconditions()
+                            else f"  {self.prev} --> {gate}")
+            self.prev, self.first = gate, False
         node = _id(step.id)
+        cls = self.registry.actions.get(step.action)
         shape = ("[/", "/]") if step.background else ("[", "]")
-        text = f"{step.id}<br/>{step.action}" + (" (mutates)" if mutating else "")
-        out.append(f'  {node}{shape[0]}"{_label(text)}"{shape[1]}')
+        text = f"{step.id}<br/>{step.action}" + (" (mutates)" if cls and cls.mutating else "")
+        self.out.append(f'  {node}{shape[0]}"{_label(text)}"{shape[1]}')
         arrow = f" -- when {_label(step.when)} -->" if step.when else " -->"
-        out.append(f"  {prev}{arrow} {node}" if not (first and pb.preconditions)
-                   else f"  {prev} -- yes --> {node}")
+        self.out.append(f"  {self.prev} -- yes --> {node}" if self._after_preconditions()
+                        else f"  {self.prev}{arrow} {node}")
+        self.undo(step, node)
+        self.prev, self.first = node, False
+
+    def undo(self, step: Step, node: str) -> None:
         if step.rollback not in (None, "none"):
             rb = "auto" if step.rollback == "auto" else getattr(step.rollback, "action", "")
-            out.append(f'  {node} -. rollback .-> rb_{node}(["undo: {_label(str(rb))}"])')
+            self.out.append(f'  {node} -. rollback .-> rb_{node}(["undo: {_label(str(rb))}"])')
         if step.restores:
-            out.append(f"  {node} -. restores .-> {_id(step.restores)}")
-        prev, first = node, False
-    for i, check in enumerate(pb.verify):
-        node = f"verify{i}"
-        out.append(f'  {node}{{"verify: {_label(" and ".join(check.that))}"}}')
-        out.append(f"  {prev} --> {node}")
-        prev = node
-    out.append(f'  {prev} --> done(["done"])')
-    return "\n".join(out) + "\n"
+            self.out.append(f"  {node} -. restores .-> {_id(step.restores)}")
+
+    def verify(self) -> None:
+        for i, check in enumerate(self.pb.verify):
+            node = f"verify{i}"
+            self.out.append(f'  {node}{{"verify: {_label(" and ".join(check.that))}"}}')
+            self.out.append(f"  {self.prev} --> {node}")
+            self.prev = node
+        self.out.append(f'  {self.prev} --> done(["done"])')
 
 
 def dot(pb: Playbook, registry: Registry | None = None) -> str:

@@ -63,6 +63,22 @@ def show_run(run_id: str) -> dict[str, Any]:
 
 
 def format_run(detail: dict[str, Any]) -> str:
+    """One run from the journal, for ``runbook runs RUN_ID``."""
+    out = _run_header(detail)
+    out.append("  steps:")
+    out += [_step_line(s) for s in detail["steps"]]
+    if detail["rollbacks"]:
+        out.append("  rollbacks:")
+        for r in detail["rollbacks"]:
+            out.append(f"    {r['step']} on {r['target']}: {r['state']}: "
+                       + "; ".join(r["commands"]))
+    if detail.get("audit_log"):
+        out.append(f"  audit trail: runbook audit show {detail['run_id']} --audit-log "
+                   f"{detail['audit_log']}")
+    return "\n".join(out)
+
+
+def _run_header(detail: dict[str, Any]) -> list[str]:
     out = [f"run {detail['run_id']}  {detail['playbook']}  {detail['status']}"
            + (f" (exit {detail['exit_code']})" if detail["exit_code"] is not None else ""),
            f"  actor {detail['actor']} on {detail['host']}, started {detail['started']}"
@@ -74,19 +90,12 @@ def format_run(detail: dict[str, Any]) -> str:
     secret = ", ".join(detail["secret_params"])
     out.append(f"  params: {params or '-'}" + (f" (secret, not stored: {secret})" if secret
                                                 else ""))
-    out.append("  steps:")
-    for s in detail["steps"]:
-        host = f"@{s['host']}" if s["host"] else ""
-        took = f" {s['duration_ms'] / 1000:.2f}s" if s["duration_ms"] else ""
-        rc = f" rc={s['rc']}" if s["rc"] is not None else ""
-        out.append(f"    {s['step']}{host}: {s['state']}{rc}{took}"
-                   + (f"  {s['error']}" if s["error"] else ""))
-    if detail["rollbacks"]:
-        out.append("  rollbacks:")
-        for r in detail["rollbacks"]:
-            out.append(f"    {r['step']} on {r['target']}: {r['state']}: "
-                       + "; ".join(r["commands"]))
-    if detail.get("audit_log"):
-        out.append(f"  audit trail: runbook audit show {detail['run_id']} --audit-log "
-                   f"{detail['audit_log']}")
-    return "\n".join(out)
+    return out
+
+
+def _step_line(s: dict[str, Any]) -> str:
+    host = f"@{s['host']}" if s["host"] else ""
+    took = f" {s['duration_ms'] / 1000:.2f}s" if s["duration_ms"] else ""
+    rc = f" rc={s['rc']}" if s["rc"] is not None else ""
+    return f"    {s['step']}{host}: {s['state']}{rc}{took}" + (f"  {s['error']}" if s["error"]
+                                                            else "")

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from runbook.actions import Action
     from runbook.events import Event, RunInfo
     from runbook.executors.base import Executor
+    from runbook.executors.kinds import ConnectionKind
+    from runbook.samples import OutputParser
+    from runbook.sim.parts import Part
 
 hookspec = pluggy.HookspecMarker("runbook")
 
@@ -32,14 +35,17 @@ def runbook_actions() -> list[type[Action[Any]]]:
 
 
 @hookspec
-def runbook_executors() -> Mapping[str, Callable[[str, dict[str, Any]], Executor]]:
-    """Contribute executors, keyed by the connection kind they handle.
+def runbook_executors() -> Mapping[str, ConnectionKind | Callable[[str, dict[str, Any]], Executor]]:
+    """Contribute connection kinds, keyed by the name a target's ``connection`` uses.
 
     Called once when the plugin manager loads. Return a mapping such as
-    ``{"ssh": make_ssh}``; a target's ``connection`` picks the factory, which
-    is called as ``factory(name, settings)`` and returns an ``Executor`` (a
-    class works; a function lets a plugin import heavy modules only when a
-    target of that kind is used). All answers are collected; a kind claimed
+    ``{"docker": DOCKER}`` where ``DOCKER`` is a ``runbook.executors.ConnectionKind``:
+    its settings model (validated when playbooks and inventories load, with
+    file, line and field), URI scheme for ``--target NAME=URI``, defaults,
+    settings that name other targets (``via``, ``jump``), whether it connects
+    early, and ``factory(name, settings) -> Executor`` (import heavy modules
+    inside it). A bare factory is still accepted as the value: a kind without
+    a settings model of its own. All answers are collected; a kind claimed
     twice is an error.
     """
 
@@ -112,3 +118,31 @@ def runbook_run_finished(run: RunInfo, event: Event) -> None:
     """A run ended. ``event.status`` is the outcome (``succeeded``, ``failed``,
     ``rolled-back``, ``needs-attention``, ``declined``, ``precondition-failed``,
     ``planned``) and ``event.rc`` the exit code."""
+
+
+@hookspec
+def runbook_parsers() -> Mapping[str, OutputParser]:
+    """Declare output parsers and the recorded samples they are tested on.
+
+    Called by tests and tools, never during a run. Return a mapping of parser
+    name to ``runbook.samples.OutputParser(parse, samples)``: ``parse(stdout,
+    stderr, rc, **kwargs)`` and the folder of recorded cases (absolute, or
+    relative to the project's samples root; by default named after the
+    parser). All answers are collected; a name declared twice is an error.
+    """
+
+
+@hookspec
+def runbook_sim_parts() -> list[Part]:
+    """Contribute parts of the simulated estate (``runbook.sim.parts.Part``).
+
+    Called whenever the simulated estate needs its catalogue (``runbook sim
+    list``, ``init``, ``--sandbox SCENARIO``), never by a stand-in process.
+    Return a list of ``Part`` objects: each names its stand-in tools
+    (``{command: "module.path"}``, the module has ``run(directory, argv) ->
+    int``), its world module (how its slice of the state is built, evolves
+    and is summarised), the parts it requires, its knobs, faults and
+    scenarios (which may combine parts of other plugins and declare
+    simulated hosts). All answers are collected; two different parts with one
+    name is an error. See docs/simulated-estate.md.
+    """

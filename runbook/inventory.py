@@ -23,10 +23,10 @@ Rules:
 
 * A group member that names a target (or another group) is used as it is
   (a group contributes its members, flattened). Any other string is a host
-  name, allowed only in a group whose connection reaches hosts (``ssh``, or a
-  plugin's connection; not ``local`` or ``kubectl-exec``): it becomes a
-  target of its own, named after the host, with the group's settings and
-  ``host:`` set to that name. A mapping ``{name, host, port, vars, ...}``
+  name, allowed only in a group whose connection reaches hosts (a kind with
+  a ``host`` setting, such as ``ssh``; not ``local`` or ``kubectl-exec``):
+  it becomes a target of its own, named after the host, with the group's
+  settings and ``host:`` set to that name. A mapping ``{name, host, port, vars, ...}``
   does the same with its own settings over the group's; without ``host`` it
   takes the group's ``host``, else its name.
 * A member's ``vars`` merge over its group's.
@@ -34,6 +34,10 @@ Rules:
   target names, which is what the engine fans out over.
 * ``targets:`` entries with ``hosts`` (written the way a playbook writes a
   group) are groups.
+
+Each target's settings are checked by its connection kind's settings model
+(``runbook.executors.validation``); ``--target`` URIs are parsed by the
+kind that owns the scheme (``runbook.executors.uri``).
 
 Every problem is reported at once with file, line and field (ValidationErrors),
 like a playbook's; an inventory with any problem returns nothing.
@@ -43,15 +47,17 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pydantic import ValidationError
 
 from runbook.errors import PlaybookError, Problem, ValidationErrors
-from runbook.models import Target, misplaced_settings
+from runbook.executors.kinds import COMMON_KEYS, kind_of, reference_settings
+from runbook.executors.uri import is_host_name, uri_forms
+from runbook.executors.uri import target_from_uri as _from_uri
+from runbook.executors.validation import MISSING, check_target
+from runbook.models import Target
 from runbook.yamlsrc import Path as FieldPath
 from runbook.yamlsrc import Source, dotted, load_yaml, read_text
 
@@ -61,18 +67,16 @@ if TYPE_CHECKING:
 __all__ = ["load_inventory", "loads_inventory", "parse_target_uri"]
 
 SECTIONS = ("targets", "groups")
-NO_HOSTS = frozenset({"local", "kubectl-exec"})
-"""Connections whose targets are not reached by a host name."""
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-_HOST_RE = re.compile(r"^[A-Za-z0-9_.:%\[\]-]+$")
-_TARGET_FIELDS = tuple(Target.model_fields)
-_MEMBER_FIELDS = tuple(sorted({"name", *_TARGET_FIELDS} - {"hosts"}))
-_URI_FORMS = ("local, ssh://[USER@]HOST[:PORT][?key_file=...&known_hosts=...] or "
-              "kubectl-exec://NAMESPACE/POD[?container=...&context=...]")
-_SSH_QUERY = ("key_file", "known_hosts", "accept_new_host_key", "connect_timeout", "keepalive",
-              "hash_known_hosts", "jump")
-_KUBECTL_QUERY = ("container", "context", "selector", "via")
+
+
+def _registry(registry: Registry | None) -> Registry:
+    if registry is None:
+        from runbook.plugins import default_registry
+
+        registry = default_registry()
+    return registry
 
 
 # --- public API --------------------------------------------------------------------------------
@@ -86,141 +90,42 @@ def load_inventory(path: str | Path, *, registry: Registry | None = None) -> dic
 def loads_inventory(text: str, *, file: str = "<string>",
                     registry: Registry | None = None) -> dict[str, Target]:
     """An inventory from YAML text; ``file`` names it in error messages."""
-    return _Inventory(load_yaml(text, file), registry).build()
+    return _Inventory(load_yaml(text, file), _registry(registry)).build()
 
 
-def parse_target_uri(spec: str) -> tuple[str, Target]:
+def parse_target_uri(spec: str, *, registry: Registry | None = None) -> tuple[str, Target]:
     """``NAME=URI`` as given to ``--target``: ``db=ssh://ops@db1:2222``, ``ncn=local``,
-    ``kafka=kubectl-exec://services/kafka-0?container=kafka&context=prod``."""
+    ``kafka=kubectl-exec://services/kafka-0?container=kafka&context=prod``, or the URI
+    of a plugin's connection kind."""
+    registry = _registry(registry)
     name, sep, uri = spec.partition("=")
     name = name.strip()
     if not sep or not _NAME_RE.match(name):
         raise PlaybookError(f"--target expects NAME=URI, e.g. db=ssh://ops@db1:22 "
-                            f"(URI: {_URI_FORMS}); got {spec!r}",
+                            f"(URI: {uri_forms(registry)}); got {spec!r}",
                             file="<command line>", field="--target")
     try:
-        return name, target_from_uri(uri.strip())
+        return name, _from_uri(uri.strip(), registry)
     except ValueError as exc:
         raise PlaybookError(f"{name}: {exc}", file="<command line>",
                             field="--target") from exc
 
 
-def target_from_uri(uri: str) -> Target:
-    """A Target from ``local``, ``ssh://...`` or ``kubectl-exec://...``; ValueError saying
-    what was expected otherwise."""
-    if uri in ("local", "local://"):
-        return Target(connection="local")
-    scheme, sep, _ = uri.partition("://")
-    if not sep:
-        raise ValueError(f"expected {_URI_FORMS}; got {uri!r}")
-    try:
-        parts = urlsplit(uri)
-        query = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
-    except ValueError as exc:
-        raise ValueError(f"{uri!r} does not parse: {exc}") from exc
-    if parts.fragment:
-        raise ValueError(f"unexpected #{parts.fragment} in {uri!r}")
-    keys = [k for k, _ in query]
-    twice = sorted({k for k in keys if keys.count(k) > 1})
-    if twice:
-        raise ValueError(f"?{twice[0]}= given twice in {uri!r}")
-    options = dict(query)
-    if scheme == "ssh":
-        return _ssh_uri(uri, parts.netloc, parts.path, options)
-    if scheme == "kubectl-exec":
-        return _kubectl_uri(uri, parts.netloc, parts.path, options)
-    raise ValueError(f"unknown scheme {scheme + '://'!r}; expected {_URI_FORMS}")
-
-
-def _ssh_uri(uri: str, netloc: str, path: str, options: dict[str, str]) -> Target:
-    _known_options(uri, options, _SSH_QUERY)
-    if path not in ("", "/"):
-        raise ValueError(f"an ssh URI has no path (got {path!r} in {uri!r}); "
-                         "expected ssh://[USER@]HOST[:PORT]")
-    userinfo, at, hostport = netloc.rpartition("@")
-    if at and ":" in userinfo:
-        raise ValueError("a password in a URI is visible to every user of the machine; "
-                         "use a key (?key_file=PATH) or an inventory file")
-    if at and not userinfo:
-        raise ValueError(f"empty user name before @ in {uri!r}")
-    host, port = _host_port(uri, hostport)
-    fields: dict[str, Any] = {"connection": "ssh", "host": host, **options}
-    if port is not None:
-        fields["port"] = port
-    if userinfo:
-        fields["user"] = unquote(userinfo)
-    return _validated(uri, fields)
-
-
-def _host_port(uri: str, hostport: str) -> tuple[str, int | None]:
-    if hostport.startswith("["):  # [IPv6]:port
-        host, close, rest = hostport[1:].partition("]")
-        if not close or (rest and not rest.startswith(":")):
-            raise ValueError(f"unclosed [ in {uri!r}")
-        port_text = rest[1:] if rest else ""
-    else:
-        host, _, port_text = hostport.partition(":")
-    if not host:
-        raise ValueError(f"no host in {uri!r}; expected ssh://[USER@]HOST[:PORT]")
-    if not _HOST_RE.match(host):
-        raise ValueError(f"{host!r} is not a host name or address")
-    if not port_text:
-        return host, None
-    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-        raise ValueError(f"port {port_text!r} is not a number from 1 to 65535")
-    return host, int(port_text)
-
-
-def _kubectl_uri(uri: str, netloc: str, path: str, options: dict[str, str]) -> Target:
-    _known_options(uri, options, _KUBECTL_QUERY)
-    pod = path.strip("/")
-    if not netloc or "/" in pod:
-        raise ValueError(f"expected kubectl-exec://NAMESPACE/POD[?container=...] "
-                         f"(or ?selector=... instead of /POD); got {uri!r}")
-    fields: dict[str, Any] = {"connection": "kubectl-exec", "namespace": unquote(netloc),
-                              **options}
-    if pod:
-        fields["pod"] = unquote(pod)
-    if not pod and not options.get("selector"):
-        raise ValueError(f"{uri!r} names no pod: add /POD or ?selector=LABEL=VALUE")
-    return _validated(uri, fields)
-
-
-def _known_options(uri: str, options: Mapping[str, str], allowed: Iterable[str]) -> None:
-    allowed = sorted(allowed)
-    for key in options:
-        if key not in allowed:
-            hint = difflib.get_close_matches(key, allowed, n=1)
-            raise ValueError(f"unknown option ?{key}= in {uri!r}"
-                             + (f" (did you mean {hint[0]!r}?)" if hint else "")
-                             + f"; expected: {', '.join(allowed)}")
-
-
-def _validated(uri: str, fields: dict[str, Any]) -> Target:
-    try:
-        return Target.model_validate(fields)
-    except ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in err["loc"])
-        message = str(err["msg"]).removeprefix("Value error, ")
-        raise ValueError(f"{where} in {uri!r}: {message}") from exc
+def target_from_uri(uri: str, *, registry: Registry | None = None) -> Target:
+    """A Target from ``local``, ``ssh://...``, ``kubectl-exec://...`` or a plugin kind's
+    URI; ValueError saying what was expected otherwise."""
+    return _from_uri(uri, _registry(registry))
 
 
 # --- the file ----------------------------------------------------------------------------------
 
-_REFS = ("jump", "via")
-
-
 class _Inventory:
     """One pass over an inventory's data, collecting every problem with its line."""
 
-    def __init__(self, source: Source, registry: Registry | None) -> None:
-        if registry is None:
-            from runbook.plugins import default_registry
-
-            registry = default_registry()
+    def __init__(self, source: Source, registry: Registry) -> None:
         self.source = source
-        self.executors = set(registry.executors)
+        self.registry = registry
+        self.refs = reference_settings(registry)
         self.problems: list[Problem] = []
         self.targets: dict[str, Target] = {}  # explicit, then generated members
         self.origin: dict[str, FieldPath] = {}  # where each target was written
@@ -243,22 +148,36 @@ class _Inventory:
         if not isinstance(data, dict):
             raise PlaybookError("an inventory is a mapping with targets: and/or groups:",
                                 file=self.source.file, line=self.source.line_of(()))
+        self.unknown_sections(data)
+        targets = self.section(data, "targets")
+        self.read_targets(targets)
+        self.read_groups(self.section(data, "groups"), targets)
+        out = self.expand_groups()
+        self.references(out)
+        if self.problems:
+            self.problems.sort(key=lambda p: (p.line or 0, p.field))
+            raise ValidationErrors(self.problems)
+        return out
+
+    def unknown_sections(self, data: dict[Any, Any]) -> None:
         for key in data:
             if key not in SECTIONS:
                 hint = difflib.get_close_matches(str(key), SECTIONS, n=1)
                 self.add((str(key),), f"unknown key {key!r}"
                          + (f" (did you mean {hint[0]!r}?)" if hint else "")
                          + f"; expected one of: {', '.join(SECTIONS)}")
-        targets = self.section(data, "targets")
-        groups = self.section(data, "groups")
+
+    def read_targets(self, targets: dict[str, Any]) -> None:
         for name, spec in targets.items():
             path: FieldPath = ("targets", name)
             if isinstance(spec, dict) and "hosts" in spec:
                 self.group_specs[name] = (path, spec)  # written the way a playbook does
             else:
                 self.explicit_target(path, name, spec)
+
+    def read_groups(self, groups: dict[str, Any], targets: dict[str, Any]) -> None:
         for name, spec in groups.items():
-            path = ("groups", name)
+            path: FieldPath = ("groups", name)
             if name in targets:
                 self.add(path, f"{name!r} is defined under targets: and under groups:; "
                                "a name means one thing")
@@ -272,6 +191,9 @@ class _Inventory:
                 self.group_specs[name] = (path, spec)
             if name not in self.group_specs:
                 self.broken.add(name)
+
+    def expand_groups(self) -> dict[str, Target]:
+        """Every target, then every group as a Target whose hosts are its members."""
         for name, (path, spec) in self.group_specs.items():
             self.group_settings[name] = self.settings_of(path, spec, exclude="hosts")
         # Groups that make host targets first, so that other groups can name those targets.
@@ -282,10 +204,6 @@ class _Inventory:
             settings = self.group_settings.get(name)
             if settings is not None:
                 out[name] = Target.model_validate({**settings, "hosts": self.members[name]})
-        self.references(out)
-        if self.problems:
-            self.problems.sort(key=lambda p: (p.line or 0, p.field))
-            raise ValidationErrors(self.problems)
         return out
 
     def section(self, data: dict[Any, Any], key: str) -> dict[str, Any]:
@@ -304,80 +222,74 @@ class _Inventory:
             out[name] = spec
         return out
 
+    def reaches_hosts(self, connection: Any) -> bool:
+        kind = kind_of(self.registry, str(connection))
+        return kind is not None and kind.reaches_hosts
+
     def makes_hosts(self, group: str) -> bool:
         settings = self.group_settings.get(group)
-        return settings is not None and str(settings.get("connection", "local")) not in NO_HOSTS
+        return settings is not None and self.reaches_hosts(settings.get("connection", "local"))
 
     # -- targets ---------------------------------------------------------------
 
     def explicit_target(self, path: FieldPath, name: str, spec: Any) -> None:
-        if isinstance(spec, str):
-            try:
-                target = target_from_uri(spec)
-            except ValueError as exc:
-                self.add(path, f"target URI does not parse: {exc}")
-                self.broken.add(name)
-                return
-        elif isinstance(spec, dict):
-            settings = self.settings_of(path, spec)
-            if settings is None:
-                self.broken.add(name)
-                return
-            target = Target.model_validate(settings)
-            if target.connection == "ssh" and not target.host:
-                self.add((*path, "host"), f"ssh target {name!r} needs host: (the address to "
-                                          "connect to); only a host name listed under a "
-                                          "group's hosts: gets one from its group")
-                self.broken.add(name)
-                return
-        else:
-            self.add(path, "a target is a mapping of settings or a URI such as "
-                           "ssh://user@host:22")
+        target = self.target_of(path, name, spec)
+        if target is None:
             self.broken.add(name)
             return
         self.targets[name] = target
         self.origin[name] = path
-        for key in _REFS:
+        for key in self.refs:
             self.ref_origin[(name, key)] = (*path, key) if isinstance(spec, dict) else path
 
+    def target_of(self, path: FieldPath, name: str, spec: Any) -> Target | None:
+        if isinstance(spec, str):
+            try:
+                return _from_uri(spec, self.registry)
+            except ValueError as exc:
+                self.add(path, f"target URI does not parse: {exc}")
+                return None
+        if not isinstance(spec, dict):
+            self.add(path, "a target is a mapping of settings or a URI such as "
+                           "ssh://user@host:22")
+            return None
+        settings = self.settings_of(path, spec, complete=name)
+        return None if settings is None else Target.model_validate(settings)
+
     def settings_of(self, path: FieldPath, spec: dict[str, Any], *,
-                    exclude: str | None = None,
-                    inherited: str | None = None) -> dict[str, Any] | None:
-        """Validated Target settings of a mapping (the fields that were written), or None.
-        ``inherited``: the connection a group member gets from its group."""
+                    exclude: str | None = None, inherited: str | None = None,
+                    complete: str | None = None) -> dict[str, Any] | None:
+        """Validated settings of a mapping (the fields that were written, typed), or
+        None. ``inherited``: the connection a group member gets from its group;
+        ``complete``: the name of a target nothing else completes (its required
+        settings must be there)."""
         fields = {k: v for k, v in spec.items() if k != exclude}
-        allowed = _MEMBER_FIELDS if exclude == "name" else _TARGET_FIELDS
-        ok = True
-        for key in fields:
-            if key not in Target.model_fields:
-                ok = False
-                hint = difflib.get_close_matches(str(key), allowed, n=1)
-                self.add((*path, str(key)), f"unknown key {key!r}"
-                         + (f" (did you mean {hint[0]!r}?)" if hint else "")
-                         + f"; expected one of: {', '.join(sorted(allowed))}")
-        port = fields.get("port")
-        if isinstance(port, bool) or (isinstance(port, int) and not 1 <= port <= 65535):
-            ok = False
-            self.add((*path, "port"), f"port must be a number from 1 to 65535 (got {port!r})")
-        kind = fields.get("connection", inherited or "local")
-        if isinstance(kind, str) and kind not in self.executors:
-            ok = False
-            self.add((*path, "connection"), f"unknown connection {kind!r}; expected one of: "
-                                            f"{', '.join(sorted(self.executors))}")
-        elif isinstance(kind, str):
-            for key, message in misplaced_settings(kind, fields):
-                ok = False
-                self.add((*path, key), message)
+        problems, typed = check_target(self.registry, fields, inherited=inherited,
+                                       complete=complete is not None, member=exclude == "name")
+        for loc, message in problems:
+            if loc == ("host",) and message == MISSING:
+                kind = fields.get("connection", inherited or "local")
+                message = (f"{kind} target {complete!r} needs host: (the address to connect "
+                           "to); only a host name listed under a group's hosts: gets one "
+                           "from its group")
+            self.add((*path, *loc), message)
+        common = self.common_settings(path, fields)
+        if typed is None or common is None:
+            return None
+        return {**common, **typed}
+
+    def common_settings(self, path: FieldPath, fields: dict[str, Any]) -> dict[str, Any] | None:
+        """``connection``, ``hosts`` and ``vars`` as written, checked by the Target model."""
         try:
             target = Target.model_validate({k: v for k, v in fields.items()
-                                            if k in Target.model_fields})
+                                            if k in COMMON_KEYS})
         except ValidationError as exc:
             from runbook.loader import pydantic_problems
 
             for loc, message in pydantic_problems(exc, path):
                 self.add(loc, message)
             return None
-        return target.model_dump(exclude_unset=True) if ok else None
+        return target.model_dump(exclude_unset=True)
 
     # -- groups ----------------------------------------------------------------
 
@@ -418,6 +330,10 @@ class _Inventory:
             return []  # its definition has problems, reported where it is
         if entry in self.targets and entry not in self.generated:
             return [entry]
+        return self.host_member(group, path, entry)
+
+    def host_member(self, group: str, path: FieldPath, entry: str) -> list[str]:
+        """A bare host name in a group: a target of its own with the group's settings."""
         settings = self.group_settings.get(group)
         if settings is None:
             return []  # the group's own settings have problems, reported there
@@ -432,50 +348,67 @@ class _Inventory:
                      + "; a host name needs a group with a host-based connection such as "
                        f"connection: ssh (this group's is {connection})")
             return []
-        if not _HOST_RE.match(entry):
+        if not is_host_name(entry):
             self.add(path, f"group member {entry!r} is not a defined target, a group or a "
                            "host name")
             return []
         group_path = self.group_specs[group][0]
-        refs = {key: (*group_path, key) for key in _REFS}
+        refs = {key: (*group_path, key) for key in self.refs}
         return self.generate(path, entry, {**settings, "host": entry}, refs)
 
     def mapped_member(self, group: str, path: FieldPath, entry: dict[str, Any]) -> list[str]:
+        """A ``{name:, host:, ...}`` member: its own settings over its group's."""
         settings = self.group_settings.get(group)
-        inherited = settings.get("connection") if settings else None
+        own = self.member_settings(path, entry, settings)
+        if own is None or settings is None:
+            return []
+        merged = {**settings, **own,
+                  "vars": {**settings.get("vars", {}), **own.get("vars", {})}}
+        host = own.get("host") or settings.get("host") or entry.get("name")
+        if host and self.reaches_hosts(merged.get("connection", "local")):
+            merged["host"] = host
+        name = self.member_name(path, entry.get("name"), merged)
+        if name is None:
+            return []
+        group_path = self.group_specs[group][0]
+        refs = {key: (*path, key) if key in entry else (*group_path, key) for key in self.refs}
+        return self.generate(path, name, merged, refs)
+
+    def member_settings(self, path: FieldPath, entry: dict[str, Any],
+                        group: dict[str, Any] | None) -> dict[str, Any] | None:
+        inherited = group.get("connection") if group else None
         own = self.settings_of(path, entry, exclude="name",
                                inherited=str(inherited) if inherited else None)
         name = entry.get("name")
         if "hosts" in entry:
             self.add((*path, "hosts"), "a group member is one target; to nest a group, list "
                                        "its name")
-            return []
+            return None
         if name is not None and (not isinstance(name, str) or not name):
             self.add((*path, "name"), f"name must be a non-empty string (got {name!r})")
-            return []
-        if own is None or settings is None:
-            return []
-        merged = {**settings, **own,
-                  "vars": {**settings.get("vars", {}), **own.get("vars", {})}}
-        if str(merged.get("connection", "local")) not in NO_HOSTS:
-            merged["host"] = own.get("host") or settings.get("host") or name
+            return None
+        return own
+
+    def member_name(self, path: FieldPath, name: str | None,
+                    merged: dict[str, Any]) -> str | None:
         if not name and not merged.get("host"):
             self.add(path, "a group member mapping needs name: (and host: unless the name "
                            "is the host name)")
-            return []
+            return None
         name = name or str(merged["host"])
         if name in self.group_specs or (name in self.targets and name not in self.generated):
             self.add((*path, "name"), f"{name!r} is already defined as a "
                      + ("group" if name in self.group_specs else "target")
                      + "; list the name alone to use it as it is, or choose another name")
-            return []
-        group_path = self.group_specs[group][0]
-        refs = {key: (*path, key) if key in entry else (*group_path, key) for key in _REFS}
-        return self.generate(path, name, merged, refs)
+            return None
+        return name
 
     def generate(self, path: FieldPath, name: str, fields: dict[str, Any],
                  refs: dict[str, FieldPath]) -> list[str]:
-        target = Target.model_validate(fields)
+        complete = self.completed(path, fields)
+        if complete is None:
+            return []
+        target = Target.model_validate(complete)
         known = self.targets.get(name)
         if known is not None and known != target:
             first = dotted(self.origin[name])
@@ -491,29 +424,43 @@ class _Inventory:
                 self.ref_origin[(name, key)] = where
         return [name]
 
+    def completed(self, path: FieldPath, fields: dict[str, Any]) -> dict[str, Any] | None:
+        """A member's settings with its group's, typed; None (reported) when a required
+        setting is set by neither."""
+        problems, typed = check_target(self.registry, fields, complete=True)
+        missing = [loc for loc, message in problems if message == MISSING]
+        for loc in missing:
+            self.add((*path, *loc), f"{MISSING} (neither this member nor its group sets it)")
+        if missing:
+            return None
+        return {**fields, **(typed or {})}
+
     # -- references between targets ----------------------------------------------
 
     def references(self, targets: dict[str, Target]) -> None:
-        """``jump`` and ``via`` name one target of this inventory (or ``local``)."""
+        """``jump``, ``via`` (the settings kinds declare as references) name one target of
+        this inventory (or ``local``)."""
         for name, target in targets.items():
             if target.hosts:
                 continue  # a group's jump/via is checked on each of its members
-            for key in _REFS:
-                ref = getattr(target, key)
+            for key in self.refs:
+                ref = target.setting(key)
                 if ref is None or "{{" in ref or (ref == "local" and ref not in targets):
                     continue
-                path = self.ref_origin.get((name, key), self.origin.get(name, ()))
-                if ref not in targets:
-                    if ref in self.broken:
-                        continue
-                    hint = difflib.get_close_matches(ref, sorted(targets), n=1)
-                    self.add(path, f"{key} names {ref!r}, which is not a target of this "
-                                   "inventory" + (f" (did you mean {hint[0]!r}?)" if hint
-                                                  else ""))
-                elif targets[ref].hosts:
-                    self.add(path, f"{key} names group {ref!r}; it must name one target")
-                elif _loops(targets, name, key):
-                    self.add(path, f"{key} of {name!r} leads back to {name!r}")
+                self.reference(targets, name, key, ref)
+
+    def reference(self, targets: dict[str, Target], name: str, key: str, ref: str) -> None:
+        path = self.ref_origin.get((name, key), self.origin.get(name, ()))
+        if ref not in targets:
+            if ref in self.broken:
+                return
+            hint = difflib.get_close_matches(ref, sorted(targets), n=1)
+            self.add(path, f"{key} names {ref!r}, which is not a target of this "
+                           "inventory" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+        elif targets[ref].hosts:
+            self.add(path, f"{key} names group {ref!r}; it must name one target")
+        elif _loops(targets, name, key):
+            self.add(path, f"{key} of {name!r} leads back to {name!r}")
 
 
 def _loops(targets: dict[str, Target], start: str, key: str) -> bool:
@@ -521,12 +468,10 @@ def _loops(targets: dict[str, Target], start: str, key: str) -> bool:
     seen = {start}
     current = targets[start]
     while True:
-        ref: str | None = getattr(current, key)
+        ref = current.setting(key)
         if ref is None or ref not in targets:
             return False
         if ref in seen:
-            return ref == start
+            return bool(ref == start)
         seen.add(ref)
         current = targets[ref]
-
-

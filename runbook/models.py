@@ -10,7 +10,6 @@ in Python from the same models.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -67,64 +66,29 @@ class Param(Model):
 
 
 class Target(Model):
-    """Where commands run. ``hosts`` makes it a group (fan-out)."""
+    """Where commands run. ``hosts`` makes it a group (fan-out).
+
+    Every other key is a setting of the connection kind (``host``, ``port``,
+    ``namespace``, a plugin's ``image``...): the kind's own settings model
+    checks them when the playbook or inventory is loaded
+    (``runbook.executors.validation``) and types them when the executor is
+    built, so a plugin's kind needs no field here.
+    """
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
 
     connection: str = "local"
     hosts: list[str] | None = None
     vars: dict[str, Any] = Field(default_factory=dict)
-    # ssh
-    host: str | None = None
-    port: int | None = None
-    user: str | None = None
-    key_file: str | None = None
-    password: str | None = None
-    known_hosts: str | None = None
-    accept_new_host_key: bool | None = None
-    key_passphrase: str | None = None
-    connect_timeout: Duration | None = None
-    keepalive: Duration | None = None
-    hash_known_hosts: bool | None = None
-    jump: str | None = None
-    # kubectl-exec
-    namespace: str | None = None
-    pod: str | None = None
-    selector: str | None = None
-    container: str | None = None
-    context: str | None = None
-    via: str | None = None
-    # local
-    env: dict[str, str] | None = None
 
     def settings(self) -> dict[str, Any]:
         """The connection settings an executor is built from."""
-        return self.model_dump(exclude_none=True, exclude={"hosts", "vars", "connection"})
+        return {k: v for k, v in (self.__pydantic_extra__ or {}).items() if v is not None}
 
-
-CONNECTION_SETTINGS: dict[str, tuple[str, ...]] = {
-    "local": ("env",),
-    "ssh": ("host", "port", "user", "key_file", "password", "known_hosts",
-            "accept_new_host_key", "key_passphrase", "connect_timeout", "keepalive",
-            "hash_known_hosts", "jump", "env"),
-    "kubectl-exec": ("namespace", "pod", "selector", "container", "context", "via", "env"),
-}
-"""The settings each built-in connection kind reads (a plugin's kinds are not checked)."""
-
-
-def misplaced_settings(connection: str, keys: Iterable[Any]) -> list[tuple[str, str]]:
-    """Target settings that the connection kind would silently ignore, as (key, message):
-    ``namespace`` on an ssh target, or ``host`` where ``connection: ssh`` was forgotten."""
-    own = CONNECTION_SETTINGS.get(connection)
-    if own is None:
-        return []
-    out = []
-    for key in map(str, keys):
-        if key in ("connection", "hosts", "vars") or key in own or key not in Target.model_fields:
-            continue
-        kinds = [kind for kind, names in CONNECTION_SETTINGS.items() if key in names]
-        out.append((key, f"{key!r} is not a setting of connection: {connection}"
-                         + (f" (it belongs to connection: {' or '.join(kinds)})" if kinds else "")
-                         + f"; connection: {connection} takes {', '.join(own)}"))
-    return out
+    def setting(self, key: str, default: Any = None) -> Any:
+        """One connection setting (``default`` when the target does not set it)."""
+        value = (self.__pydantic_extra__ or {}).get(key)
+        return default if value is None else value
 
 
 class Retry(Model):

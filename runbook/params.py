@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from runbook.durations import parse_duration
@@ -16,53 +16,71 @@ _FALSE = {"false", "no", "off", "0"}
 
 def coerce(param: Param, value: Any) -> Any:
     """The value as the param's type; ValueError saying what was expected."""
-    kind = param.type
-    if kind == "string":
-        if isinstance(value, (dict, list)):
-            raise ValueError(f"expected a string, got {type(value).__name__}")
-        out: Any = str(value)
-    elif kind == "int":
-        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-            raise ValueError(f"expected an integer, got {value!r}")
-        try:
-            out = int(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"expected an integer, got {value!r}") from None
-    elif kind == "float":
-        if isinstance(value, bool):
-            raise ValueError(f"expected a number, got {value!r}")
-        try:
-            out = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"expected a number, got {value!r}") from None
-    elif kind == "bool":
-        if isinstance(value, bool):
-            out = value
-        elif str(value).lower() in _TRUE:
-            out = True
-        elif str(value).lower() in _FALSE:
-            out = False
-        else:
-            raise ValueError(f"expected true or false, got {value!r}")
-    elif kind == "duration":
-        out = parse_duration(value)
-    else:  # list, map: JSON on the command line, native in files and Python
-        if isinstance(value, str):
-            try:
-                decoded = json.loads(value)
-            except json.JSONDecodeError:
-                decoded = None
-            if isinstance(decoded, (list, dict)):
-                value = decoded
-            elif kind == "list":
-                value = [v.strip() for v in value.split(",") if v.strip()]
-        expected = list if kind == "list" else dict
-        if not isinstance(value, expected):
-            raise ValueError(f"expected a {kind}, got {value!r}")
-        out = value
+    out = _COERCERS.get(param.type, _collection)(value, param.type)
     if param.choices is not None and out not in param.choices:
         raise ValueError(f"expected one of {param.choices}, got {out!r}")
     return out
+
+
+def _string(value: Any, kind: str) -> str:
+    if isinstance(value, (dict, list)):
+        raise ValueError(f"expected a string, got {type(value).__name__}")
+    return str(value)
+
+
+def _int(value: Any, kind: str) -> int:
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError(f"expected an integer, got {value!r}")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected an integer, got {value!r}") from None
+
+
+def _float(value: Any, kind: str) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected a number, got {value!r}") from None
+
+
+def _bool(value: Any, kind: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in _TRUE:
+        return True
+    if str(value).lower() in _FALSE:
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _duration(value: Any, kind: str) -> float:
+    return parse_duration(value)
+
+
+def _collection(value: Any, kind: str) -> Any:
+    """list, map: JSON on the command line (a list also as a,b,c), native in files and
+    Python."""
+    if isinstance(value, str):
+        try:
+            decoded = json.loads(value)
+        except json.JSONDecodeError:
+            decoded = None
+        if isinstance(decoded, (list, dict)):
+            value = decoded
+        elif kind == "list":
+            value = [v.strip() for v in value.split(",") if v.strip()]
+    expected = list if kind == "list" else dict
+    if not isinstance(value, expected):
+        raise ValueError(f"expected a {kind}, got {value!r}")
+    return value
+
+
+_COERCERS: dict[str, Callable[[Any, str], Any]] = {
+    "string": _string, "int": _int, "float": _float, "bool": _bool, "duration": _duration,
+}
 
 
 def resolve_params(playbook: Playbook, given: Mapping[str, Any], *,

@@ -1,11 +1,13 @@
-"""SSH connections opened while the rest of runbook is still loading.
+"""Connections opened while the rest of runbook is still loading.
 
 The CLI knows the playbook and its targets a few hundred milliseconds before
 the engine, the audit log and the console are imported and ready. An SSH
 handshake is mostly waiting (network, and the server's own key exchange), so
 for a real run the connections it will need first (the preconditions' targets
 and the first step's, every host of a group) are opened in the background
-meanwhile.
+meanwhile. Which targets qualify is their connection kind's answer
+(``ConnectionKind.connect_early``: ssh says yes unless the target accepts a
+new host key, which writes known_hosts); this module knows no kind by name.
 
 Nothing here may change what a run does:
 
@@ -13,8 +15,8 @@ Nothing here may change what a run does:
   the ones used to open it;
 * a failed attempt is handed over with its error, which the run's first
   attempt then reports instead of trying (and waiting out a timeout) again;
-* targets with templated settings, a jump host or ``accept_new_host_key``
-  (which writes known_hosts) are left to the engine, and any problem working
+* targets with templated settings or a setting naming another target (a jump
+  host) are left to the engine, and any problem working
   out the targets is left for the run to report in its own way;
 * the threads are daemons and ``close`` never waits for a handshake: a run
   refused early (locked, bad params) exits at once.
@@ -29,6 +31,7 @@ from typing import Any
 
 from runbook.errors import ConnectionError_
 from runbook.executors.base import Executor
+from runbook.executors.kinds import ConnectionKind, kind_of
 from runbook.models import Playbook, Target
 from runbook.plugins import Registry
 from runbook.templating import is_template
@@ -38,34 +41,42 @@ def first_targets(playbook: Playbook, targets: Mapping[str, Target],
                   registry: Registry) -> dict[str, Target]:
     """The targets a run reaches first: the preconditions' and the first step's (every
     host when that is a group), by name. Names that do not resolve are left out."""
-    from runbook.fanout import group_members
+    out: dict[str, Target] = {}
+    for name in _first_names(playbook, registry):
+        target = targets.get(name)
+        if target is None:
+            continue
+        if target.hosts:
+            out.update(_group_hosts(targets, name))
+        else:
+            out[name] = target
+    return out
 
+
+def _first_names(playbook: Playbook, registry: Registry) -> list[str]:
     names = [c.target or playbook.default_target() for c in playbook.preconditions]
     first = next(iter(playbook.steps), None)
     action = registry.actions.get(first.action) if first is not None else None
     if first is not None and action is not None and not action.in_engine:
         names.append(first.target or playbook.default_target())
-    out: dict[str, Target] = {}
-    for name in dict.fromkeys(names):
-        target = targets.get(name)
-        if target is None:
-            continue
-        if not target.hosts:
-            out[name] = target
-            continue
-        try:
-            members, made = group_members(targets, name)
-        except Exception:  # a broken group is the run's to report, step by step
-            continue
-        for member in members:
-            out[member] = made.get(member) or targets[member]
-    return out
+    return list(dict.fromkeys(names))
 
 
-def _prefetchable(target: Target, settings: Mapping[str, Any]) -> bool:
-    return (target.connection == "ssh" and bool(settings.get("host"))
-            and not settings.get("accept_new_host_key")
-            and "jump" not in settings and "via" not in settings
+def _group_hosts(targets: Mapping[str, Target], name: str) -> dict[str, Target]:
+    from runbook.fanout import group_members
+
+    try:
+        members, made = group_members(targets, name)
+    except Exception:  # a broken group is the run's to report, step by step
+        return {}
+    return {member: made.get(member) or targets[member] for member in members}
+
+
+def _prefetchable(kind: ConnectionKind, settings: Mapping[str, Any]) -> bool:
+    """The kind wants it, no other target is involved (``jump``, ``via``), and nothing
+    is templated (only the engine can render it)."""
+    return (kind.connect_early is not None and kind.connect_early(settings)
+            and not any(key in settings for key in kind.references)
             and not any(is_template(v) for v in _strings(settings)))
 
 
@@ -77,6 +88,18 @@ def _strings(value: Any) -> list[str]:
     if isinstance(value, list):
         return [s for v in value for s in _strings(v)]
     return []
+
+
+def _early_executor(name: str, target: Target, registry: Registry) -> Executor | None:
+    """The executor to connect early for ``target``, unbuilt when it should not be."""
+    kind = kind_of(registry, target.connection)
+    if kind is None:
+        return None
+    settings = target.settings()
+    prepared = kind.prepare(settings, where=f"targets.{name}")
+    if not _prefetchable(kind, prepared):
+        return None
+    return kind.factory(name, prepared)
 
 
 class Prefetch:
@@ -102,17 +125,15 @@ class Prefetch:
             return self
         for name, target in wanted.items():
             try:
-                settings = target.settings()
-                factory = registry.executors.get(target.connection)
-                if factory is None or not _prefetchable(target, settings):
-                    continue
                 # Built here, on the caller's thread: the import of paramiko it may
                 # trigger stays out of the worker threads.
-                executor = factory(name, dict(settings))
+                executor = _early_executor(name, target, registry)
             except Exception:
                 continue
+            if executor is None:
+                continue
             done: Future[None] = Future()
-            self._pending[name] = (settings, executor, done)
+            self._pending[name] = (target.settings(), executor, done)
             threading.Thread(target=self._connect, args=(executor, done), daemon=True,
                              name=f"connect-{name}").start()
         return self

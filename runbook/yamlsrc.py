@@ -88,31 +88,34 @@ class _Builder:
         self.seen[ident] = 1
         self.lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
-            out: dict[Any, Any] = {}
-            for key_node, value_node in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    merged = self.build(value_node, path)
-                    for item in merged if isinstance(merged, list) else [merged]:
-                        if isinstance(item, dict):
-                            for k, v in item.items():
-                                out.setdefault(k, v)
-                    continue
-                key = self.build(key_node, path)
-                if not isinstance(key, Hashable):
-                    raise PlaybookError("a mapping key must be a plain value", file=self.file,
-                                        line=key_node.start_mark.line + 1)
-                if key in out:
-                    raise PlaybookError(f"duplicate key {key!r}", file=self.file,
-                                        line=key_node.start_mark.line + 1,
-                                        field=_dotted((*path, str(key))))
-                sub = (*path, str(key))
-                self.lines[sub] = key_node.start_mark.line + 1
-                out[key] = self.build(value_node, sub)
-            return out
+            return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
         return self.scalars.construct_object(node, deep=True)
 
+
+    def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[Any, Any]:
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                merged = self.build(value_node, path)
+                for item in merged if isinstance(merged, list) else [merged]:
+                    if isinstance(item, dict):
+                        for k, v in item.items():
+                            out.setdefault(k, v)
+                continue
+            key = self.build(key_node, path)
+            if not isinstance(key, Hashable):
+                raise PlaybookError("a mapping key must be a plain value", file=self.file,
+                                    line=key_node.start_mark.line + 1)
+            if key in out:
+                raise PlaybookError(f"duplicate key {key!r}", file=self.file,
+                                    line=key_node.start_mark.line + 1,
+                                    field=_dotted((*path, str(key))))
+            sub = (*path, str(key))
+            self.lines[sub] = key_node.start_mark.line + 1
+            out[key] = self.build(value_node, sub)
+        return out
 
 def _dotted(path: Path) -> str:
     out = ""
@@ -145,23 +148,7 @@ def load_yaml(text: str, file: str) -> Source:
     """Parse one YAML document; PlaybookError with file and line on any problem."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise PlaybookError(f"file too large (over {MAX_BYTES // 1000} kB)", file=file)
-    try:
-        node = yaml.compose(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or str(exc)
-        if exc.context_mark is not None and "end of stream" in problem:
-            # An unclosed quote or bracket: where it opened is what helps.
-            mark = exc.context_mark
-            problem = f"{exc.context} that is never closed ({problem})"
-        elif "cannot start any token" in problem and "\t" in text:
-            problem += " (tabs cannot indent YAML; use spaces)"
-        line = mark.line + 1 if mark else None
-        raise PlaybookError(f"YAML syntax error: {problem}", file=file, line=line) from exc
-    except yaml.YAMLError as exc:
-        raise PlaybookError(f"YAML error: {exc}", file=file) from exc
-    except RecursionError as exc:
-        raise PlaybookError("nested too deeply", file=file) from exc
+    node = _compose(text, file)
     if node is None:
         return Source(file, None, {})
     builder = _Builder(file)
@@ -175,3 +162,29 @@ def load_yaml(text: str, file: str) -> Source:
         raise PlaybookError(f"cannot read value: {exc}", file=file,
                             line=builder.current_line) from exc
     return Source(file, data, builder.lines)
+
+
+def _compose(text: str, file: str) -> yaml.Node | None:
+    """The node graph of the document (aliases not expanded), or a located PlaybookError."""
+    try:
+        node: yaml.Node | None = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        raise _syntax_error(exc, text, file) from exc
+    except yaml.YAMLError as exc:
+        raise PlaybookError(f"YAML error: {exc}", file=file) from exc
+    except RecursionError as exc:
+        raise PlaybookError("nested too deeply", file=file) from exc
+    return node
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, text: str, file: str) -> PlaybookError:
+    mark = exc.problem_mark or exc.context_mark
+    problem = exc.problem or str(exc)
+    if exc.context_mark is not None and "end of stream" in problem:
+        # An unclosed quote or bracket: where it opened is what helps.
+        mark = exc.context_mark
+        problem = f"{exc.context} that is never closed ({problem})"
+    elif "cannot start any token" in problem and "\t" in text:
+        problem += " (tabs cannot indent YAML; use spaces)"
+    line = mark.line + 1 if mark else None
+    return PlaybookError(f"YAML syntax error: {problem}", file=file, line=line)

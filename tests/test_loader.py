@@ -216,3 +216,30 @@ def test_numbers_in_an_argv_list_are_arguments() -> None:
     action = default_registry().action("host.shell")
     args = action.validate_args(playbook.steps[0].with_)
     assert action.commands(args) == [["sleep", "1"]]
+
+
+def test_every_rule_has_a_broken_playbook_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each rule of runbook.rules reports a problem in at least one corpus case."""
+    import contextlib
+    import sys
+
+    from runbook import rules
+
+    lists = (rules.PLAYBOOK_RULES, rules.TARGET_RULES, rules.STEP_RULES, rules.CHECK_RULES,
+             rules.ARGUMENT_RULES)
+    names = {rule.__name__ for group in lists for rule in group}
+    reported: set[str] = set()
+    add = rules.Rules.add
+
+    def recording_add(self: rules.Rules, path: tuple[str | int, ...], message: str) -> None:
+        frame = sys._getframe(1)
+        while frame is not None:
+            reported.add(frame.f_code.co_name)
+            frame = frame.f_back  # type: ignore[assignment]
+        add(self, path, message)
+
+    monkeypatch.setattr(rules.Rules, "add", recording_add)
+    for case in CASES:
+        with contextlib.suppress(PlaybookError):
+            load(case)
+    assert sorted(names - reported) == []

@@ -1,9 +1,12 @@
-"""Output parsers of the kubectl, kafka and cfs plugins, table-driven on recorded samples.
+"""Output parsers of the built-in plugins, table-driven on recorded samples.
 
-Every ``tests/samples/<command>/<NN-name>.expected.json`` is one case: the
-parser registered for ``<command>`` gets ``<NN-name>.stdout``/``.stderr`` (""
-when absent), ``.rc`` (0 when absent) and keyword arguments from
-``.args.json``, and must return exactly the expected value. The samples are
+Every plugin declares its parsers and their samples folders through the
+``runbook_parsers()`` hook (``runbook.samples.OutputParser``); this file
+discovers them, so a new plugin's samples are tested without editing it.
+Every ``<folder>/<NN-name>.expected.json`` is one case: the declared parser
+gets ``<NN-name>.stdout``/``.stderr`` ("" when absent), ``.rc`` (0 when
+absent) and keyword arguments from ``.args.json``, and must return exactly the
+expected value. Relative folders are under ``tests/samples``. The samples are
 byte-exact copies of /work/shared/formats/*.md; the expected values were
 written by reading the samples, not by running the parsers. The targeted tests
 below cover malformed output and cases the formats describe without a sample.
@@ -11,6 +14,7 @@ below cover malformed output and cases the formats describe without a sample.
 
 from __future__ import annotations
 
+import ast
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -21,104 +25,98 @@ from runbook_cfs import parse as cfs
 from runbook_kafka import parse as kafka
 from runbook_kubectl import parse as kubectl
 
-from runbook.errors import RunbookError
+from runbook.errors import PluginError, RunbookError
 from runbook.parsing import ParseError, table_rows, to_int_or_none
+from runbook.plugins import build_registry, default_registry, make_plugin_manager
+from runbook.samples import OutputParser, SampleCase, sample_cases, stray_files
 
 SAMPLES = Path(__file__).parent / "samples"
+PLUGINS = Path(__file__).resolve().parent.parent / "plugins"
 
-Parser = Callable[..., Any]
-
-
-def _deployment(stdout: str, stderr: str, rc: int) -> Any:
-    return kubectl.deployment_replicas(kubectl.parse_json(stdout))
-
-
-def _pods(stdout: str, stderr: str, rc: int) -> Any:
-    return kubectl.pods_summary(kubectl.parse_json(stdout))
-
-
-def _scale(stdout: str, stderr: str, rc: int) -> Any:
-    return kubectl.parse_scale(stdout)
-
-
-def _rollout(stdout: str, stderr: str, rc: int) -> Any:
-    return kubectl.parse_rollout_status(stdout, rc, stderr)
-
-
-def _describe(stdout: str, stderr: str, rc: int, group: str | None = None) -> Any:
-    return kafka.parse_group_describe(stdout, stderr, group=group)
-
-
-def _reset(stdout: str, stderr: str, rc: int) -> Any:
-    return kafka.parse_reset_offsets(stdout, stderr)
-
-
-def _consume(stdout: str, stderr: str, rc: int) -> Any:
-    return kafka.parse_console_consumer(stdout, stderr)
-
-
-def _options(stdout: str, stderr: str, rc: int) -> Any:
-    return cfs.parse_options(stdout)
-
-
-def _sessions(stdout: str, stderr: str, rc: int) -> Any:
-    return cfs.parse_sessions(stdout)
-
-
-# The table forms of `kubectl get deployments/pods` are not parsed (JSON only), so the
-# samples folders hold only the JSON samples.
-PARSERS: dict[str, Parser] = {
-    "kubectl-get-deployment": _deployment,
-    "kubectl-get-pods": _pods,
-    "kubectl-scale": _scale,
-    "kubectl-rollout-status": _rollout,
-    "kafka-consumer-groups-describe": _describe,
-    "kafka-consumer-groups-reset-offsets": _reset,
-    "kafka-console-consumer": _consume,
-    "cray-cfs-options": _options,
-    "cray-cfs-sessions": _sessions,
-}
-
-SAMPLE_SUFFIXES = (".stdout", ".stderr", ".rc", ".args.json", ".expected.json")
+DECLARED = default_registry().parsers()
+FOLDERS = {name: parser.folder(name, SAMPLES) for name, parser in DECLARED.items()}
 
 
 def _cases() -> list[Any]:
-    return [
-        pytest.param(path, id=f"{path.parent.name}/{path.name[: -len('.expected.json')]}")
-        for path in sorted(SAMPLES.glob("*/*.expected.json"))
-    ]
+    return [pytest.param(name, case, id=case.name)
+            for name, folder in sorted(FOLDERS.items()) for case in sample_cases(folder)]
 
 
-def _read(path: Path, default: str = "") -> str:
-    # Decoding the bytes keeps them as recorded (read_text would translate newlines).
-    return path.read_bytes().decode("utf-8") if path.exists() else default
+@pytest.mark.parametrize(("parser", "case"), _cases())
+def test_sample(parser: str, case: SampleCase) -> None:
+    assert case.part(".stdout") or case.part(".stderr"), \
+        "a sample needs a .stdout or a .stderr file"
+    assert case.run(DECLARED[parser].parse) == case.expected()
 
 
-@pytest.mark.parametrize("expected_path", _cases())
-def test_sample(expected_path: Path) -> None:
-    base = expected_path.parent / expected_path.name[: -len(".expected.json")]
-    stdout = _read(base.with_name(base.name + ".stdout"))
-    stderr = _read(base.with_name(base.name + ".stderr"))
-    rc = int(_read(base.with_name(base.name + ".rc"), "0").strip())
-    kwargs = json.loads(_read(base.with_name(base.name + ".args.json"), "{}"))
-    assert stdout or stderr, "a sample needs a .stdout or a .stderr file"
-    parser = PARSERS[expected_path.parent.name]
-    assert parser(stdout, stderr, rc, **kwargs) == json.loads(expected_path.read_text())
+def test_every_declared_parser_has_cases() -> None:
+    assert len(DECLARED) >= 9
+    for name, folder in FOLDERS.items():
+        assert sample_cases(folder), f"{name}: no cases in {folder}"
 
 
-def test_every_sample_folder_has_a_parser_and_cases() -> None:
-    folders = {p.name for p in SAMPLES.iterdir() if p.is_dir()}
-    assert folders == set(PARSERS)
-    for folder in folders:
-        assert list((SAMPLES / folder).glob("*.expected.json")), folder
+def test_every_sample_folder_belongs_to_a_declared_parser() -> None:
+    folders = {p for p in SAMPLES.iterdir() if p.is_dir()}
+    assert folders == {f for f in FOLDERS.values() if f.parent == SAMPLES}
 
 
 def test_every_sample_file_belongs_to_a_case() -> None:
-    for path in SAMPLES.glob("*/*"):
-        suffix = next((s for s in SAMPLE_SUFFIXES if path.name.endswith(s)), None)
-        assert suffix is not None, f"unexpected file {path}"
-        stem = path.name[: -len(suffix)]
-        assert (path.parent / f"{stem}.expected.json").exists(), f"no expected.json for {path}"
+    for folder in FOLDERS.values():
+        assert stray_files(folder) == [], f"unexpected files in {folder}"
+
+
+def test_every_plugin_with_a_parse_module_declares_its_parsers() -> None:
+    """A plugin package with parse.py implements runbook_parsers() in its __init__.py."""
+    for parse in sorted(PLUGINS.glob("*/parse.py")):
+        tree = ast.parse((parse.parent / "__init__.py").read_text(encoding="utf-8"))
+        hooks = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+        assert "runbook_parsers" in hooks, parse.parent.name
+
+
+def test_a_plugin_brings_its_own_samples(tmp_path: Path) -> None:
+    """A third-party plugin's parser and samples are found and run by the same code."""
+    from runbook import hookimpl
+
+    folder = tmp_path / "uptime"
+    folder.mkdir()
+    (folder / "01-up.stdout").write_text(" 10:00:00 up 3 days\n")
+    (folder / "01-up.expected.json").write_text('{"days": 3}')
+
+    class Uptime:
+        @staticmethod
+        @hookimpl
+        def runbook_parsers() -> dict[str, OutputParser]:
+            def parse(stdout: str, stderr: str, rc: int) -> dict[str, int]:
+                return {"days": int(stdout.split("up ")[1].split()[0])}
+            return {"uptime": OutputParser(parse, folder)}
+
+    parsers = build_registry(make_plugin_manager([Uptime()])).parsers()
+    assert set(parsers) == set(DECLARED) | {"uptime"}
+    assert parsers["uptime"].folder("uptime", SAMPLES) == folder
+    [case] = sample_cases(parsers["uptime"].folder("uptime", SAMPLES))
+    assert case.name == "uptime/01-up"
+    assert case.run(parsers["uptime"].parse) == case.expected()
+
+    class Clash:
+        @staticmethod
+        @hookimpl
+        def runbook_parsers() -> dict[str, OutputParser]:
+            return {"kubectl-scale": OutputParser(lambda *a: None)}
+
+    with pytest.raises(PluginError, match=r"output parser 'kubectl-scale' is contributed twice"):
+        build_registry(make_plugin_manager([Clash()])).parsers()
+
+
+def test_stray_sample_files_are_found(tmp_path: Path) -> None:
+    (tmp_path / "01-a.stdout").write_text("x")
+    (tmp_path / "01-a.expected.json").write_text("1")
+    (tmp_path / "01-a.stdotu").write_text("x")
+    (tmp_path / "02-b.stdout").write_text("x")
+    assert [p.name for p in stray_files(tmp_path)] == ["01-a.stdotu", "02-b.stdout"]
+
+
+def _read(path: Path, default: str = "") -> str:
+    return path.read_bytes().decode("utf-8") if path.exists() else default
 
 
 # --- ParseError and shared helpers ------------------------------------------------------------

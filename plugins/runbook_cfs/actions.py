@@ -1,8 +1,9 @@
 """CFS actions: read and update the global options (auto rollback), list sessions.
 
-``cfs.options_update`` reads the current options first: values already in
+HPE Cray CFS through the `cray` CLI; every action takes `cray`, the binary.
+`cfs.options_update` reads the current options first: values already in
 place are a no-op said out loud, and the old values are what
-``rollback: auto`` puts back.
+`rollback: auto` puts back.
 """
 
 from __future__ import annotations
@@ -21,9 +22,17 @@ class CrayArgs(Args):
 
 
 class OptionsGet(Action[CrayArgs]):
+    """argv: `cray cfs v3 options list --format json`
+
+    The result is the options object as the API returns it
+    (`{batcher_disable: false, batcher_max_backoff: 3600, ...}`), known keys
+    type-checked.
+    """
+
     name = "cfs.options_get"
     summary = "the CFS global options (cray cfs v3 options list)"
     Args = CrayArgs
+    result_fields = {"OPTION": "each option by name, as the API returns it"}
 
     def commands(self, args: CrayArgs) -> list[list[str]]:
         return [[args.cray, "cfs", "v3", "options", "list", "--format", "json"]]
@@ -60,11 +69,32 @@ class OptionsUpdateArgs(CrayArgs):
 
 
 class OptionsUpdate(Action[OptionsUpdateArgs]):
+    """All options are optional; at least one must be given (`name at least one
+    option to update`).
+
+    argv: options sorted by name, `_` → `-`, booleans as `true`/`false`:
+
+    ```
+    cray cfs v3 options update --batcher-disable true --format json
+    cray cfs v3 options update --batcher-max-backoff 3600 --format json
+    ```
+
+    Before updating it always reads `cray cfs v3 options list --format json`.
+    If every option already has the wanted value, it runs nothing and says so
+    (a no-op: the step's result is `{noop: "already set: batcher_disable=true",
+    result: {...}}`; templates and `register` see the inner `result`).
+
+    `rollback: auto`: the values read before the update are restored for the
+    options that changed, e.g. plan line
+    `rollback: auto: cray cfs v3 options update --batcher-disable false --format json`.
+    """
+
     name = "cfs.options_update"
     summary = "update CFS global options; captures old values so rollback: auto restores them"
     Args = OptionsUpdateArgs
     mutating = True
     idempotent = True
+    result_fields = {"OPTION": "each updated option with its value after the update"}
 
     def commands(self, args: OptionsUpdateArgs) -> list[list[str]]:
         argv = [args.cray, "cfs", "v3", "options", "update"]
@@ -103,13 +133,29 @@ class OptionsUpdate(Action[OptionsUpdateArgs]):
 
 
 class SessionsArgs(CrayArgs):
-    status: Literal["pending", "running", "complete"] | None = None
+    status: Literal["pending", "running", "complete"] | None = Field(
+        default=None, description="only sessions in this status (default: all)")
 
 
 class SessionsList(Action[SessionsArgs]):
+    """argv: `cray cfs v3 sessions list --format json [--status STATUS]`
+
+    ```yaml
+    that: "result.by_status.running | length + result.by_status.complete | length > 0"
+    ```
+    """
+
     name = "cfs.sessions_list"
     summary = "CFS sessions, grouped by status ({sessions, by_status})"
     Args = SessionsArgs
+    result_fields = {
+        "count": "the number of sessions",
+        "next": "the paging cursor (null on the last page)",
+        "sessions": "[{name, status, succeeded, start_time, completion_time, job, "
+                    "configuration}]",
+        "by_status": "{pending: [names], running: [names], complete: [names], ...}; always "
+                     "has the three keys",
+    }
 
     def commands(self, args: SessionsArgs) -> list[list[str]]:
         argv = [args.cray, "cfs", "v3", "sessions", "list", "--format", "json"]

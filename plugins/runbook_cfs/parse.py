@@ -19,6 +19,7 @@ from runbook.parsing import (
     load_json,
     parse_errors,
 )
+from runbook.samples import OutputParser
 
 # Types of the V3Options keys (Cray-HPE/config-framework-service api/openapi.yaml).
 _INT_OPTIONS = frozenset({
@@ -141,3 +142,19 @@ def _session(obj: dict[str, Any]) -> SessionSummary:
         "job": optional(state.get("job"), "status.session.job"),
         "configuration": optional(configuration.get("name"), "configuration.name"),
     }
+
+
+# --- the parsers as declared to runbook_parsers(), each tested on its samples folder ----------
+
+def _options_sample(stdout: str, stderr: str, rc: int) -> dict[str, Any]:
+    return parse_options(stdout)
+
+
+def _sessions_sample(stdout: str, stderr: str, rc: int) -> Sessions:
+    return parse_sessions(stdout)
+
+
+PARSERS = {
+    "cray-cfs-options": OutputParser(_options_sample),
+    "cray-cfs-sessions": OutputParser(_sessions_sample),
+}

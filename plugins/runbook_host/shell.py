@@ -25,11 +25,15 @@ def _word(value: Any) -> Any:
 
 
 class ShellArgs(Args):
-    command: list[str] | str = Field(description="argv list, or a string split with shlex")
-    shell: bool = Field(default=False, description="run the string through /bin/sh -c")
-    cwd: str | None = None
-    env: dict[str, str] = Field(default_factory=dict)
-    stdin: str | None = None
+    command: list[str] | str = Field(
+        description='argv list; a string is split with shlex ("ls -l /tmp" → [ls, -l, /tmp]). '
+                    'Numbers and booleans in a list become "3", "true", "false"')
+    shell: bool = Field(default=False, description="run through /bin/sh -c (a list is joined "
+                                                   "with shlex first)")
+    cwd: str | None = Field(default=None, description="working directory")
+    env: dict[str, str] = Field(default_factory=dict, description="added to the environment")
+    stdin: str | None = Field(default=None,
+                              description="written to the command's standard input")
 
     @field_validator("command", mode="before")
     @classmethod
@@ -55,12 +59,37 @@ class ShellArgs(Args):
         return shlex.split(self.command)
 
 
+_RESULT = {
+    "rc": "exit status",
+    "stdout": "standard output",
+    "stderr": "standard error",
+    "lines": "stdout split into lines",
+}
+
+
 class Shell(Action[ShellArgs]):
+    """argv:
+
+    | args | argv |
+    |---|---|
+    | `command: [mkdir, -p, "{{ workdir }}"]` | `mkdir -p /tmp/runbook-hello` |
+    | `command: "systemctl restart app"` | `systemctl restart app` |
+    | `command: "echo $HOME > /tmp/x"`, `shell: true` | `/bin/sh -c 'echo $HOME > /tmp/x'` |
+
+    A template value never passes through a shell unless `shell: true` is
+    written in the playbook: a param holding `; rm -rf /` stays one argument.
+
+    A non-zero exit fails the step. As a background step, the result after
+    `flow.stop` is the same shape, for the whole output. Plans do not show
+    `env`, `cwd` or `stdin`, only the argv.
+    """
+
     name = "host.shell"
     summary = "run a command (argv; a string is split with shlex unless shell: true)"
     Args = ShellArgs
     mutating = True
     can_background = True
+    result_fields = _RESULT
 
     def commands(self, args: ShellArgs) -> list[list[str]]:
         return [args.argv()]
@@ -77,6 +106,20 @@ class Shell(Action[ShellArgs]):
 
 
 class Query(Shell):
+    """The same arguments and argv as `host.shell`, but read-only: usable as a
+    probe, runs during a dry-run. Not background-capable.
+
+    A non-zero exit is **not** a failure, it is part of the result: assert on
+    it (`that: result.rc == 0`).
+
+    ```yaml
+      - id: has-sh
+        probe: host.query
+        with: {command: [sh, -c, "command -v echo"]}
+        that: result.rc == 0
+    ```
+    """
+
     name = "host.query"
     summary = "run a read-only command (usable as a probe); a non-zero exit is a result"
     mutating = False

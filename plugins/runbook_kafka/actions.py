@@ -1,10 +1,11 @@
 """Kafka actions: describe a consumer group, reset its offsets, consume in the background,
 and measure whether a group is committing offsets at all.
 
-They drive ``kafka-consumer-groups.sh`` and ``kafka-console-consumer.sh``
-(inside a broker pod through a kubectl-exec target, or wherever the scripts
-are on PATH); ``tool`` names the script when it lives elsewhere (e.g.
-``bin/kafka-console-consumer.sh`` in the Strimzi image).
+They drive Kafka's own scripts, `kafka-consumer-groups.sh` and
+`kafka-console-consumer.sh`, wherever the step's target runs them (in the
+examples: inside a broker pod through a `kubectl-exec` target); `tool` names
+the script when it is not on PATH under its usual name (`bin/...` in the
+Strimzi image).
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from runbook_kafka.parse import (
 
 class GroupArgs(Args):
     bootstrap_server: str = Field(description="host:port of a broker")
-    group: str
-    tool: str = Field(default="kafka-consumer-groups.sh")
+    group: str = Field(description="the consumer group")
+    tool: str = Field(default="kafka-consumer-groups.sh", description="the script")
 
 
 def _describe_argv(args: GroupArgs) -> list[str]:
@@ -42,10 +43,31 @@ def describe(args: GroupArgs, ctx: ActionContext) -> GroupDescription:
     return parse_or_fail(res, parse_group_describe, res.stdout, res.stderr, args.group)
 
 
+_PARTITIONS = ("[{topic, partition, current_offset, log_end_offset, lag, consumer_id, host, "
+               "client_id}]")
+_RESET_RESULT = {
+    "group": "the group",
+    "partitions": "[{topic, partition, new_offset}]",
+    "dry_run": "whether the tool only previewed the reset",
+    "error": "the tool's `Error: ...` line, if any",
+}
+
+
 class GroupDescribe(Action[GroupArgs]):
+    """argv: `TOOL --bootstrap-server SERVER --describe --group GROUP`"""
+
     name = "kafka.group_describe"
     summary = "a consumer group's offsets, lag and members ({active, members, total_lag, ...})"
     Args = GroupArgs
+    result_fields = {
+        "group": "the group",
+        "active": "false when the tool says the group has no active members (or does not "
+                  "exist), or no row names a consumer",
+        "members": "the number of distinct consumer ids",
+        "total_lag": "the sum of the known lags",
+        "state_message": "the tool's state line, if any",
+        "partitions": _PARTITIONS,
+    }
 
     def commands(self, args: GroupArgs) -> list[list[str]]:
         return [_describe_argv(args)]
@@ -55,9 +77,12 @@ class GroupDescribe(Action[GroupArgs]):
 
 
 class ResetArgs(GroupArgs):
-    topic: str
-    to: Literal["earliest", "latest", "current", "offset", "datetime", "shift-by"] = "latest"
-    value: str | None = Field(default=None, description="the offset, datetime or shift")
+    topic: str = Field(description="the topic (TOPIC or TOPIC:PARTITION,...)")
+    to: Literal["earliest", "latest", "current", "offset", "datetime", "shift-by"] = Field(
+        default="latest", description="where to move the offsets")
+    value: str | None = Field(default=None, description="the offset, datetime or shift: "
+                                                        "required for offset, datetime, "
+                                                        "shift-by; refused for the others")
 
     @model_validator(mode="after")
     def _value_when_needed(self) -> ResetArgs:
@@ -75,9 +100,16 @@ class ResetArgs(GroupArgs):
 
 
 class ResetOffsetsPreview(Action[ResetArgs]):
+    """argv: `TOOL --bootstrap-server SERVER --group GROUP --reset-offsets --to-TO [VALUE]
+    --topic TOPIC --dry-run`
+
+    A non-zero exit is a result.
+    """
+
     name = "kafka.reset_offsets_preview"
     summary = "the new offsets a reset would set (--dry-run); changes nothing"
     Args = ResetArgs
+    result_fields = _RESET_RESULT
 
     def commands(self, args: ResetArgs) -> list[list[str]]:
         return [args.argv("--dry-run")]
@@ -88,10 +120,25 @@ class ResetOffsetsPreview(Action[ResetArgs]):
 
 
 class ResetOffsets(Action[ResetArgs]):
+    """argv (two commands, both shown in plans):
+
+    ```
+    TOOL --bootstrap-server SERVER --describe --group GROUP
+    TOOL --bootstrap-server SERVER --group GROUP --reset-offsets --to-TO [VALUE] \\
+         --topic TOPIC --execute
+    ```
+
+    It describes the group first and refuses while the group is active:
+    `group 'cfs-operator' has 1 active member(s); stop its consumers before
+    resetting offsets`. It fails with `reset refused: ...` when the tool prints
+    an error or exits non-zero. The result is that of the preview.
+    """
+
     name = "kafka.reset_offsets"
     summary = "reset a group's offsets (--execute); refused while the group is active"
     Args = ResetArgs
     mutating = True
+    result_fields = _RESET_RESULT
 
     def commands(self, args: ResetArgs) -> list[list[str]]:
         return [_describe_argv(args), args.argv("--execute")]
@@ -110,21 +157,38 @@ class ResetOffsets(Action[ResetArgs]):
 
 
 class ConsumeArgs(Args):
-    bootstrap_server: str
-    topic: str
-    group: str | None = None
-    from_beginning: bool = False
-    max_messages: int | None = Field(default=None, ge=1)
-    timeout_ms: int | None = Field(default=None, ge=1)
-    tool: str = Field(default="kafka-console-consumer.sh")
+    bootstrap_server: str = Field(description="host:port of a broker")
+    topic: str = Field(description="the topic")
+    group: str | None = Field(default=None, description="--group; without it the tool uses an "
+                                                        "ephemeral group")
+    from_beginning: bool = Field(default=False, description="--from-beginning")
+    max_messages: int | None = Field(default=None, ge=1, description="--max-messages N")
+    timeout_ms: int | None = Field(default=None, ge=1, description="--timeout-ms N")
+    tool: str = Field(default="kafka-console-consumer.sh", description="the script")
 
 
 class ConsoleConsume(Action[ConsumeArgs]):
+    """A group member commits offsets, so it is mutating.
+
+    argv: `TOOL --bootstrap-server SERVER --topic TOPIC [--group GROUP] [--from-beginning]
+    [--max-messages N] [--timeout-ms N]`
+
+    The result comes at the end, or after `flow.stop` for a background step.
+    Typical use: in the background, watched by `flow.wait_quiet` and ended by
+    `flow.stop` (see `playbooks/cfs-purge.yaml`).
+    """
+
     name = "kafka.console_consume"
     summary = "consume a topic (in a group, committing offsets); background-capable"
     Args = ConsumeArgs
     mutating = True
     can_background = True
+    result_fields = {
+        "messages": "from the tool's `Processed a total of N messages` (else the number of "
+                    "records)",
+        "timed_out": "whether `--timeout-ms` expired",
+        "last": "the last 5 records",
+    }
 
     def commands(self, args: ConsumeArgs) -> list[list[str]]:
         argv = [args.tool, "--bootstrap-server", args.bootstrap_server, "--topic", args.topic]
@@ -149,10 +213,23 @@ class ProgressArgs(GroupArgs):
 
 
 class CommitProgress(Action[ProgressArgs]):
+    """argv (two commands, `interval` apart):
+    `TOOL --bootstrap-server SERVER --describe --group GROUP`, twice.
+    """
+
     name = "kafka.commit_progress"
     summary = "whether a group commits offsets: describe, wait, describe again"
     Args = ProgressArgs
     waits = True
+    result_fields = {
+        "committed": "the sum of offset increases per partition",
+        "progressing": "`committed > 0`",
+        "lag_before": "total lag at the first describe",
+        "lag_after": "total lag at the second describe",
+        "active": "whether the group has members (second describe)",
+        "members": "the number of members (second describe)",
+        "interval": "the seconds waited",
+    }
 
     def commands(self, args: ProgressArgs) -> list[list[str]]:
         return [_describe_argv(args), _describe_argv(args)]

@@ -19,6 +19,7 @@ from runbook.parsing import (
     to_int,
     to_int_or_none,
 )
+from runbook.samples import OutputParser
 
 DESCRIBE_COLUMNS = ("TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG",
                     "CONSUMER-ID", "HOST", "CLIENT-ID")
@@ -98,47 +99,15 @@ def parse_group_describe(stdout: str, stderr: str = "",
     captured from a terminal with the streams merged parses the same.
     """
     with parse_errors("kafka-consumer-groups.sh --describe", stdout or stderr):
-        states: dict[str, tuple[str, str]] = {}
-        for line in split_lines(stderr) + split_lines(stdout):
-            found = _GROUP_STATE.fullmatch(line.strip())
-            if found:
-                states.setdefault(found["group"], (line.strip(), found["state"]))
+        states = _group_states(stdout, stderr)
         rows = table_rows(stdout, DESCRIBE_COLUMNS)
         if rows is None and not states:
             raise ValueError(f"no consumer group table (header {' '.join(DESCRIBE_COLUMNS)})")
-
         by_group: dict[str | None, list[dict[str, str]]] = {}
         for row in rows or []:
             by_group.setdefault(row.get("GROUP", group), []).append(row)
-        names = list(by_group) + [name for name in states if name not in by_group]
-        if group is not None and group not in names:
-            raise ValueError(f"group {group!r} is not in the output "
-                             f"(found {', '.join(repr(n) for n in names) or 'none'})")
-        chosen = group if group is not None else (names[0] if names else None)
-
-        partitions: list[PartitionOffsets] = []
-        consumers: list[str] = []
-        for row in by_group.get(chosen, []):
-            consumer = none_if_dash(row["CONSUMER-ID"])
-            if consumer is not None and consumer not in consumers:
-                consumers.append(consumer)
-            topic = none_if_dash(row["TOPIC"])
-            partition = to_int_or_none(row["PARTITION"])
-            if topic is None and partition is None:
-                continue  # legacy layout: a member without any assigned partition
-            if topic is None or partition is None:
-                raise ValueError(f"row without topic or partition: {row}")
-            partitions.append({
-                "topic": topic,
-                "partition": partition,
-                "current_offset": to_int_or_none(row["CURRENT-OFFSET"]),
-                "log_end_offset": to_int_or_none(row["LOG-END-OFFSET"]),
-                "lag": to_int_or_none(row["LAG"]),
-                "consumer_id": consumer,
-                "host": none_if_dash(row["HOST"]),
-                "client_id": none_if_dash(row["CLIENT-ID"]),
-            })
-
+        chosen = _chosen_group(group, list(by_group) + [n for n in states if n not in by_group])
+        partitions, consumers = _partitions(by_group.get(chosen, []))
         state = states.get(chosen) if chosen is not None else next(iter(states.values()), None)
         inactive = state is not None and state[1] in _INACTIVE_STATES
         return {
@@ -149,6 +118,57 @@ def parse_group_describe(stdout: str, stderr: str = "",
             "total_lag": sum(p["lag"] for p in partitions if p["lag"] is not None),
             "state_message": state[0] if state else None,
         }
+
+
+def _group_states(stdout: str, stderr: str) -> dict[str, tuple[str, str]]:
+    """group -> (the state line, the state) from either stream, first mention wins."""
+    states: dict[str, tuple[str, str]] = {}
+    for line in split_lines(stderr) + split_lines(stdout):
+        found = _GROUP_STATE.fullmatch(line.strip())
+        if found:
+            states.setdefault(found["group"], (line.strip(), found["state"]))
+    return states
+
+
+def _chosen_group(group: str | None, names: list[str | None]) -> str | None:
+    """The group asked for (it must be in the output), else the first one shown."""
+    if group is not None and group not in names:
+        raise ValueError(f"group {group!r} is not in the output "
+                         f"(found {', '.join(repr(n) for n in names) or 'none'})")
+    return group if group is not None else (names[0] if names else None)
+
+
+def _partitions(rows: list[dict[str, str]]) -> tuple[list[PartitionOffsets], list[str]]:
+    """The partitions of a group's rows, and its distinct consumer ids in order."""
+    partitions: list[PartitionOffsets] = []
+    consumers: list[str] = []
+    for row in rows:
+        consumer = none_if_dash(row["CONSUMER-ID"])
+        if consumer is not None and consumer not in consumers:
+            consumers.append(consumer)
+        partition = _partition(row, consumer)
+        if partition is not None:
+            partitions.append(partition)
+    return partitions, consumers
+
+
+def _partition(row: dict[str, str], consumer: str | None) -> PartitionOffsets | None:
+    topic = none_if_dash(row["TOPIC"])
+    partition = to_int_or_none(row["PARTITION"])
+    if topic is None and partition is None:
+        return None  # legacy layout: a member without any assigned partition
+    if topic is None or partition is None:
+        raise ValueError(f"row without topic or partition: {row}")
+    return {
+        "topic": topic,
+        "partition": partition,
+        "current_offset": to_int_or_none(row["CURRENT-OFFSET"]),
+        "log_end_offset": to_int_or_none(row["LOG-END-OFFSET"]),
+        "lag": to_int_or_none(row["LAG"]),
+        "consumer_id": consumer,
+        "host": none_if_dash(row["HOST"]),
+        "client_id": none_if_dash(row["CLIENT-ID"]),
+    }
 
 
 def parse_reset_offsets(stdout: str, stderr: str) -> ResetPlan:
@@ -168,10 +188,7 @@ def parse_reset_offsets(stdout: str, stderr: str) -> ResetPlan:
         if rows is None and error is None:
             raise ValueError(f"no reset plan table (header {' '.join(RESET_COLUMNS)})")
         rows = rows or []
-        group = next((row["GROUP"] for row in rows if "GROUP" in row), None)
-        if group is None and error is not None:
-            named = _GROUP_IN_ERROR.search(error)
-            group = named["group"] if named else None
+        group = _reset_group(rows, error)
         partitions: list[NewOffset] = [
             {"topic": row["TOPIC"], "partition": to_int(row["PARTITION"]),
              "new_offset": to_int(row["NEW-OFFSET"])}
@@ -179,6 +196,15 @@ def parse_reset_offsets(stdout: str, stderr: str) -> ResetPlan:
         ]
         return {"group": group, "partitions": partitions, "dry_run": dry_run, "error": error}
 
+
+
+def _reset_group(rows: list[dict[str, str]], error: str | None) -> str | None:
+    """The group of the plan's rows, else the one the error names."""
+    group = next((row["GROUP"] for row in rows if "GROUP" in row), None)
+    if group is None and error is not None:
+        named = _GROUP_IN_ERROR.search(error)
+        group = named["group"] if named else None
+    return group
 
 def parse_console_consumer(stdout: str, stderr: str) -> Consumed:
     """Records printed by ``kafka-console-consumer.sh`` and its exit summary.
@@ -210,3 +236,25 @@ def parse_console_consumer(stdout: str, stderr: str) -> Consumed:
         "records": records,
         "timed_out": timed_out,
     }
+
+
+# --- the parsers as declared to runbook_parsers(), each tested on its samples folder ----------
+
+def _describe_sample(stdout: str, stderr: str, rc: int,
+                     group: str | None = None) -> GroupDescription:
+    return parse_group_describe(stdout, stderr, group=group)
+
+
+def _reset_sample(stdout: str, stderr: str, rc: int) -> ResetPlan:
+    return parse_reset_offsets(stdout, stderr)
+
+
+def _consume_sample(stdout: str, stderr: str, rc: int) -> Consumed:
+    return parse_console_consumer(stdout, stderr)
+
+
+PARSERS = {
+    "kafka-consumer-groups-describe": OutputParser(_describe_sample),
+    "kafka-consumer-groups-reset-offsets": OutputParser(_reset_sample),
+    "kafka-console-consumer": OutputParser(_consume_sample),
+}

@@ -1,7 +1,8 @@
 """kubectl actions: get, scale (auto rollback), wait for replicas, rollout status, logs, exec.
 
-Every command is ``kubectl [--context C] [-n NS] VERB ...`` as an argv list;
-``kubectl get`` always asks for ``-o json`` so nothing depends on column
+Every command is `KUBECTL [--context CONTEXT] [-n NAMESPACE] VERB ...` as an
+argv list (`namespace`, `context` and `kubectl` are arguments of every kubectl
+action); `kubectl get` always asks for `-o json` so nothing depends on column
 widths.
 """
 
@@ -42,8 +43,9 @@ class KubectlArgs(Args):
 
 class GetArgs(KubectlArgs):
     kind: str = Field(description="deployment, pods, ...")
-    name: str | None = None
-    selector: str | None = Field(default=None, description="-l label selector (a List)")
+    name: str | None = Field(default=None, description="one object")
+    selector: str | None = Field(default=None, description="-l label selector (a List); "
+                                                           "not together with name")
 
     @model_validator(mode="after")
     def _name_or_selector(self) -> GetArgs:
@@ -53,9 +55,25 @@ class GetArgs(KubectlArgs):
 
 
 class Get(Action[GetArgs]):
+    """argv: `kubectl [-n NS] get KIND [NAME] [-l SELECTOR] -o json`
+
+    The result is the decoded JSON object. For a `Deployment`, runbook adds
+    `replicas`: `{desired, replicas, ready, available, updated, unavailable}`
+    (`desired` is `spec.replicas`, default 1; counters kubectl omits are 0).
+
+    ```yaml
+    that: result.replicas.replicas == 0
+    ```
+    """
+
     name = "kubectl.get"
     summary = "an object (or a List for a selector) as parsed -o json"
     Args = GetArgs
+    result_fields = {
+        "kind, metadata, spec, status, items, ...": "the object as kubectl prints it",
+        "replicas": "for a Deployment: `{desired, replicas, ready, available, updated, "
+                    "unavailable}`",
+    }
 
     def commands(self, args: GetArgs) -> list[list[str]]:
         argv = [*args.base(), "get", args.kind]
@@ -73,7 +91,7 @@ class Get(Action[GetArgs]):
 
 
 class DeploymentArgs(KubectlArgs):
-    deployment: str
+    deployment: str = Field(description="the deployment's name")
 
 
 def _get_deployment(args: DeploymentArgs, ctx: ActionContext) -> dict[str, Any]:
@@ -85,15 +103,33 @@ def _get_deployment(args: DeploymentArgs, ctx: ActionContext) -> dict[str, Any]:
 
 
 class ScaleArgs(DeploymentArgs):
-    replicas: int = Field(ge=0)
+    replicas: int = Field(ge=0, description="the replica count to set")
 
 
 class Scale(Action[ScaleArgs]):
+    """argv: `kubectl [-n NS] scale deployment/DEPLOYMENT --replicas=N`
+
+    `rollback: auto`: before scaling it runs
+    `kubectl [-n NS] get deployment DEPLOYMENT -o json` and keeps
+    `spec.replicas`; the rollback scales back to that number. If the deployment
+    already had the requested count there is nothing to undo. In a plan:
+
+    ```
+    rollback: auto: kubectl -n services scale deployment/cray-cfs-operator --replicas=1
+    ```
+    """
+
     name = "kubectl.scale"
     summary = "scale a deployment; captures spec.replicas so rollback: auto restores it"
     Args = ScaleArgs
     mutating = True
     idempotent = True
+    result_fields = {
+        "kind": "`deployment`, from `deployment.apps/NAME scaled`",
+        "group": "`apps`",
+        "name": "the deployment",
+        "lines": "kubectl's output lines",
+    }
 
     def commands(self, args: ScaleArgs) -> list[list[str]]:
         return [[*args.base(), "scale", f"deployment/{args.deployment}",
@@ -117,15 +153,30 @@ class Scale(Action[ScaleArgs]):
 class WaitReplicasArgs(DeploymentArgs):
     ready: int = Field(ge=0, description="ready replicas to reach")
     stable_for: Duration = Field(default=0.0, description="how long it must hold")
-    interval: Duration = Field(default=2.0)
-    timeout: Duration = Field(default=300.0)
+    interval: Duration = Field(default=2.0, description="pause between polls")
+    timeout: Duration = Field(default=300.0, description="give up after this")
 
 
 class WaitReplicas(Action[WaitReplicasArgs]):
+    """It polls `kubectl get`; the deployment's `status.replicas` must equal
+    `ready` too. argv (each poll): `kubectl [-n NS] get deployment DEPLOYMENT -o json`
+
+    After `timeout` the step fails:
+    `deployment/cray-cfs-operator has 1 ready replicas, not 2, after 300s`.
+    """
+
     name = "kubectl.wait_replicas"
     summary = "wait until a deployment's ready replicas reach a number and stay there"
     Args = WaitReplicasArgs
     waits = True
+    result_fields = {
+        "desired": "`spec.replicas`",
+        "replicas": "`status.replicas`",
+        "ready": "ready replicas",
+        "available": "available replicas",
+        "updated": "updated replicas",
+        "unavailable": "unavailable replicas",
+    }
 
     def commands(self, args: WaitReplicasArgs) -> list[list[str]]:
         return Get().commands(GetArgs(kind="deployment", name=args.deployment,
@@ -152,14 +203,27 @@ class WaitReplicas(Action[WaitReplicasArgs]):
 
 
 class RolloutStatusArgs(DeploymentArgs):
-    timeout: Duration = Field(default=300.0)
+    timeout: Duration = Field(default=300.0, description="--timeout=, in seconds")
 
 
 class RolloutStatus(Action[RolloutStatusArgs]):
+    """argv: `kubectl [-n NS] rollout status deployment/DEPLOYMENT --timeout=300s`
+    (the timeout in seconds: `2m` renders `--timeout=120s`)
+
+    A non-zero exit is a result, not a failure: a missing deployment or the
+    deadline give `complete: false` with kubectl's message.
+    """
+
     name = "kubectl.rollout_status"
     summary = "whether a deployment's rollout completed ({complete, lines, message})"
     Args = RolloutStatusArgs
     waits = True
+    result_fields = {
+        "complete": "true only when kubectl exits 0 and its last line is "
+                    "`... successfully rolled out`",
+        "lines": "kubectl's output lines",
+        "message": "the last line (the deadline error, when there is one)",
+    }
 
     def commands(self, args: RolloutStatusArgs) -> list[list[str]]:
         return [[*args.base(), "rollout", "status", f"deployment/{args.deployment}",
@@ -171,12 +235,14 @@ class RolloutStatus(Action[RolloutStatusArgs]):
 
 
 class LogsArgs(KubectlArgs):
-    deployment: str | None = None
+    deployment: str | None = Field(default=None,
+                                   description="exactly one of deployment, pod")
     pod: str | None = None
-    container: str | None = None
-    since: str | None = Field(default=None, description="e.g. 1h, 10m")
-    tail: int | None = None
-    pattern: str | None = Field(default=None, description="regular expression to count")
+    container: str | None = Field(default=None, description="-c")
+    since: str | None = Field(default=None, description="--since= (1h, 10m)")
+    tail: int | None = Field(default=None, description="--tail=")
+    pattern: str | None = Field(default=None, description="a regular expression (Python re), "
+                                                          "searched in each line")
 
     @field_validator("pattern")
     @classmethod
@@ -196,9 +262,28 @@ class LogsArgs(KubectlArgs):
 
 
 class Logs(Action[LogsArgs]):
+    """argv: `kubectl [-n NS] logs deployment/DEPLOYMENT|POD [-c CONTAINER] [--since=SINCE]
+    [--tail=N]`
+
+    A non-zero exit fails.
+
+    ```yaml
+      - id: batcher-gives-up
+        probe: kubectl.logs
+        with: {namespace: services, deployment: cray-cfs-batcher, since: 1h,
+               pattern: "Session batcher-[0-9a-f-]+ is stuck in pending and will be deleted"}
+        that: result.count > 0
+    ```
+    """
+
     name = "kubectl.logs"
     summary = "log lines of a pod or deployment, with lines matching a pattern counted"
     Args = LogsArgs
+    result_fields = {
+        "lines": "the log lines",
+        "matches": "the lines matching `pattern` (every line without one)",
+        "count": "the number of matching lines",
+    }
 
     def commands(self, args: LogsArgs) -> list[list[str]]:
         source = f"deployment/{args.deployment}" if args.deployment else str(args.pod)
@@ -218,16 +303,29 @@ class Logs(Action[LogsArgs]):
 
 class ExecArgs(KubectlArgs):
     pod: str
-    container: str | None = None
-    command: list[str]
+    container: str | None = Field(default=None, description="-c")
+    command: list[str] = Field(description="the argv to run in the pod")
 
 
 class Exec(Action[ExecArgs]):
+    """argv: `kubectl [-n NS] exec POD [-c CONTAINER] -- COMMAND...`
+
+    A non-zero exit fails the step. (To run many commands in one pod, a
+    `connection: kubectl-exec` target with `host.shell` / `host.query` steps is
+    usually clearer.)
+    """
+
     name = "kubectl.exec"
     summary = "run a command in a pod (argv, no shell in between)"
     Args = ExecArgs
     mutating = True
     can_background = True
+    result_fields = {
+        "rc": "exit status",
+        "stdout": "standard output",
+        "stderr": "standard error",
+        "lines": "stdout split into lines",
+    }
 
     def commands(self, args: ExecArgs) -> list[list[str]]:
         argv = [*args.base(), "exec", args.pod]

@@ -21,6 +21,7 @@ from runbook.parsing import (
     parse_errors,
     split_lines,
 )
+from runbook.samples import OutputParser
 
 _SCALED = re.compile(r"(?P<resource>[A-Za-z0-9.-]+)/(?P<name>[^\s/]+) scaled")
 _ROLLED_OUT = re.compile(r'.+ "[^"]+" successfully rolled out')
@@ -223,3 +224,31 @@ __all__ = [
     "parse_scale",
     "pods_summary",
 ]
+
+
+# --- the parsers as declared to runbook_parsers(), each tested on its samples folder ----------
+# The table forms of `kubectl get deployments/pods` are not parsed (JSON only), so their
+# samples folders hold only the JSON samples.
+
+def _deployment_sample(stdout: str, stderr: str, rc: int) -> Replicas:
+    return deployment_replicas(parse_json(stdout))
+
+
+def _pods_sample(stdout: str, stderr: str, rc: int) -> list[PodSummary]:
+    return pods_summary(parse_json(stdout))
+
+
+def _scale_sample(stdout: str, stderr: str, rc: int) -> Scaled:
+    return parse_scale(stdout)
+
+
+def _rollout_sample(stdout: str, stderr: str, rc: int) -> RolloutStatus:
+    return parse_rollout_status(stdout, rc, stderr)
+
+
+PARSERS = {
+    "kubectl-get-deployment": OutputParser(_deployment_sample),
+    "kubectl-get-pods": OutputParser(_pods_sample),
+    "kubectl-scale": OutputParser(_scale_sample),
+    "kubectl-rollout-status": OutputParser(_rollout_sample),
+}

@@ -160,3 +160,25 @@ class Executor(ABC):
     def close(self) -> None:
         """Release connections at the end of a run."""
         return None
+
+    # -- files on the target: one code path for every executor ----------------
+
+    def read_file(self, path: str) -> bytes:
+        """The content of ``path`` on this target (``cat``); CommandError if unreadable.
+
+        Text files: the content travels as the command's (UTF-8) output.
+        """
+        return self.run(["cat", "--", path]).check().stdout.encode()
+
+    def write_file(self, path: str, data: bytes, *, mode: int | None = None) -> None:
+        """Replace the content of ``path`` on this target (``tee`` fed on stdin).
+
+        With ``mode`` the file is created and restricted *before* the data is
+        written, so a secret is never readable under looser permissions. Text
+        data (UTF-8) only; CommandError when a command fails.
+        """
+        text = data.decode()
+        if mode is not None:
+            self.run(["touch", "--", path]).check()
+            self.run(["chmod", format(mode, "o"), "--", path]).check()
+        self.run(["tee", "--", path], stdin=text).check()

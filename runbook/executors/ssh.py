@@ -292,21 +292,30 @@ class SSHProcess(Process):
             left = _STDERR_POLL if deadline is None else deadline - time.monotonic()
             if left <= 0:
                 return False
-            if chan.eof_received:
-                # Output is complete but the command may live on with its streams
-                # closed: wait for its exit status (set on close too).
-                chan.status_event.wait(min(left, _STDERR_POLL))
-                continue
-            transport = chan.get_transport()
-            if transport is None or not transport.is_active():
+            if not self._await_output(min(left, _STDERR_POLL)):
                 return True
-            chan.settimeout(min(left, _STDERR_POLL))
-            try:
-                data = chan.recv(_BUF)
-            except TimeoutError:
-                continue
-            if data:
-                sink.out(data)
+
+    def _await_output(self, wait: float) -> bool:
+        """Wait up to ``wait`` seconds for stdout (or, after its EOF, for the exit
+        status); False when the connection is gone."""
+        chan, sink = self.channel, self._sink
+        assert chan is not None and sink is not None
+        if chan.eof_received:
+            # Output is complete but the command may live on with its streams
+            # closed: wait for its exit status (set on close too).
+            chan.status_event.wait(wait)
+            return True
+        transport = chan.get_transport()
+        if transport is None or not transport.is_active():
+            return False
+        chan.settimeout(wait)
+        try:
+            data = chan.recv(_BUF)
+        except TimeoutError:
+            return True
+        if data:
+            sink.out(data)
+        return True
 
     def _finish(self) -> None:
         chan, sink = self.channel, self._sink

@@ -1,15 +1,14 @@
 """A small command-line flag parser shared by the stand-ins.
 
-The real tools parse with Go's pflag (kubectl), Java's jopt-simple (Kafka)
-and Python's click (cray); their accepted spellings overlap enough for one
-parser: ``--flag value``, ``--flag=value``, ``-n value``, ``-nvalue``,
+Real command-line tools parse with Go's pflag, Java's jopt-simple, Python's
+click and the like; their accepted spellings overlap enough for one parser:
+``--flag value``, ``--flag=value``, ``-n value``, ``-nvalue``,
 ``-n=value``, grouped short booleans (``-it``), ``--bool=false`` and ``--``
 ending the flags. Each tool turns ``UsageError`` into its own message.
 """
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 
 
@@ -112,23 +111,3 @@ def _boolean(name: str, value: str) -> str:
         return "false"
     raise UsageError("bad_bool", name, token=value)
 
-
-def kafka_usage(message: str) -> int:
-    """Kafka's scripts print usage errors on stderr and exit 1."""
-    print(message, file=sys.stderr)
-    return 1
-
-
-def parse_kafka(argv: list[str], flags: dict[str, bool],
-                not_simulated: tuple[str, ...] | frozenset[str]) -> Parsed | str:
-    """Parse like jopt-simple; the message Kafka's scripts would print on bad usage."""
-    try:
-        opts = parse(argv, flags)
-    except UsageError as exc:
-        if exc.kind == "missing_value":
-            return f"Option {exc.flag} requires an argument"
-        return f"{exc.flag if exc.kind == 'unknown' else exc.token} is not a recognized option"
-    for name in not_simulated:
-        if opts.has(name):
-            return f"--{name} is not simulated by the runbook estate"
-    return opts

@@ -1,7 +1,9 @@
-"""Entry point of every stand-in: find the sandbox, dispatch to the tool.
+"""Entry point of every stand-in: find the sandbox, dispatch to the tool's module.
 
-The generated scripts in ``DIR/bin`` call ``main(tool, DIR)``. Imports stay
-lazy and stdlib-only because each stand-in invocation is a fresh process.
+The generated scripts in ``DIR/bin`` carry what ``init`` found: the module
+that implements the tool and where the parts' packages live. So a stand-in
+invocation (a fresh process) imports only that module and the world modules
+of the sandbox, never the plugin manager (see ``runbook.sim.loader``).
 """
 
 from __future__ import annotations
@@ -9,18 +11,11 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from runbook.sim import loader
 from runbook.sim.store import SandboxError
-
-TOOLS: dict[str, str] = {
-    "kubectl": "runbook.sim.kubectl",
-    "kafka-consumer-groups.sh": "runbook.sim.kafka_groups",
-    "kafka-console-consumer.sh": "runbook.sim.kafka_console",
-    "cray": "runbook.sim.cray",
-}
-"""Stand-in name -> module with ``run(directory, argv) -> int``."""
 
 
 def find_sandbox(directory: Path | None = None) -> Path:
@@ -32,11 +27,13 @@ def find_sandbox(directory: Path | None = None) -> Path:
     return Path(sys.argv[0]).resolve().parent.parent
 
 
-def main(tool: str, directory: Path | None = None, argv: Sequence[str] | None = None) -> int:
-    module = importlib.import_module(TOOLS[tool])
+def main(tool: str, module: str, directory: Path | None = None,
+         argv: Sequence[str] | None = None, packages: Mapping[str, str] | None = None) -> int:
+    """Run stand-in ``tool`` (implemented by ``module``'s ``run``); its exit status."""
+    loader.light_packages(packages or {})
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        code: int = module.run(find_sandbox(directory), args)
+        code: int = importlib.import_module(module).run(find_sandbox(directory), args)
         sys.stdout.flush()
     except SandboxError as exc:
         print(f"{tool}: {exc}", file=sys.stderr)

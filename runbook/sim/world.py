@@ -1,251 +1,67 @@
-"""How the simulated CFS estate evolves with time: a small event simulation.
+"""The clock of the simulated estate: a small event simulation over every part.
 
 Nothing runs in the background. Each stand-in invocation calls ``advance``,
 which replays every event due between the last update and now, in time
-order, then returns. The actors:
-
-- the batcher (while enabled and running) keeps ``batches`` sessions going:
-  it creates one per batch, deletes it when it stays pending longer than
-  ``batcher_pending_timeout`` ("stuck in pending and will be deleted") and
-  then waits ``batcher_max_backoff`` before the next try; after a session
-  completes it waits ``batcher_interval``.
-- every running operator pod consumes the partitions of
-  ``cfs-session-events`` it is assigned, one event at a time: a CREATE for a
-  pending session starts its job (cheap), a CREATE for a session that no
-  longer exists ends in a 404 (costs ``operator_stale_seconds``). On start an
-  operator pod also picks up sessions left pending while it was down.
-- running sessions complete after ``session_runtime``.
-- the ``consumer_never_quiet`` fault creates a session every
-  ``never_quiet_interval`` seconds, whatever the batcher does.
-
-Once the queue is long enough that events only reach the operator after
-their session was deleted, every event costs the slow 404 path and the queue
-cannot drain unless session creation slows down (a long back-off) or the
-queue is purged: the incident, as an emergent state rather than a flag.
-CFS durations (timeouts, back-off) are mapped to simulated seconds by the
-``cfs_seconds`` knob; every duration is divided by ``time_scale``.
+order, then returns. The parts of the sandbox (recorded in the state at
+``init``, in dependency order) each contribute their own events through their
+world module (see ``runbook.sim.parts``); the earliest event of any part runs
+next, ties by priority and then by part order.
 """
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from types import ModuleType
 from typing import Any
 
-from runbook.sim import cfs, k8s, kafka
-from runbook.sim.model import State, append_log, dur, knob
+from runbook.sim import loader
+from runbook.sim.model import Event, State, knob
 
-Obj = dict[str, Any]
-Action = Callable[[float], None]
-Event = tuple[float, int, Action]
 MAX_EVENTS = 200_000
+FRAMEWORK_KNOBS: dict[str, float] = {
+    "time_scale": 1.0,        # world speed: every duration knob is divided by it
+    "warmup_seconds": 30.0,   # history replayed before "now" at creation
+    "max_catchup": 600.0,     # longest unobserved stretch replayed (wall seconds)
+}
+"""Knobs every sandbox has; parts add their own."""
 
-_BATCHER_LOG = f"{cfs.NAMESPACE}/{cfs.BATCHER}"
-_OPERATOR_LOG = f"{cfs.NAMESPACE}/{cfs.OPERATOR}"
-_EVENTS_LOGGER = "cray.cfs.operator.events.session_events"
-_SESSIONS_LOGGER = "cray.cfs.operator.cfs.sessions"
+
+def modules(state: State) -> list[ModuleType]:
+    """The world modules of the sandbox's parts, in dependency order."""
+    return [loader.load(part["world"]) for part in state.get("parts", []) if part.get("world")]
+
+
+def hooks(state: State, name: str) -> Iterator[Callable[..., Any]]:
+    """Every part's world function called ``name``, in part order."""
+    for module in modules(state):
+        function = getattr(module, name, None)
+        if function is not None:
+            yield function
 
 
 def advance(state: State, now: float) -> None:
     """Replay every event due up to ``now`` (at most ``max_catchup`` seconds back)."""
-    kafka.reap(state)
+    for prepare in hooks(state, "prepare"):
+        prepare(state, now)
+    settles = list(hooks(state, "settle"))
+    sources = list(hooks(state, "events"))
     t = max(float(state["updated"]), now - knob(state, "max_catchup"))
     for _ in range(MAX_EVENTS):
-        _sync_batcher(state, t)
-        upcoming = _next_event(state, t)
+        for settle in settles:
+            settle(state, t)
+        upcoming = _next_event(state, t, sources)
         if upcoming is None or upcoming[0] > now:
             break
         t = max(t, upcoming[0])
         upcoming[2](t)
-    _sync_batcher(state, now)
-    for ns in state["namespaces"].values():
-        for dep in ns["deployments"].values():
-            k8s.refresh_conditions(dep, now)
-    kafka.trim(state)
+    for settle in settles:
+        settle(state, now)
+    for finish in hooks(state, "finish"):
+        finish(state, now)
     state["updated"] = max(float(state["updated"]), now)
 
 
-def cfs_duration(state: State, seconds: float) -> float:
-    """A CFS option in seconds, as wall seconds of the simulation."""
-    return seconds * knob(state, "cfs_seconds") / knob(state, "time_scale")
-
-
-def _next_event(state: State, t: float) -> Event | None:
-    events: list[Event] = []
-    events += _pod_starts(state)
-    events += _batcher_events(state)
-    events += _session_events(state)
-    events += _operator_events(state, t)
-    events += _fault_events(state)
+def _next_event(state: State, t: float,
+                sources: list[Callable[[State, float], list[Event]]]) -> Event | None:
+    events = [event for source in sources for event in source(state, t)]
     return min(events, key=lambda e: (e[0], e[1])) if events else None
-
-
-# -- pods -------------------------------------------------------------------
-
-def _pod_starts(state: State) -> list[Event]:
-    events: list[Event] = []
-    for ns in state["namespaces"].values():
-        for name, dep in ns["deployments"].items():
-            for pod in dep["pods"]:
-                if not pod["started"]:
-                    events.append((float(pod["ready_at"]), 0, _starter(state, name, pod)))
-    return events
-
-
-def _starter(state: State, deployment: str, pod: Obj) -> Action:
-    def start(t: float) -> None:
-        pod["started"] = True
-        pod["busy_until"] = t
-        if deployment == cfs.OPERATOR:
-            _operator_recovers(state, t)
-
-    return start
-
-
-# -- batcher ----------------------------------------------------------------
-
-def batcher_running(state: State, t: float) -> bool:
-    dep = k8s.get_deployment(state, cfs.NAMESPACE, cfs.BATCHER)
-    started = dep is not None and any(p["started"] for p in k8s.ready_pods(dep, t))
-    return started and not state["options"]["batcher_disable"]
-
-
-def _sync_batcher(state: State, t: float) -> None:
-    """A batcher that stops forgets its batches; one that starts begins afresh."""
-    running = batcher_running(state, t)
-    if running == bool(state["cfs"]["batches"]):
-        return
-    count = int(knob(state, "batches")) if running else 0
-    spread = dur(state, "batcher_interval") / max(count, 1)
-    state["cfs"]["batches"] = [{"session": None, "next_at": t + i * spread} for i in range(count)]
-
-
-def _batcher_events(state: State) -> list[Event]:
-    events: list[Event] = []
-    timeout = cfs_duration(state, state["options"]["batcher_pending_timeout"])
-    for index, batch in enumerate(state["cfs"]["batches"]):
-        session = cfs.sessions(state).get(batch["session"] or "")
-        if session is None:
-            events.append((float(batch["next_at"]), 2, _creator(state, index)))
-        elif session["status"] == "pending":
-            events.append((float(session["created"]) + timeout, 2, _giver_up(state, index)))
-    return events
-
-
-def _creator(state: State, index: int) -> Action:
-    def create(t: float) -> None:
-        size = int(knob(state, "batch_components"))
-        limit = ",".join(f"x3000c0s{2 * (index * size + n) + 1}b0n0" for n in range(size))
-        name = cfs.create_session(state, t, batch=index, limit=limit)
-        state["cfs"]["batches"][index]["session"] = name
-        append_log(state, _BATCHER_LOG, t, "INFO", "batcher.batch",
-                   f"Created session {name} for {size} components")
-
-    return create
-
-
-def _giver_up(state: State, index: int) -> Action:
-    def give_up(t: float) -> None:
-        batch = state["cfs"]["batches"][index]
-        append_log(state, _BATCHER_LOG, t, "WARNING", "batcher.batch",
-                   f"Session {batch['session']} is stuck in pending and will be deleted.")
-        cfs.delete_session(state, batch["session"])
-        batch["session"] = None
-        backoff = cfs_duration(state, state["options"]["batcher_max_backoff"])
-        batch["next_at"] = t + backoff * random.uniform(0.75, 1.25)
-
-    return give_up
-
-
-# -- sessions ---------------------------------------------------------------
-
-def _session_events(state: State) -> list[Event]:
-    runtime = dur(state, "session_runtime")
-    return [(float(s["running_since"]) + runtime, 1, _completer(state, s["name"]))
-            for s in cfs.sessions(state).values() if s["status"] == "running"]
-
-
-def _completer(state: State, name: str) -> Action:
-    def complete(t: float) -> None:
-        cfs.complete_session(state, name, t)
-        for batch in state["cfs"]["batches"]:
-            if batch["session"] == name:
-                batch["session"] = None
-                batch["next_at"] = t + dur(state, "batcher_interval")
-
-    return complete
-
-
-# -- operator ---------------------------------------------------------------
-
-def _operator_events(state: State, t: float) -> list[Event]:
-    dep = k8s.get_deployment(state, cfs.NAMESPACE, cfs.OPERATOR)
-    if dep is None:
-        return []
-    consumer = dep["consumer"]
-    assigned = kafka.assignment(state, cfs.GROUP, cfs.TOPIC, t)
-    topic = state["kafka"]["topics"][cfs.TOPIC]
-    events: list[Event] = []
-    for pod in dep["pods"]:
-        if not pod["started"]:
-            continue
-        heads = []
-        for partition in assigned.get(f"{consumer['client_id']}-{pod['uid']}", []):
-            offset = kafka.position(state, cfs.GROUP, cfs.TOPIC, partition)
-            record = kafka.record_at(topic["partitions"][partition], offset)
-            if record is not None:
-                heads.append((record[0], partition, offset, record[1]))
-        if heads:
-            ts, partition, offset, value = min(heads)
-            when = max(float(pod["busy_until"]), ts)
-            events.append((when, 3, _handler(state, pod, partition, offset, value)))
-    return events
-
-
-def _handler(state: State, pod: Obj, partition: int, offset: int, value: str) -> Action:
-    def handle(t: float) -> None:
-        kafka.commit(state, cfs.GROUP, cfs.TOPIC, partition, offset + 1)
-        name = cfs.event_session(value)
-        append_log(state, _OPERATOR_LOG, t, "INFO", _EVENTS_LOGGER, f"EVENT: CREATE {name}")
-        session = cfs.sessions(state).get(name)
-        if session is None:
-            append_log(state, _OPERATOR_LOG, t, "ERROR", _SESSIONS_LOGGER,
-                       "Unexpected response from CFS: 404 Client Error: Not Found for url: "
-                       f"http://cray-cfs-api/v2/sessions/{name}")
-            pod["busy_until"] = t + dur(state, "operator_stale_seconds")
-            return
-        if session["status"] == "pending":
-            _start_job(state, name, t)
-        pod["busy_until"] = t + dur(state, "operator_event_seconds")
-
-    return handle
-
-
-def _start_job(state: State, name: str, t: float) -> None:
-    job = cfs.start_session(state, name, t)
-    append_log(state, _OPERATOR_LOG, t, "INFO", "cray.cfs.operator.cfs.jobs",
-               f"Created job {job} for session {name}")
-
-
-def _operator_recovers(state: State, t: float) -> None:
-    append_log(state, _OPERATOR_LOG, t, "INFO", "cray.cfs.operator.__main__",
-               "Starting CFS operator; checking for pending sessions")
-    for name, session in list(cfs.sessions(state).items()):
-        if session["status"] == "pending":
-            _start_job(state, name, t)
-
-
-# -- faults -----------------------------------------------------------------
-
-def _fault_events(state: State) -> list[Event]:
-    if not state["faults"].get("consumer_never_quiet"):
-        return []
-    return [(float(state["fault_next"]), 2, _stray_creator(state))]
-
-
-def _stray_creator(state: State) -> Action:
-    def create(t: float) -> None:
-        cfs.create_session(state, t, batch=None, limit="x3000c0s99b0n0")
-        state["fault_next"] = t + dur(state, "never_quiet_interval")
-
-    return create

@@ -20,11 +20,14 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from runbook.sim import k8s, kafka
-from runbook.sim.argv import Parsed, parse_kafka
-from runbook.sim.argv import kafka_usage as _usage
+from runbook_kubectl.sim import k8s
+
+from runbook.sim.argv import Parsed
 from runbook.sim.model import State, dur, knob, log_time, new_uuid
 from runbook.sim.store import SandboxError, transaction
+from runbook_kafka.sim import kafka
+from runbook_kafka.sim.usage import kafka_usage as _usage
+from runbook_kafka.sim.usage import parse_kafka
 
 FLAGS = {
     "bootstrap-server": True, "topic": True, "group": True, "from-beginning": False,

@@ -12,11 +12,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from runbook.sim import kafka
-from runbook.sim.argv import Parsed, parse_kafka
-from runbook.sim.argv import kafka_usage as _usage
+from runbook.sim.argv import Parsed
 from runbook.sim.model import State
 from runbook.sim.store import transaction
+from runbook_kafka.sim import kafka
+from runbook_kafka.sim.usage import kafka_usage as _usage
+from runbook_kafka.sim.usage import parse_kafka
 
 FLAGS = {
     "bootstrap-server": True, "describe": False, "list": False, "group": True,
@@ -130,45 +131,61 @@ def _describe_table(rows: list[list[str]]) -> str:
 # -- reset-offsets --------------------------------------------------------------
 
 def _reset(directory: Path, groups: list[str], opts: Parsed) -> int:
-    chosen = [s for s in SCENARIOS if opts.has(s)]
-    if len(chosen) != 1:
-        return _usage("Option [reset-offsets] takes one of these options: "
-                      + ", ".join(f"[{s}]" for s in SCENARIOS))
-    if not opts.all("topic") and not opts.has("all-topics"):
-        return _usage("Option [reset-offsets] takes one of these options: [all-topics], [topic]")
-    if opts.has("dry-run") and opts.has("execute"):
-        return _usage("Option [reset-offsets] only accepts one of [execute] and [dry-run]")
-    try:
-        amount = int(opts.get(chosen[0]) or 0) if chosen[0] in ("to-offset", "shift-by") else 0
-    except ValueError:
-        return _usage(f"Cannot parse argument '{opts.get(chosen[0])}' of option {chosen[0]}")
+    checked = _reset_usage(opts)
+    if isinstance(checked, str):
+        return _usage(checked)
+    how, amount = checked
     if not opts.has("dry-run") and not opts.has("execute"):
         print(DRY_RUN_WARNING, file=sys.stderr)
         sys.stderr.flush()
-    header = "\n" + _reset_line("GROUP", "TOPIC", "PARTITION", "NEW-OFFSET")
     with transaction(directory) as state:
-        t = float(state["updated"])
         for name in groups or sorted(state["kafka"]["groups"]):
-            grp = kafka.group(state, name)
-            scope = _scope(state, name, opts)
-            if scope is None:
-                print("\nError: Executing consumer group command failed due to "
-                      "org.apache.kafka.common.errors.UnknownTopicOrPartitionException: "
-                      "This server does not host this topic-partition.")
+            if not _reset_group(state, name, opts, how, amount):
                 return 1
-            if grp is not None and any(kafka.members(state, name, tp, t) for tp in
-                                       {*grp["offsets"], *(m["topic"] for m in grp["members"])}):
-                print(f"\nError: Assignments can only be reset if the group '{name}' is "
-                      "inactive, but the current state is Stable.")
-                sys.stdout.write(header)
-                continue
-            plan = _plan(state, name, scope, chosen[0], amount)
-            sys.stdout.write(header + "".join(_reset_line(name, tp, str(p), str(o))
-                                              for tp, p, o in plan))
-            if opts.has("execute"):
-                for tp, p, o in plan:
-                    kafka.commit(state, name, tp, p, o)
     return 0
+
+
+def _reset_usage(opts: Parsed) -> tuple[str, int] | str:
+    """(how, amount) of a valid reset, else the usage message Kafka prints."""
+    chosen = [s for s in SCENARIOS if opts.has(s)]
+    if len(chosen) != 1:
+        return ("Option [reset-offsets] takes one of these options: "
+                + ", ".join(f"[{s}]" for s in SCENARIOS))
+    if not opts.all("topic") and not opts.has("all-topics"):
+        return "Option [reset-offsets] takes one of these options: [all-topics], [topic]"
+    if opts.has("dry-run") and opts.has("execute"):
+        return "Option [reset-offsets] only accepts one of [execute] and [dry-run]"
+    try:
+        amount = int(opts.get(chosen[0]) or 0) if chosen[0] in ("to-offset", "shift-by") else 0
+    except ValueError:
+        return f"Cannot parse argument '{opts.get(chosen[0])}' of option {chosen[0]}"
+    return chosen[0], amount
+
+
+def _reset_group(state: State, name: str, opts: Parsed, how: str, amount: int) -> bool:
+    """Print (and with --execute commit) one group's reset; False when the command fails."""
+    header = "\n" + _reset_line("GROUP", "TOPIC", "PARTITION", "NEW-OFFSET")
+    t = float(state["updated"])
+    grp = kafka.group(state, name)
+    scope = _scope(state, name, opts)
+    if scope is None:
+        print("\nError: Executing consumer group command failed due to "
+              "org.apache.kafka.common.errors.UnknownTopicOrPartitionException: "
+              "This server does not host this topic-partition.")
+        return False
+    if grp is not None and any(kafka.members(state, name, tp, t) for tp in
+                               {*grp["offsets"], *(m["topic"] for m in grp["members"])}):
+        print(f"\nError: Assignments can only be reset if the group '{name}' is "
+              "inactive, but the current state is Stable.")
+        sys.stdout.write(header)
+        return True
+    plan = _plan(state, name, scope, how, amount)
+    sys.stdout.write(header + "".join(_reset_line(name, tp, str(p), str(o))
+                                      for tp, p, o in plan))
+    if opts.has("execute"):
+        for tp, p, o in plan:
+            kafka.commit(state, name, tp, p, o)
+    return True
 
 
 def _reset_line(*cells: str) -> str:

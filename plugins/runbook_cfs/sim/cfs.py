@@ -9,10 +9,13 @@ operator consumes to start the session's job.
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from typing import Any
 
-from runbook.sim import k8s, kafka
-from runbook.sim.model import State, cfs_time, k8s_suffix, new_uuid
+from runbook_kafka.sim import kafka
+from runbook_kubectl.sim import k8s
+
+from runbook.sim.model import State, log_time, new_uuid
 
 Obj = dict[str, Any]
 NAMESPACE = "services"
@@ -69,6 +72,18 @@ DEFAULT_OPTIONS: Obj = {
 }
 
 
+def cfs_time(ts: float) -> str:
+    """CFS session timestamps: ``2024-05-14T09:12:55`` (no zone, as captured)."""
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def log(state: State, deployment: str, ts: float, level: str, logger: str,
+        message: str) -> None:
+    """One line of a CFS service's log, in its Python logging format."""
+    k8s.append_log(state, f"{NAMESPACE}/{deployment}", ts,
+                   f"{log_time(ts)} - {level} - {logger} - {message}")
+
+
 def sessions(state: State) -> dict[str, Obj]:
     found: dict[str, Obj] = state["cfs"]["sessions"]
     return found
@@ -113,7 +128,7 @@ def start_session(state: State, name: str, t: float) -> str:
     """The operator created the session's job: its pod starts running."""
     session = sessions(state)[name]
     job = f"cfs-{new_uuid()}"
-    pod = f"{job}-{k8s_suffix()}"
+    pod = f"{job}-{k8s.k8s_suffix()}"
     k8s.new_pod(state, NAMESPACE, pod, labels={"cfsession": name, "job-name": job},
                 containers=[("ansible", AEE_IMAGE)], owner=("Job", job), created=t)
     session.update(status="running", job=job, pod=pod, running_since=t)

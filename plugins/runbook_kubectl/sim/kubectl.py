@@ -17,10 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from runbook.sim import k8s, kubectl_print
 from runbook.sim.argv import Parsed, UsageError, parse
 from runbook.sim.model import State, rfc3339
 from runbook.sim.store import read, transaction
+from runbook_kubectl.sim import k8s, kubectl_print
 
 Obj = dict[str, Any]
 
@@ -46,7 +46,6 @@ KINDS = {
                     "deployments"),
     **dict.fromkeys(("pod", "pods", "po"), "pods"),
 }
-STAND_INS = ("kubectl", "kafka-console-consumer.sh", "kafka-consumer-groups.sh", "cray")
 
 
 class Fail(Exception):
@@ -175,23 +174,9 @@ def _get(directory: Path, opts: Parsed) -> int:
                    "allowed formats are: json,jsonpath,name,wide")
     pairs = _resources(opts.args)
     namespaces = None if opts.flag("all-namespaces") else [_namespace(opts)]
-    selector = opts.get("selector", "") or ""
-    found: list[tuple[str, str, Obj]] = []
-    errors: list[str] = []
     with transaction(directory) as state:
         t = float(state["updated"])
-        for kind, name in pairs:
-            for ns in namespaces or sorted(state["namespaces"]):
-                objects = _objects(state, kind, ns, t)
-                if name is None:
-                    found.extend((kind, ns, o) for o in objects
-                                 if k8s.matches(o["metadata"]["labels"], selector))
-                    continue
-                match = [o for o in objects if o["metadata"]["name"] == name]
-                if match:
-                    found.append((kind, ns, match[0]))
-                elif not opts.flag("ignore-not-found"):
-                    errors.append(_not_found(kind, name))
+        found, errors = _lookup(state, pairs, namespaces, opts, t)
     named = all(name is not None for _, name in pairs)
     if found or not named:
         single = named and len(pairs) == 1 and len(found) == 1
@@ -199,6 +184,27 @@ def _get(directory: Path, opts: Parsed) -> int:
     for message in errors:
         print(message, file=sys.stderr)
     return 1 if errors else 0
+
+
+def _lookup(state: State, pairs: list[tuple[str, str | None]], namespaces: list[str] | None,
+            opts: Parsed, t: float) -> tuple[list[tuple[str, str, Obj]], list[str]]:
+    """The objects ``get`` shows (kind, namespace, document) and its not-found errors."""
+    selector = opts.get("selector", "") or ""
+    found: list[tuple[str, str, Obj]] = []
+    errors: list[str] = []
+    for kind, name in pairs:
+        for ns in namespaces or sorted(state["namespaces"]):
+            objects = _objects(state, kind, ns, t)
+            if name is None:
+                found.extend((kind, ns, o) for o in objects
+                             if k8s.matches(o["metadata"]["labels"], selector))
+                continue
+            match = [o for o in objects if o["metadata"]["name"] == name]
+            if match:
+                found.append((kind, ns, match[0]))
+            elif not opts.flag("ignore-not-found"):
+                errors.append(_not_found(kind, name))
+    return found, errors
 
 
 def _objects(state: State, kind: str, namespace: str, t: float) -> list[Obj]:
@@ -300,12 +306,7 @@ def _logs(directory: Path, opts: Parsed) -> int:
     tail = _int_flag(opts, "tail")
     with transaction(directory) as state:
         source, pod = _log_source(state, namespace, target)
-        names = [c[0] for c in pod["containers"]]
-        if container is not None and container not in names:
-            raise Fail(f"error: container {container} is not valid for pod {pod['name']}")
-        if container is None and len(names) > 1:
-            raise Fail(f"error: a container name must be specified for pod {pod['name']}, "
-                       f"choose one of: [{' '.join(names)}]")
+        _check_container(pod, container)
         t = float(state["updated"])
         lines: list[list[Any]] = list(state["logs"].get(source, []))
     floor = t - since if since is not None else _since_time(opts)
@@ -317,6 +318,15 @@ def _logs(directory: Path, opts: Parsed) -> int:
         _follow(directory, source, max([t, *[line[0] for line in chosen]]),
                 opts.flag("timestamps"))
     return 0
+
+
+def _check_container(pod: Obj, container: str | None) -> None:
+    names = [c[0] for c in pod["containers"]]
+    if container is not None and container not in names:
+        raise Fail(f"error: container {container} is not valid for pod {pod['name']}")
+    if container is None and len(names) > 1:
+        raise Fail(f"error: a container name must be specified for pod {pod['name']}, "
+                   f"choose one of: [{' '.join(names)}]")
 
 
 def _log_source(state: State, namespace: str, target: str) -> tuple[str, Obj]:
@@ -379,28 +389,14 @@ def _follow(directory: Path, source: str, after: float, stamps: bool) -> None:
 def _exec(directory: Path, opts: Parsed) -> int:
     if not opts.args:
         raise Fail("error: pod, type/name or --filename must be specified")
-    if opts.rest is None:
-        raise Fail("error: exec [POD] [COMMAND] is not supported anymore. "
-                   "Use exec [POD] -- [COMMAND] instead")
-    if len(opts.args) > 1:
+    if opts.rest is None or len(opts.args) > 1:
         raise Fail("error: exec [POD] [COMMAND] is not supported anymore. "
                    "Use exec [POD] -- [COMMAND] instead")
     if not opts.rest:
         raise Fail("error: you must specify at least one command for the container")
     namespace = _namespace(opts)
     state = read(directory)  # read-only look-up; the command does its own transactions
-    target = opts.args[0]
-    kind, _, name = target.rpartition("/")
-    pod: Obj | None
-    if kind and _kind(kind) == "deployments":
-        dep = k8s.get_deployment(state, namespace, name)
-        if dep is None:
-            raise Fail(_not_found("deployments", name))
-        pod = next(iter(k8s.ready_pods(dep, time.time())), None)
-    else:
-        pod = k8s.find_pod(state, namespace, name)
-    if pod is None:
-        raise Fail(_not_found("pods", name))
+    pod = _exec_pod(state, namespace, opts.args[0])
     phase = k8s.pod_phase(pod, time.time())
     if phase in ("Succeeded", "Failed"):
         raise Fail(f"error: cannot exec into a container in a completed pod; "
@@ -412,6 +408,22 @@ def _exec(directory: Path, opts: Parsed) -> int:
     if not opts.has("container") and len(names) > 1 and not opts.flag("quiet"):
         print(f'Defaulted container "{names[0]}" out of: {", ".join(names)}', file=sys.stderr)
     return _exec_in_pod(Path(directory), f"{namespace}/{pod['name']}", opts.rest)
+
+
+def _exec_pod(state: State, namespace: str, target: str) -> Obj:
+    """The pod ``exec`` enters: a pod by name, or a deployment's first ready pod."""
+    kind, _, name = target.rpartition("/")
+    pod: Obj | None
+    if kind and _kind(kind) == "deployments":
+        dep = k8s.get_deployment(state, namespace, name)
+        if dep is None:
+            raise Fail(_not_found("deployments", name))
+        pod = next(iter(k8s.ready_pods(dep, time.time())), None)
+    else:
+        pod = k8s.find_pod(state, namespace, name)
+    if pod is None:
+        raise Fail(_not_found("pods", name))
+    return pod
 
 
 def _exec_in_pod(directory: Path, pod: str, command: list[str]) -> int:
@@ -431,7 +443,7 @@ def _exec_in_pod(directory: Path, pod: str, command: list[str]) -> int:
     if os.path.basename(command[0]) == "env":
         at = next((i for i, a in enumerate(command[1:], 1)
                    if "=" not in a and not a.startswith("-")), len(command))
-    if at < len(command) and os.path.basename(command[at]) in STAND_INS:
+    if at < len(command) and (directory / "bin" / os.path.basename(command[at])).is_file():
         command[at] = str(directory / "bin" / os.path.basename(command[at]))
     program = command[0]
     os.chdir(workdir)

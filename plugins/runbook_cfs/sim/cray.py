@@ -13,9 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from runbook.sim import cfs
 from runbook.sim.argv import Parsed, UsageError, parse
 from runbook.sim.store import transaction
+from runbook_cfs.sim import cfs
 
 Obj = dict[str, Any]
 Handler = Callable[[Path, Parsed, list[str]], int]
@@ -60,28 +60,33 @@ def run(directory: Path, argv: list[str]) -> int:
                        else f"No such command '{word}'.")
             return _click_error(path, message, group=True)
         path.append(word)
-    flags, arguments = LEAVES[tuple(path)]
     try:
-        opts = parse(words, {**flags, "format": True, "help": False})
-        if opts.flag("help"):
-            print(_usage_line(path) + "\n\nOptions:\n"
-                  + "".join(f"  --{f} TEXT\n" for f in sorted(flags)) + "  --format TEXT\n")
-            return 0
-        _choice(opts, "format", FORMATS)
-        if len(opts.args) < len(arguments):
-            raise ClickError(f"Missing argument '{arguments[len(opts.args)]}'.")
-        if len(opts.args) > len(arguments):
-            extra = opts.args[len(arguments):]
-            raise ClickError(f"Got unexpected extra argument{'s' if len(extra) > 1 else ''} "
-                             f"({' '.join(extra)})")
-        handler: Handler = HANDLERS[path[-2] + " " + path[-1]]
-        return handler(directory, opts, opts.args)
+        return _leaf(directory, path, words)
     except UsageError as exc:
         message = (f"Option '--{exc.flag}' requires an argument." if exc.kind == "missing_value"
                    else f"No such option: {exc.token.split('=')[0]}")
         return _click_error(path, message)
     except ClickError as exc:
         return _click_error(path, str(exc))
+
+
+def _leaf(directory: Path, path: list[str], words: list[str]) -> int:
+    """Run a command (``cfs v3 options list``...) on its words, as click would."""
+    flags, arguments = LEAVES[tuple(path)]
+    opts = parse(words, {**flags, "format": True, "help": False})
+    if opts.flag("help"):
+        print(_usage_line(path) + "\n\nOptions:\n"
+              + "".join(f"  --{f} TEXT\n" for f in sorted(flags)) + "  --format TEXT\n")
+        return 0
+    _choice(opts, "format", FORMATS)
+    if len(opts.args) < len(arguments):
+        raise ClickError(f"Missing argument '{arguments[len(opts.args)]}'.")
+    if len(opts.args) > len(arguments):
+        extra = opts.args[len(arguments):]
+        raise ClickError(f"Got unexpected extra argument{'s' if len(extra) > 1 else ''} "
+                         f"({' '.join(extra)})")
+    handler: Handler = HANDLERS[path[-2] + " " + path[-1]]
+    return handler(directory, opts, opts.args)
 
 
 def _usage_line(path: list[str], group: bool = False) -> str:

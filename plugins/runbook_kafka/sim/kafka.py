@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from runbook_kubectl.sim import k8s
+
 from runbook.procs import pid_alive
-from runbook.sim import k8s
 from runbook.sim.model import State
 
 Obj = dict[str, Any]

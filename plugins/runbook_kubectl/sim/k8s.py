@@ -11,19 +11,40 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from runbook.sim.model import (
-    State,
-    dur,
-    hex_id,
-    k8s_suffix,
-    new_uuid,
-    next_version,
-    pod_ip,
-    rfc3339,
-)
+from runbook.sim.model import State, dur, hex_id, new_uuid, rfc3339
 
 Obj = dict[str, Any]
 NODES = ("ncn-w001", "ncn-w002", "ncn-w003")
+LOG_CAP = 1000
+"""Lines kept per deployment log; older ones fall off like a rotated log."""
+_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+
+def k8s_suffix(length: int = 5) -> str:
+    """The random tail Kubernetes gives generated names (pods, replica sets)."""
+    return "".join(random.choice(_ALPHABET) for _ in range(length))
+
+
+def pod_ip() -> str:
+    return f"10.32.{random.randint(0, 15)}.{random.randint(2, 254)}"
+
+
+def next_version(state: State) -> str:
+    """A fresh resourceVersion, increasing across the whole estate like etcd's."""
+    state["resource_version"] = int(state["resource_version"]) + 1
+    return str(state["resource_version"])
+
+
+def append_log(state: State, source: str, ts: float, line: str) -> None:
+    """Append one line to a deployment's log (``source`` is ``namespace/deployment``).
+
+    Lines keep their real time so that ``kubectl logs --since`` windows tell old
+    symptoms from new ones.
+    """
+    lines: list[Any] = state["logs"].setdefault(source, [])
+    lines.append([ts, line])
+    if len(lines) > LOG_CAP:
+        del lines[: len(lines) - LOG_CAP]
 
 
 # -- state ------------------------------------------------------------------
@@ -226,43 +247,12 @@ def pod_phase(pod: Obj, t: float) -> str:
 def pod_object(namespace: str, pod: Obj, t: float) -> Obj:
     """The v1 Pod document for a pod record at time ``t``."""
     phase = pod_phase(pod, t)
-    running = phase == "Running"
     kind, owner, owner_uid = pod["owner"]
-    created = rfc3339(pod["created"])
-    started = rfc3339(pod["ready_at"])
-
-    def condition(kind: str, ok: bool, at: str, reason: str | None = None) -> Obj:
-        cond: Obj = {"lastProbeTime": None, "lastTransitionTime": at,
-                     "status": "True" if ok else "False", "type": kind}
-        if reason:
-            cond["reason"] = reason
-        return cond
-
-    ready_at = started if phase != "Succeeded" else rfc3339(pod["finished_at"])
-    ready_reason = None if running else ("PodCompleted" if phase == "Succeeded"
-                                         else "ContainersNotReady")
-    statuses = []
-    for cname, image, cid in pod["containers"]:
-        now_state: Obj
-        if phase == "Running":
-            now_state = {"running": {"startedAt": started}}
-        elif phase == "Succeeded":
-            now_state = {"terminated": {"containerID": f"containerd://{cid}", "exitCode": 0,
-                                    "finishedAt": rfc3339(pod["finished_at"]),
-                                    "reason": "Completed", "startedAt": started}}
-        else:
-            now_state = {"waiting": {"reason": "ContainerCreating"}}
-        entry: Obj = {"image": image, "imageID": "", "lastState": {}, "name": cname,
-                      "ready": running, "restartCount": 0, "started": running, "state": now_state}
-        if phase != "Pending":
-            entry["containerID"] = f"containerd://{cid}"
-            entry["imageID"] = f"{image.split(':')[0]}@sha256:{cid}"
-        statuses.append(entry)
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
-            "creationTimestamp": created,
+            "creationTimestamp": rfc3339(pod["created"]),
             "generateName": pod["name"].rsplit("-", 1)[0] + "-",
             "labels": pod["labels"],
             "name": pod["name"],
@@ -285,22 +275,60 @@ def pod_object(namespace: str, pod: Obj, t: float) -> Obj:
             "serviceAccountName": "default",
             "terminationGracePeriodSeconds": 30,
         },
-        "status": {
-            "conditions": [
-                condition("Initialized", True, created),
-                condition("Ready", running, ready_at, ready_reason),
-                condition("ContainersReady", running, ready_at, ready_reason),
-                condition("PodScheduled", True, created),
-            ],
-            "containerStatuses": statuses,
-            "hostIP": f"10.252.1.{4 + NODES.index(pod['node'])}",
-            "phase": phase,
-            "podIP": pod["ip"],
-            "podIPs": [{"ip": pod["ip"]}],
-            "qosClass": "BestEffort",
-            "startTime": created,
-        },
+        "status": _pod_status(pod, phase),
     }
+
+
+def _pod_status(pod: Obj, phase: str) -> Obj:
+    running = phase == "Running"
+    created = rfc3339(pod["created"])
+    ready_at = rfc3339(pod["ready_at"] if phase != "Succeeded" else pod["finished_at"])
+    ready_reason = None if running else ("PodCompleted" if phase == "Succeeded"
+                                         else "ContainersNotReady")
+    return {
+        "conditions": [
+            _condition("Initialized", True, created),
+            _condition("Ready", running, ready_at, ready_reason),
+            _condition("ContainersReady", running, ready_at, ready_reason),
+            _condition("PodScheduled", True, created),
+        ],
+        "containerStatuses": [_container_status(pod, phase, c) for c in pod["containers"]],
+        "hostIP": f"10.252.1.{4 + NODES.index(pod['node'])}",
+        "phase": phase,
+        "podIP": pod["ip"],
+        "podIPs": [{"ip": pod["ip"]}],
+        "qosClass": "BestEffort",
+        "startTime": created,
+    }
+
+
+def _condition(kind: str, ok: bool, at: str, reason: str | None = None) -> Obj:
+    cond: Obj = {"lastProbeTime": None, "lastTransitionTime": at,
+                 "status": "True" if ok else "False", "type": kind}
+    if reason:
+        cond["reason"] = reason
+    return cond
+
+
+def _container_status(pod: Obj, phase: str, container: list[str]) -> Obj:
+    cname, image, cid = container
+    started = rfc3339(pod["ready_at"])
+    now_state: Obj
+    if phase == "Running":
+        now_state = {"running": {"startedAt": started}}
+    elif phase == "Succeeded":
+        now_state = {"terminated": {"containerID": f"containerd://{cid}", "exitCode": 0,
+                                    "finishedAt": rfc3339(pod["finished_at"]),
+                                    "reason": "Completed", "startedAt": started}}
+    else:
+        now_state = {"waiting": {"reason": "ContainerCreating"}}
+    running = phase == "Running"
+    entry: Obj = {"image": image, "imageID": "", "lastState": {}, "name": cname,
+                  "ready": running, "restartCount": 0, "started": running, "state": now_state}
+    if phase != "Pending":
+        entry["containerID"] = f"containerd://{cid}"
+        entry["imageID"] = f"{image.split(':')[0]}@sha256:{cid}"
+    return entry
 
 
 def pod_ready_count(pod: Obj, t: float) -> tuple[int, int]:

@@ -1,0 +1,6 @@
+"""The simulated CFS: the ``cray`` stand-in, options, sessions, batcher and operator.
+
+Loaded by stand-in processes without the plugin's own ``__init__`` (see
+``runbook.sim.loader``): modules here import only ``runbook.sim``, other
+parts' ``sim`` packages and the standard library.
+"""

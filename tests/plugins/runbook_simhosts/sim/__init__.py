@@ -1,0 +1,1 @@
+"""The ``hostinfo`` part: which host am I, what is my role, how often was I asked."""

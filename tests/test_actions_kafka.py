@@ -1,0 +1,132 @@
+"""The Kafka actions no playbook uses yet, run through the engine against the simulated estate.
+
+``kafka.reset_offsets`` moves the group's committed offsets in the estate (and
+refuses while the group has members), ``kafka.reset_offsets_preview`` shows the
+same plan and moves nothing, ``kafka.commit_progress`` tells a consuming group
+from a stopped one. Each test runs the real CLI with ``--sandbox`` and then
+reads the world and the audit trail.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import audit_events, run_cli, write_playbook
+
+from runbook import sim
+
+GROUP = "cfs-operator"
+TOPIC = "cfs-session-events"
+KAFKA = {"bootstrap_server": "kafka:9092", "group": GROUP}
+RESET = {**KAFKA, "topic": TOPIC, "to": "earliest"}
+
+SCALE_DOWN = [
+    {"id": "scale-down", "action": "kubectl.scale",
+     "with": {"namespace": "services", "deployment": "cray-cfs-operator", "replicas": 0}},
+    {"id": "operator-gone", "action": "kubectl.wait_replicas",
+     "with": {"namespace": "services", "deployment": "cray-cfs-operator", "ready": 0,
+              "interval": "200ms", "timeout": "20s"}},
+]
+
+
+@pytest.fixture
+def box(tmp_path: Path) -> Path:
+    directory = tmp_path / "estate"
+    sim.init_sandbox("cfs-stuck-sessions", directory)
+    return directory
+
+
+def offsets(directory: Path) -> list[int]:
+    state = sim.load_state(directory)
+    found: list[int] = state["kafka"]["groups"][GROUP]["offsets"][TOPIC]
+    return found
+
+
+def log_starts(directory: Path) -> list[int]:
+    state = sim.load_state(directory)
+    return [int(p["start"]) for p in state["kafka"]["topics"][TOPIC]["partitions"]]
+
+
+def run_json(playbook: Path, box: Path) -> tuple[int, dict[str, Any]]:
+    proc = run_cli("run", playbook, "--sandbox", box, "--yes", "--json")
+    assert proc.stdout, proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def step(result: dict[str, Any], step_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(s for s in result["steps"] if s["id"] == step_id)
+    return found
+
+
+def test_preview_changes_nothing_and_reset_moves_the_committed_offsets(
+        tmp_path: Path, box: Path, runbook_home: Path) -> None:
+    stop = write_playbook(tmp_path / "stop.yaml", *SCALE_DOWN, name="stop")
+    rc, _ = run_json(stop, box)
+    assert rc == 0
+    before = offsets(box)
+    assert before != log_starts(box), "the group has consumed past the start of the log"
+
+    preview = write_playbook(tmp_path / "preview.yaml",
+                             {"id": "preview", "action": "kafka.reset_offsets_preview",
+                              "with": RESET}, name="preview")
+    rc, planned = run_json(preview, box)
+    assert rc == 0
+    assert offsets(box) == before, "a preview (--dry-run) moves nothing"
+    plan = step(planned, "preview")["result"]
+    assert plan["error"] is None
+    assert [p["new_offset"] for p in plan["partitions"]] == log_starts(box)
+
+    reset = write_playbook(tmp_path / "reset.yaml",
+                           {"id": "reset", "action": "kafka.reset_offsets", "with": RESET},
+                           name="reset")
+    rc, done = run_json(reset, box)
+    assert rc == 0, done
+    assert offsets(box) == log_starts(box)
+    assert step(done, "reset")["result"]["partitions"] == plan["partitions"]
+
+    describe = ["kafka-consumer-groups.sh", "--bootstrap-server", "kafka:9092", "--describe",
+                "--group", GROUP]
+    execute = ["kafka-consumer-groups.sh", "--bootstrap-server", "kafka:9092", "--group", GROUP,
+               "--reset-offsets", "--to-earliest", "--topic", TOPIC, "--execute"]
+    assert step(done, "reset")["argv"] == [describe, execute]
+    started = [e for e in audit_events(runbook_home / "audit.jsonl")
+               if e["event"] == "step.started" and e["step"] == "reset"]
+    assert [e["argv"] for e in started] == [describe]
+
+
+def test_reset_refuses_a_group_with_active_members(tmp_path: Path, box: Path,
+                                                   runbook_home: Path) -> None:
+    reset = write_playbook(tmp_path / "reset.yaml",
+                           {"id": "reset", "action": "kafka.reset_offsets", "with": RESET},
+                           name="reset")
+    rc, result = run_json(reset, box)
+    assert rc == 1
+    assert step(result, "reset")["status"] == "failed"
+    assert step(result, "reset")["error"] == (
+        "group 'cfs-operator' has 1 active member(s); stop its consumers before "
+        "resetting offsets")
+    assert offsets(box) != log_starts(box), "nothing was reset"
+    finished = [e for e in audit_events(runbook_home / "audit.jsonl")
+                if e["event"] == "step.finished" and e["step"] == "reset"]
+    assert [e["status"] for e in finished] == ["failed"]
+
+
+def test_commit_progress_tells_a_consuming_group_from_a_stopped_one(tmp_path: Path,
+                                                                   box: Path) -> None:
+    watch = {"action": "kafka.commit_progress", "with": {**KAFKA, "interval": "1s"}}
+    playbook = write_playbook(tmp_path / "progress.yaml", {"id": "consuming", **watch},
+                              *SCALE_DOWN, {"id": "stopped", **watch}, name="progress")
+    rc, result = run_json(playbook, box)
+    assert rc == 0, result
+
+    consuming = step(result, "consuming")["result"]
+    assert consuming["progressing"] is True and consuming["committed"] > 0
+    assert (consuming["active"], consuming["members"], consuming["interval"]) == (True, 1, 1.0)
+
+    stopped = step(result, "stopped")["result"]
+    assert (stopped["progressing"], stopped["committed"]) == (False, 0)
+    assert (stopped["active"], stopped["members"]) == (False, 0)
+    assert stopped["lag_after"] >= stopped["lag_before"] > 0
