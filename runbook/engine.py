@@ -47,6 +47,7 @@ from runbook.runtime import RunRuntime
 from runbook.templating import Templates
 
 if TYPE_CHECKING:
+    from runbook.connections import Transport
     from runbook.executors.base import Executor
 
 __all__ = ["Engine", "Prompt", "RunOptions", "new_run_id"]
@@ -79,7 +80,7 @@ class Engine:
         self.connections = Connections(
             playbook, self.registry, overrides=opts.targets, local_env=_local_env(opts),
             render=lambda settings, where: self.templates.render(settings, self.ctx, field=where),
-            prefetch=opts.prefetch)
+            prefetch=opts.prefetch, transport=_transport(opts))
         self.targets = self.connections.targets
         self.ctx: dict[str, Any] = {
             **self.params, "params": dict(self.params), "steps": {}, "checks": {},
@@ -343,6 +344,15 @@ def _local_env(options: RunOptions) -> dict[str, str]:
     from runbook import sim
 
     return {**options.env, **sim.sandbox_env(Path(options.sandbox))}
+
+
+def _transport(options: RunOptions) -> Transport | None:
+    """In a sandbox, SSH targets on its simulated hosts run there, without an sshd."""
+    if options.sandbox is None:
+        return None
+    from runbook.sim.transport import for_sandbox
+
+    return for_sandbox(Path(options.sandbox))
 
 
 def _actor() -> str:

@@ -330,3 +330,39 @@ def test_resume_rolls_back_a_run_left_needing_attention(tmp_path: Path) -> None:
     assert resumed.step("make").when == "done before the runner stopped"
     assert "step 'gate' had failed before the runner stopped" in (resumed.error or "")
     assert resumed.outcome == "rolled-back" and not made.exists() and not second.exists()
+
+
+def test_a_sandbox_runs_ssh_targets_on_its_simulated_hosts_without_an_sshd(
+        tmp_path: Path) -> None:
+    import sys
+
+    from runbook import sim
+
+    plugins = Path(__file__).resolve().parent / "plugins"
+    if str(plugins) not in sys.path:
+        sys.path.insert(0, str(plugins))
+    from runbook_simhosts.testing import registered
+
+    text = """
+runbook: 1
+name: on-hosts
+targets:
+  db1: {connection: ssh, host: db1, user: ops}
+  db2: {connection: ssh, host: 127.0.1.12, user: ops}
+  db3: {connection: ssh, host: db3, user: ops}
+  dbs: {hosts: [db1, db2]}
+steps:
+  - {id: who, action: host.query, target: db1, with: {command: [hostinfo]}}
+  - {id: bump, action: host.shell, target: dbs, with: {command: [hostinfo, bump]}}
+  - {id: down, action: host.query, target: db3, with: {command: [hostinfo]}}
+"""
+    with registered():
+        box = sim.init_sandbox("two-hosts", tmp_path / "box")
+        result = runbook.run(runbook.loads(text), sandbox=box, yes=True)
+    assert result.step("who").result["stdout"].strip() == "db1 127.0.1.11 primary"
+    bump = result.step("bump")
+    assert bump.status == "ok" and set(bump.hosts) == {"db1", "db2"}
+    assert {h: v["stdout"].strip() for h, v in bump.result.items()} == {"db1": "1", "db2": "1"}
+    assert result.step("down").status == "failed"
+    assert "cannot connect" in (result.step("down").error or "")
+    assert sim.load_state(box)["hostinfo"]["calls"] == {"db1": 1, "db2": 1, "db3": 0}
