@@ -85,7 +85,8 @@ def resume(run_id: str, *, rollback: bool = False, params: Mapping[str, Any] | N
     journal = Journal(Path(opts.journal_path or default_journal_path()))
     try:
         state, path = load_resume(journal, run_id, None if playbook is None
-                                  or isinstance(playbook, Playbook) else str(playbook))
+                                  or isinstance(playbook, Playbook) else str(playbook),
+                                  cli=opts.from_cli)
     finally:
         journal.close()
     state.rollback_only = rollback
@@ -97,7 +98,7 @@ def resume(run_id: str, *, rollback: bool = False, params: Mapping[str, Any] | N
                             field="playbook")
     else:
         loaded, text = _load(path, opts.targets, registry), path.read_text(encoding="utf-8")
-    check_unchanged(state, loaded, text, accept_changed=accept_changed)
+    check_unchanged(state, loaded, text, accept_changed=accept_changed, cli=opts.from_cli)
     if sandbox is not None:
         opts.sandbox = sandbox_dir(sandbox, cli=opts.from_cli)[0]
     opts.audit_log = opts.audit_log or state.run.get("audit_log")

@@ -117,22 +117,23 @@ def _source_text(playbook: Playbook) -> str | None:
 
 
 def load_resume(journal: Journal, run_id: str, playbook_path: str | None = None, *,
-                accept_changed: bool = False) -> tuple[ResumeState, Path]:
-    """Read an interrupted run; refuse (PlaybookError, exit 2) what cannot be resumed."""
+                cli: bool = True) -> tuple[ResumeState, Path]:
+    """Read an interrupted run; refuse (PlaybookError, exit 2) what cannot be resumed.
+    ``cli``: the error names the command line's RUN_ID, else the call's ``run_id``."""
+    file, field = ("<command line>", "RUN_ID") if cli else ("<resume>", "run_id")
     run = journal.run(run_id)
     if run is None:
         candidates = journal.ambiguous(run_id)
         hint = f"; it matches {', '.join(candidates)}" if candidates else \
             "; `runbook runs` lists recent runs"
-        raise PlaybookError(f"no run {run_id!r} in the journal{hint}", file="<command line>",
-                            field="RUN_ID")
+        raise PlaybookError(f"no run {run_id!r} in the journal{hint}", file=file, field=field)
     if run["status"] in FINAL:
         raise PlaybookError(f"run {run['run_id']} already finished ({run['status']}); "
-                            "nothing to resume", file="<command line>", field="RUN_ID")
+                            "nothing to resume", file=file, field=field)
     if run["status"] == "running" and run["host"] == socket.gethostname() and pid_alive(
             run["pid"]) and run["pid"] != os.getpid():
         raise PlaybookError(f"run {run['run_id']} is still running (pid {run['pid']}); "
-                            "interrupt it first", file="<command line>", field="RUN_ID")
+                            "interrupt it first", file=file, field=field)
     path = Path(playbook_path or run["playbook_path"])
     state = ResumeState(run["run_id"], run)
     for rec in journal.steps(run["run_id"]):
@@ -145,7 +146,7 @@ def load_resume(journal: Journal, run_id: str, playbook_path: str | None = None,
 
 
 def check_unchanged(state: ResumeState, playbook: Playbook, text: str, *,
-                    accept_changed: bool) -> None:
+                    accept_changed: bool, cli: bool = True) -> None:
     """A playbook edited since the run started is refused unless accepted, with the diff."""
     if playbook.sha256 == state.run["playbook_sha256"] or accept_changed:
         return
@@ -155,7 +156,8 @@ def check_unchanged(state: ResumeState, playbook: Playbook, text: str, *,
     raise PlaybookError(
         f"the playbook changed since run {state.run_id} started (sha256 "
         f"{state.run['playbook_sha256'][:12]} -> {playbook.sha256[:12]}); review the change "
-        f"and pass --accept-changed-playbook to resume anyway:\n{diff}",
+        f"and pass {'--accept-changed-playbook' if cli else 'accept_changed=True'} to resume "
+        f"anyway:\n{diff}",
         file=playbook.origin, field="sha256")
 
 

@@ -314,8 +314,9 @@ def test_resume_rolls_back_a_run_left_needing_attention(tmp_path: Path) -> None:
 
     first = runbook.run(playbook(), yes=True)
     assert first.outcome == "needs-attention" and made.exists()
-    with pytest.raises(runbook.PlaybookError, match="no run 'nope' in the journal"):
+    with pytest.raises(runbook.PlaybookError, match="no run 'nope' in the journal") as unknown:
         runbook.resume("nope")
+    assert (unknown.value.problem.file, unknown.value.problem.field) == ("<resume>", "run_id")
     with pytest.raises(runbook.PlaybookError, match="built in Python; give it again"):
         runbook.resume(first.run_id)
     undone = runbook.resume(first.run_id, rollback=True, playbook=playbook(), yes=True)
