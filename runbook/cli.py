@@ -127,8 +127,10 @@ def _execute(playbook_path: str, *, dry_run: bool, yes: bool, plan_file: str | N
     sigterm_interrupts()
     targets = _targets(inventory, target_uris)
     playbook = load(playbook_path, targets=targets)
-    # Only a fresh run: a plan connects no more than its probes need.
-    prefetch = _start_prefetch(playbook, targets, forks) if not (dry_run or offline) else None
+    # Only a fresh run against real hosts: a plan connects no more than its probes need,
+    # and a sandbox's simulated hosts are reached through its transport, not SSH.
+    early = not (dry_run or offline or sandbox)
+    prefetch = _start_prefetch(playbook, targets, forks) if early else None
     options = RunOptions(dry_run=dry_run, offline=offline, yes=yes, reason=reason,
                          audit_log=audit_log, forks=forks, force_unlock=force_unlock,
                          targets=targets, prefetch=prefetch, from_cli=True)

@@ -74,10 +74,14 @@ class Connections:
         """The target names a group fans out to, and the targets made for bare host names."""
         from runbook.fanout import group_members
 
-        names, made = group_members(self.targets, name)
+        names, made = group_members(self.targets, name, takes_host=self._takes_host)
         for entry, target in made.items():
             self.targets.setdefault(entry, target)
         return names, made
+
+    def _takes_host(self, connection: str) -> bool:
+        kind = kind_of(self.registry, connection)
+        return kind is None or kind.reaches_hosts
 
     def executor(self, name: str) -> Executor:
         with self._lock:

@@ -7,7 +7,7 @@ Both accept a count or a percentage of the hosts, as Ansible's ``serial`` and
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from runbook.errors import StepError
 from runbook.models import Target
@@ -46,9 +46,12 @@ def failure_budget(max_fail: int | str | None, total: int) -> int:
 
 
 def group_members(targets: Mapping[str, Target], name: str,
-                  _seen: frozenset[str] = frozenset()) -> tuple[list[str], dict[str, Target]]:
+                  _seen: frozenset[str] = frozenset(), *,
+                  takes_host: Callable[[str], bool] = lambda kind: True,
+                  ) -> tuple[list[str], dict[str, Target]]:
     """The target names a group fans out to, and the targets its bare host names stand
-    for: each inherits the group's connection settings with ``host`` set to it."""
+    for: each inherits the group's connection settings, with ``host`` set to it when
+    its connection kind has a host (``takes_host(kind)``)."""
     group = targets[name]
     out: list[str] = []
     made: dict[str, Target] = {}
@@ -58,14 +61,16 @@ def group_members(targets: Mapping[str, Target], name: str,
         known = targets.get(entry)
         if known is not None:
             if known.hosts:
-                names, more = group_members(targets, entry, _seen | {name})
+                names, more = group_members(targets, entry, _seen | {name},
+                                            takes_host=takes_host)
                 out += names
                 made.update(more)
             else:
                 out.append(entry)
             continue
         inherited = group.model_dump(exclude={"hosts"}, exclude_none=True, by_alias=True)
-        inherited["host"] = entry
+        if takes_host(group.connection):
+            inherited["host"] = entry
         made[entry] = Target.model_validate(inherited)
         out.append(entry)
     return list(dict.fromkeys(out)), made
