@@ -209,3 +209,22 @@ def test_state_reports_unmatched_patterns_and_log_can_list_files_only(tmp_path: 
     assert files["log_files"] == ["/var/svc/log/system-smartdc-vminfod:default.log"]
     assert files["lines"] == [] and files["entries"] == []
     assert "no SMF instance matches 'site/nope'" in str(result.step("nolog").error)
+
+
+def test_enable_and_wait_explains_exit_3_and_4(tmp_path: Path) -> None:
+    """In the maintenance scenario the start method keeps failing (exit 3: the instance
+    itself) and what depends on vminfod cannot come online (exit 4: a dependency)."""
+    box = tmp_path / "m"
+    sim.init_sandbox("vminfod-maintenance", box)
+    result = _run(tmp_path, box,
+                  {"id": "off", "action": "svcadm.disable", "with": {"pattern": "vminfod"}},
+                  {"id": "self", "action": "svcadm.enable",
+                   "with": {"pattern": "vminfod", "wait": True}, "on_fail": "continue"},
+                  {"id": "off2", "action": "svcadm.disable", "with": {"pattern": "vmadmd"}},
+                  {"id": "dep", "action": "svcadm.enable",
+                   "with": {"pattern": "vmadmd", "wait": True}, "on_fail": "continue"})
+    assert "exit 3: the instance cannot reach the requested state without an administrator " \
+           "because of a problem with the instance itself" in str(result.step("self").error)
+    assert "exit 4" in str(result.step("dep").error)
+    assert "problem with its dependencies" in str(result.step("dep").error)
+    assert (_state(box, "vminfod"), _state(box, "vmadmd")) == ("maintenance", "offline")

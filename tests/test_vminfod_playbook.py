@@ -200,3 +200,15 @@ def test_dry_run_changes_nothing(tmp_path: Path, scenario: str) -> None:
     assert vminfod_state(box) == "online"
     status = json.loads(node(box, "vminfo", "status", "-j").stdout)
     assert status["queue"]["vasync_queue"]["npending"] == (1 if "stuck" in scenario else 0)
+
+
+def test_disabled_vminfod_is_critical_and_not_changed(tmp_path: Path) -> None:
+    box = tmp_path / "disabled"
+    sim.init_sandbox("vminfod-healthy", box, knobs=FAST)
+    assert node(box, "svcadm", "disable", "vminfod").returncode == 0
+    _, result, _ = diagnose(tmp_path, "disabled", "-p", "samples=1")
+    assert findings(result) == [SERVICES_DOWN, ("critical", "vminfod is disabled"),
+                                STREAM_ENDED]
+    assert result["findings"][1]["evidence"] == {"state": "disabled",
+                                                 "ping": "connect ECONNREFUSED 127.0.0.1:9090"}
+    assert vminfod_state(box) == "disabled"

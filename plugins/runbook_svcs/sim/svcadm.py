@@ -20,16 +20,24 @@ USAGE = "Usage: svcadm [-v] [cmd [args ... ]]\n"
 WAIT_LIMIT = 60.0
 
 
-def run(directory: Path, argv: list[str]) -> int:
+def _arguments(argv: list[str]) -> tuple[str, bool, list[str]] | None:
+    """(verb, -s, operands), or None for a usage error."""
     if not argv or argv[0] not in VERBS:
-        sys.stderr.write(USAGE)
-        return 2
+        return None
     verb, rest = argv[0], argv[1:]
     wait = verb in ("enable", "disable") and "-s" in rest
     operands = [a for a in rest if not (a == "-s" and wait)]
     if not operands or any(a.startswith("-") for a in operands):
+        return None
+    return verb, wait, operands
+
+
+def run(directory: Path, argv: list[str]) -> int:
+    parsed = _arguments(argv)
+    if parsed is None:
         sys.stderr.write(USAGE)
         return 2
+    verb, wait, operands = parsed
     with transaction(directory) as state:
         chosen, missing = select(smf.services(state), operands)
         t = float(state["updated"])

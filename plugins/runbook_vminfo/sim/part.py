@@ -16,6 +16,10 @@ PART = Part(
     },
     faults=(Fault("vminfod_bad_config",
                   "vminfod's configuration does not parse: its start method fails (switch it "
-                  "off to fix the cause, then svcadm clear vminfod)"),),
+                  "off to fix the cause, then svcadm clear vminfod)"),
+            Fault("vminfo_newer_platform",
+                  "vminfo status -j as a newer platform might print it: numVms renamed to "
+                  "vmCount, an unknown queueStats field"),
+            Fault("vminfo_no_json", "an older vminfo without status -j (usage error, exit 1)")),
     scenarios=SCENARIOS,
 )
