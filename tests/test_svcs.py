@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 from runbook_svcs.explain import parse_explain
-from runbook_svcs.logs import level_name, parse_log, tail
+from runbook_svcs.logs import level_name, parse_log
 from runbook_svcs.parse import parse_listing, parse_log_paths, parse_states, parse_svcadm
 
 import runbook
@@ -121,7 +121,6 @@ def test_log_entries_problems_cause_and_lines_not_understood() -> None:
     assert read["cause"] == "failed to load configuration: Unexpected token }"
     assert read["not_understood"] == ["Segmentation Fault - core dumped", '{"not": "bunyan"}']
     assert level_name(50) == "error" and level_name(35) == "level 35"
-    assert tail("a\nb\nc\n", 2) == "b\nc\n" and tail("a\n", 0) == ""
 
 
 # --- actions on the simulated node ------------------------------------------------------------
@@ -228,3 +227,17 @@ def test_enable_and_wait_explains_exit_3_and_4(tmp_path: Path) -> None:
     assert "exit 4" in str(result.step("dep").error)
     assert "problem with its dependencies" in str(result.step("dep").error)
     assert (_state(box, "vminfod"), _state(box, "vmadmd")) == ("maintenance", "offline")
+
+
+def test_log_reads_only_the_last_lines_of_the_nodes_file(tmp_path: Path) -> None:
+    box = tmp_path / "m"
+    sim.init_sandbox("vminfod-maintenance", box)
+    result = _run(tmp_path, box, {"id": "log", "action": "svcs.log",
+                                  "with": {"pattern": "vminfod", "lines": 3}})
+    log = result.step("log").result
+    on_node = (box / "hosts" / "cn-r07" / "root" / "var" / "svc" / "log"
+               / "system-smartdc-vminfod:default.log").read_text().splitlines()
+    assert len(on_node) > 3 and log["lines"] == on_node[-3:]
+    assert log["lines"][-1].endswith("Restarting too quickly, changing state to maintenance. ]")
+    assert [e["level_name"] for e in log["entries"]] == ["fatal", "smf", "smf"]
+    assert log["cause"].startswith("failed to load configuration /etc/vminfod/config.json")

@@ -15,7 +15,7 @@ from runbook.actions import Action, ActionContext, Args, Invocation, parse_or_fa
 from runbook.errors import StepError
 from runbook.executors.base import CommandResult
 from runbook_svcs.explain import parse_explain
-from runbook_svcs.logs import parse_log, tail
+from runbook_svcs.logs import parse_log
 from runbook_svcs.parse import (
     missing_patterns,
     parse_listing,
@@ -124,8 +124,8 @@ class LogArgs(Args):
 
 
 class Log(Action[LogArgs]):
-    """argv: `svcs -L PATTERN`, then each log file is read through the target's
-    executor and its last `lines` lines are kept.
+    """argv: `svcs -L PATTERN`, then `tail -n LINES FILE` for each log file it
+    names (a bounded read, however large the log; nothing with `lines: 0`).
 
     Each line becomes an entry: bunyan JSON (with `level_name`: `info`,
     `error`, `fatal`, ...) or an SMF line (`source: smf`, e.g.
@@ -157,8 +157,8 @@ class Log(Action[LogArgs]):
         if missing:
             raise StepError(f"no SMF instance matches {missing[0]!r} (svcs -L)", step=ctx.step)
         paths = parse_or_fail(res.check(), parse_log_paths, res.stdout)
-        text = "".join(tail(ctx.executor.read_file(p).decode("utf-8", "replace"), args.lines)
-                       for p in paths) if args.lines else ""
+        text = "".join(ctx.exec(["tail", "-n", str(args.lines), path]).stdout
+                       for path in paths) if args.lines else ""
         return {"log_files": paths, "lines": text.splitlines(), **parse_log(text)}
 
 

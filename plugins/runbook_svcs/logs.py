@@ -84,10 +84,3 @@ def parse_log(text: str) -> LogRead:
     cause = own[-1] if own else (found[-1] if found else None)
     return {"entries": entries, "problems": found, "cause": cause, "not_understood": unread}
 
-
-def tail(text: str, lines: int) -> str:
-    """The last ``lines`` lines of ``text`` (all of it for a negative count)."""
-    if lines < 0:
-        return text
-    kept = split_lines(text)[-lines:] if lines else []
-    return "".join(line + "\n" for line in kept)

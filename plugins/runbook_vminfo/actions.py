@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from runbook.actions import Action, ActionContext, Args, parse_or_fail
 from runbook.executors.base import CommandResult
@@ -143,18 +143,25 @@ class VmsVsVmadm(Action[SyncArgs]):
 
 
 class EventsArgs(Args):
-    path: str = Field(description="the client's log file on the target")
+    path: str = Field(description="the client's log file on the target (an absolute path)")
     lines: int = Field(default=5000, ge=1, description="read at most this many lines from its "
                                                        "end")
 
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError(f"expected an absolute path, got {value!r}")
+        return value
+
 
 class EventsFor(Action[EventsArgs]):
-    """Reads the log file through the target's executor (`cat -- PATH` on a
-    real host) and keeps its last `lines` lines.
+    """argv: `tail -n LINES PATH` (a bounded read of the log's end)
 
     Each watchForChanges timeout is compared with the change vminfod emitted
     for the same VM and property (`vminfod event` lines): `"1024"` expected
     against `1024` emitted is `type_mismatch: true`, a bug in the caller.
+    A file that cannot be read fails the step with tail's message.
     """
 
     name = "vminfo.events_for"
@@ -169,15 +176,13 @@ class EventsFor(Action[EventsArgs]):
         "lines": "how many lines were read",
     }
 
-    def describe(self, args: EventsArgs) -> str:
-        return f"read the last {args.lines} lines of {args.path}"
+    def commands(self, args: EventsArgs) -> list[list[str]]:
+        return [["tail", "-n", str(args.lines), args.path]]
 
-    def run(self, args: EventsArgs, ctx: ActionContext) -> Any:
-        text = ctx.executor.read_file(args.path).decode("utf-8", "replace")
-        kept = text.splitlines()[-args.lines:]
-        found = parse_client_log("\n".join(kept) + "\n")
+    def parse(self, result: CommandResult) -> Any:
+        found = parse_client_log(result.stdout)
         mismatches = [t for t in found["timeouts"] if t["type_mismatch"]]
-        return {**found, "type_mismatches": mismatches, "lines": len(kept)}
+        return {**found, "type_mismatches": mismatches, "lines": len(result.lines)}
 
 
 ACTIONS = (Ping, Status, VmsVsVmadm, EventsFor)
