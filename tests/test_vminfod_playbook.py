@@ -212,3 +212,17 @@ def test_disabled_vminfod_is_critical_and_not_changed(tmp_path: Path) -> None:
     assert result["findings"][1]["evidence"] == {"state": "disabled",
                                                  "ping": "connect ECONNREFUSED 127.0.0.1:9090"}
     assert vminfod_state(box) == "disabled"
+
+
+def test_memory_and_refresh_limits_are_params(tmp_path: Path) -> None:
+    """The same healthy node, judged by stricter limits: two warnings, and not 'healthy'."""
+    _, result, _ = diagnose(tmp_path, "vminfod-healthy", "-p", "samples=1",
+                            "-p", "rss_mb_floor=10", "-p", "rss_mb_per_vm=0.5",
+                            "-p", "max_refresh_age=60s")
+    assert findings(result) == [
+        ("warning", "vminfod uses more memory than its number of VMs explains"),
+        ("warning", "vminfod's last full refresh is too old (it forces one every 5 minutes)"),
+    ]
+    memory, refresh = (f["evidence"] for f in result["findings"])
+    assert memory["num_vms"] == 23 and memory["limit_mb"] == 11.5 and memory["rss_mb"] > 50
+    assert refresh["limit_seconds"] == 60.0 and refresh["last_refresh_seconds"] > 150
