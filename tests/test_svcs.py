@@ -183,13 +183,24 @@ def test_svcadm_on_an_unknown_pattern_fails_with_svcadms_message(tmp_path: Path,
         result.step("bad").error)
 
 
-def test_restart_of_a_maintenance_instance_changes_nothing(tmp_path: Path) -> None:
+def test_restart_of_a_maintenance_instance_is_a_noop_with_the_reason(tmp_path: Path) -> None:
     box = tmp_path / "m"
     sim.init_sandbox("vminfod-maintenance", box)
     result = _run(tmp_path, box,
-                  {"id": "restart", "action": "svcadm.restart", "with": {"pattern": "vminfod"}})
+                  {"id": "restart", "action": "svcadm.restart", "with": {"pattern": "vminfod"}},
+                  {"id": "clear", "action": "svcadm.clear", "with": {"pattern": "ssh"}})
     assert result.exit_code == 0
+    assert result.step("restart").result == {
+        "noop": "svcadm restart acts only on online or degraded instances: "
+                "svc:/system/smartdc/vminfod:default is maintenance",
+        "result": {"ok": True, "rc": None}}
+    assert result.step("clear").result["noop"] == (
+        "svcadm clear acts only on maintenance or degraded instances: "
+        "svc:/network/ssh:default is online")
     assert _state(box, "vminfod") == "maintenance"
+    log = (box / "hosts" / "cn-r07" / "root" / "var" / "svc" / "log"
+           / "system-smartdc-vminfod:default.log").read_text()
+    assert "Stopping because service restarting" not in log.split("maintenance. ]")[-1]
 
 
 def test_state_reports_unmatched_patterns_and_log_can_list_files_only(tmp_path: Path,

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import Field
 
-from runbook.actions import Action, ActionContext, Args, Invocation, parse_or_fail
+from runbook.actions import Action, ActionContext, Args, Invocation, NoOp, parse_or_fail
 from runbook.errors import StepError
 from runbook.executors.base import CommandResult
 from runbook_svcs.explain import parse_explain
@@ -184,7 +184,16 @@ class _Svcadm(Action[Any]):
     def commands(self, args: Any) -> list[list[str]]:
         return [["svcadm", self.verb, *self.flags(args), args.pattern]]
 
+    acts_on: tuple[str, ...] = ()
+    """States SMF acts on for this verb (empty: any); otherwise the action is a no-op."""
+
     def run(self, args: Any, ctx: ActionContext) -> Any:
+        if self.acts_on:
+            states = State().run(StateArgs(patterns=[args.pattern]), ctx)["states"]
+            if states and not any(s in self.acts_on for s in states.values()):
+                found = ", ".join(f"{f} is {s}" for f, s in states.items())
+                return NoOp(f"svcadm {self.verb} acts only on {' or '.join(self.acts_on)} "
+                            f"instances: {found}", {"ok": True, "rc": None})
         res = ctx.exec(self.commands(args)[0], check=False)
         outcome = parse_svcadm(res.stdout, res.stderr, res.rc)
         if not outcome["ok"]:
@@ -243,14 +252,17 @@ class Disable(_Toggle):
 class Restart(_Svcadm):
     """argv: `svcadm restart PATTERN`
 
-    SMF restarts only an `online` or `degraded` instance; check the state
-    afterwards with `svcs.state` (a step check with `retry`).
+    SMF restarts only an `online` or `degraded` instance: the action reads the
+    state first (`svcs -H -o state,nstate,fmri PATTERN`) and is a no-op with
+    the reason otherwise. Check the state afterwards with `svcs.state` (a step
+    check with `retry`).
     """
 
     name = "svcadm.restart"
     summary = "restart an SMF instance (stop and start methods)"
     Args = SvcadmArgs
     verb = "restart"
+    acts_on = ("online", "degraded")
 
 
 class Clear(_Svcadm):
@@ -258,13 +270,15 @@ class Clear(_Svcadm):
 
     Takes an instance out of `maintenance` (or `degraded`): SMF starts it
     again. It helps only once the cause (see `svcs.log`) is fixed; otherwise
-    the instance goes back to maintenance.
+    the instance goes back to maintenance. The state is read first; an
+    instance in neither state makes the action a no-op with the reason.
     """
 
     name = "svcadm.clear"
     summary = "clear maintenance: SMF tries to start the instance again"
     Args = SvcadmArgs
     verb = "clear"
+    acts_on = ("maintenance", "degraded")
     idempotent = True
 
 
