@@ -72,6 +72,14 @@ ROWS: list[tuple[str, dict[str, Any], list[list[str]]]] = [
                             "batch_size": 25, "cray": "/opt/cray/bin/cray"},
      [["/opt/cray/bin/cray", "cfs", "v3", "options", "update", "--batch-size", "25",
        "--batcher-max-backoff", "3600", "--logging-level", "DEBUG", "--format", "json"]]),
+    ("svcadm.enable", {"pattern": "vminfod"}, [["svcadm", "enable", "vminfod"]]),
+    ("svcadm.enable", {"pattern": "svc:/site/app:default", "wait": True},
+     [["svcadm", "enable", "-s", "svc:/site/app:default"]]),
+    ("svcadm.disable", {"pattern": "site/app; rm -rf /", "wait": True},
+     [["svcadm", "disable", "-s", "site/app; rm -rf /"]]),
+    ("svcadm.restart", {"pattern": "svc:/system/smartdc/vminfod:default"},
+     [["svcadm", "restart", "svc:/system/smartdc/vminfod:default"]]),
+    ("svcadm.clear", {"pattern": "vminfod"}, [["svcadm", "clear", "vminfod"]]),
 ]
 
 INVERSES: list[tuple[str, dict[str, Any], Any, Invocation | None]] = [
@@ -86,6 +94,16 @@ INVERSES: list[tuple[str, dict[str, Any], Any, Invocation | None]] = [
      {"batcher_disable": False}, Invocation("cfs.options_update",
                                            {"batcher_disable": False, "cray": "/opt/cray"})),
     ("cfs.options_update", {"batcher_disable": True}, {"batcher_disable": None}, None),
+    ("svcadm.enable", {"pattern": "vminfod", "wait": True},
+     {"svc:/system/smartdc/vminfod:default": "disabled"},
+     Invocation("svcadm.disable", {"pattern": "vminfod", "wait": True})),
+    ("svcadm.enable", {"pattern": "vminfod"}, {"svc:/system/smartdc/vminfod:default": "online"},
+     None),
+    ("svcadm.enable", {"pattern": "vminfod"}, {}, None),
+    ("svcadm.disable", {"pattern": "app"}, {"svc:/app:default": "maintenance",
+                                            "svc:/app:canary": "disabled"},
+     Invocation("svcadm.enable", {"pattern": "app"})),
+    ("svcadm.disable", {"pattern": "app"}, {"svc:/app:default": "disabled"}, None),
 ]
 
 
