@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from runbook.actions import Action, ActionContext, Invocation, parse_or_fail
+from runbook.actions import Action, ActionContext, Invocation, NoOp, parse_or_fail
 from runbook.errors import StepError
 from runbook.models import Duration
 from runbook_kafka.groups import GroupArgs, describe, describe_argv
@@ -146,7 +146,9 @@ class ResetOffsets(Action[ResetArgs]):
     `rollback: auto`: before the reset, one describe captures the committed
     offsets as `topic,partition,offset` CSV (in the journal); the rollback runs
     this action with `from_csv` (written to `file`, then `--from-file FILE`).
-    A reset that fails midway is rolled back the same way.
+    A reset that fails midway is rolled back the same way; a restore finds
+    nothing to do (and runs only the describe) when the offsets are already
+    the captured ones, e.g. after the tool refused the reset.
     """
 
     name = "kafka.reset_offsets"
@@ -159,6 +161,8 @@ class ResetOffsets(Action[ResetArgs]):
         return [args.argv("--dry-run"), args.argv("--execute"), describe_argv(args)]
 
     def run(self, args: ResetArgs, ctx: ActionContext) -> Any:
+        if args.from_csv is not None and _already(args.from_csv, describe(args, ctx)):
+            return NoOp("the group's offsets are already the ones to restore")
         _write_csv(args, ctx)
         deadline = time.monotonic() + args.wait_empty
         plan = _tool(args, ctx, "--dry-run")
@@ -194,6 +198,13 @@ def current_csv(state: GroupDescription, topic: str) -> str:
                   if p["topic"] == name and p["current_offset"] is not None
                   and (wanted is None or p["partition"] in wanted))
     return "".join(f"{t},{p},{o}\n" for t, p, o in rows)
+
+
+def _already(rows: str, state: GroupDescription) -> bool:
+    """Whether every ``topic,partition,offset`` row is already the committed offset."""
+    now = {(p["topic"], p["partition"]): p["current_offset"] for p in state["partitions"]}
+    wanted = [line.split(",") for line in rows.splitlines() if line.strip()]
+    return all(now.get((c[-3], int(c[-2]))) == int(c[-1]) for c in wanted)
 
 
 def _confirm(planned: list[NewOffset], state: GroupDescription, step: str) -> None:

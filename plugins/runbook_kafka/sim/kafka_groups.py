@@ -177,7 +177,9 @@ def _reset_group(state: State, name: str, opts: Parsed, how: How) -> bool:
         sys.stdout.write(header)
         return True
     plan = reset_modes.plan(state, name, scope, how, t)
-    if opts.has("execute") and state["faults"].get(RESET_FAILS):
+    if opts.has("execute") and state["faults"].get(RESET_FAILS) and not state["kafka"].get(
+            RESET_FAILS):
+        state["kafka"][RESET_FAILS] = True  # once: the retry or the rollback then works
         for tp, p, o in plan[:len(plan) // 2]:
             kafka.commit(state, name, tp, p, o)
         print("\nError: Executing consumer group command failed due to "

@@ -24,8 +24,8 @@ PART = Part(
         "crash_every": 0.0,        # a broken consumer's pods crash every ... (0: never)
         "restart_seconds": 1.0,    # a crashed pod rejoins after ...
     },
-    faults=(Fault(RESET_FAILS, "kafka-consumer-groups.sh --reset-offsets --execute commits "
-                               "the first half of the partitions, then fails"),),
+    faults=(Fault(RESET_FAILS, "the first kafka-consumer-groups.sh --reset-offsets --execute "
+                               "commits half of the partitions, then fails"),),
     scenarios=(
         Scenario("kafka-commits-stalled",
                  "puptoo runs a client library (image tag 2.4.0) that never commits: every "
