@@ -152,3 +152,18 @@ def test_reset_on_an_active_group_fails_with_the_tools_message(tmp_path: Path,
         "reset refused: Error: Assignments can only be reset if the group 'puptoo' is "
         "inactive, but the current state is Stable.")
     assert all(a >= b for a, b in zip(committed(box), before, strict=True))
+
+
+def test_the_plan_shows_the_offsets_the_reset_will_set(tmp_path: Path,
+                                                       runbook_home: Path) -> None:
+    box = sandbox(tmp_path, "kafka-commits-stalled")
+    proc = run_cli("plan", STALLED, "--sandbox", box, "--json", "-p", "samples=2",
+                   "-p", "interval=500ms")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    planned = json.loads(proc.stdout)
+    preview = step(planned, "preview")["result"]
+    assert preview["estimated"] is True, "the consumer still runs: estimated from --describe"
+    ends = [int(line.split(",")[2]) for line in preview["csv"].splitlines()]
+    assert [p["new_offset"] for p in preview["partitions"]] == ends
+    assert all(e > c for e, c in zip(ends, committed(box), strict=True))
+    assert committed(box) == [1000, 2000, 3000, 4000] and deployment(box) == (2, BROKEN)

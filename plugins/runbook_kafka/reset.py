@@ -30,6 +30,7 @@ _NEEDS_VALUE = ("offset", "datetime", "duration", "shift-by")
 _INACTIVE = "Assignments can only be reset if the group"
 RESULT = {
     "group": "the group",
+    "estimated": "(preview) the group was active: offsets estimated from --describe",
     "partitions": "[{topic, partition, new_offset}]: what the tool set (or would set)",
     "dry_run": "true for the preview",
     "error": "the tool's `Error: ...` line, if any",
@@ -93,9 +94,10 @@ def _tool(args: ResetArgs, ctx: ActionContext, mode: str) -> ResetPlan:
 
 
 def _with_csv(plan: ResetPlan, dry_run: bool) -> dict[str, Any]:
+    """The plan with its CSV first (what a console plan line shows before it is cut)."""
     rows = "".join(f"{p['topic']},{p['partition']},{p['new_offset']}\n"
                    for p in plan["partitions"])
-    return {**plan, "dry_run": dry_run, "csv": rows}
+    return {"csv": rows, **plan, "dry_run": dry_run}
 
 
 def _write_csv(args: ResetArgs, ctx: ActionContext) -> None:
@@ -107,8 +109,13 @@ class ResetOffsetsPreview(Action[ResetArgs]):
     """argv: `TOOL --bootstrap-server SERVER --group GROUP --reset-offsets --to-TO [VALUE]
     --topic TOPIC --dry-run --export`
 
-    The tool's own plan: the offset it would set on each partition (it refuses
-    a group that still has members: `error` is then its message). Changes nothing.
+    The tool's own plan: the offset it would set on each partition. The tool
+    refuses to plan for a group that still has members (`error` is then its
+    message); for `latest`, `current`, `offset` and `shift-by` the preview then
+    runs `TOOL --bootstrap-server SERVER --describe --group GROUP` and
+    estimates the offsets from the log-end and committed offsets
+    (`estimated: true`), so a plan made before the consumer is stopped still
+    shows what the reset will set. Changes nothing.
     """
 
     name = "kafka.reset_offsets_preview"
@@ -121,7 +128,12 @@ class ResetOffsetsPreview(Action[ResetArgs]):
 
     def run(self, args: ResetArgs, ctx: ActionContext) -> Any:
         _write_csv(args, ctx)
-        return _with_csv(_tool(args, ctx, "--dry-run"), True)
+        plan = _tool(args, ctx, "--dry-run")
+        if plan["error"] and _INACTIVE in plan["error"] and args.from_csv is None:
+            estimated = estimate(args, describe(args, ctx))
+            if estimated is not None:
+                return {**_with_csv({**plan, "partitions": estimated}, True), "estimated": True}
+        return {**_with_csv(plan, True), "estimated": False}
 
 
 class ResetOffsets(Action[ResetArgs]):
@@ -188,6 +200,24 @@ class ResetOffsets(Action[ResetArgs]):
         restored = args.model_dump(exclude_defaults=True, exclude={"topic", "to", "value"})
         restored["from_csv"] = captured
         return Invocation(self.name, restored)
+
+
+def estimate(args: ResetArgs, state: GroupDescription) -> list[NewOffset] | None:
+    """The offsets the tool would set, from a describe (None for modes it cannot tell)."""
+    if args.to not in ("latest", "current", "offset", "shift-by"):
+        return None
+    name, _, parts = str(args.topic).partition(":")
+    wanted = {int(p) for p in parts.split(",")} if parts else None
+    found: list[NewOffset] = []
+    for p in sorted(state["partitions"], key=lambda p: p["partition"]):
+        end, current = p["log_end_offset"], p["current_offset"]
+        if p["topic"] != name or end is None or (wanted and p["partition"] not in wanted):
+            continue
+        base = end if current is None else current
+        new = {"latest": end, "current": base, "offset": int(args.value or 0),
+               "shift-by": base + int(args.value or 0)}[args.to]
+        found.append({"topic": name, "partition": p["partition"], "new_offset": min(new, end)})
+    return found
 
 
 def current_csv(state: GroupDescription, topic: str) -> str:
