@@ -127,6 +127,7 @@ def test_health_of_a_stalled_group_names_stopped_partitions_churn_and_duplicates
     assert statuses["result.status"] == "ERR"
     assert all(" STOP " in u for u in statuses["result.unhealthy"])
     assert any(o.get("result.count", 0) > 0 for o in observed), "duplicates are a finding"
+    assert any(o.get("result.rebalances", 0) > 0 for o in observed), "churn is a finding"
 
 
 @pytest.mark.parametrize("scenario", ["kafka-healthy"])

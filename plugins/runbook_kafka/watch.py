@@ -43,32 +43,31 @@ def sample(args: WindowArgs, ctx: ActionContext) -> list[tuple[float, GroupDescr
     return taken
 
 
+def _judged(taken: list[tuple[float, GroupDescription]], topic: str, number: int,
+            allowed_lag: int) -> dict[str, Any]:
+    """One partition's samples and Burrow's status for them."""
+    rows = [next((p for p in s["partitions"] if (p["topic"], p["partition"]) == (topic, number)),
+                 None) for _, s in taken]
+    committed = [r["current_offset"] if r else None for r in rows]
+    log_end = [r["log_end_offset"] if r else None for r in rows]
+    window = lag.window_from_samples(committed, log_end, [t for t, _ in taken])
+    return {"topic": topic, "partition": number,
+            "status": lag.partition_status(window, taken[-1][0], allowed_lag),
+            "lag": window[-1].lag if window else None,
+            "committed": committed, "log_end": log_end, "complete": len(window) == len(taken)}
+
+
 def evaluate(taken: list[tuple[float, GroupDescription]], allowed_lag: int) -> dict[str, Any]:
     """Burrow's verdict over sampled describes (the action's result)."""
     keys = sorted({(p["topic"], p["partition"]) for _, s in taken for p in s["partitions"]})
-    now = taken[-1][0]
-    partitions: list[dict[str, Any]] = []
-    for topic, number in keys:
-        rows = [next((p for p in s["partitions"]
-                      if (p["topic"], p["partition"]) == (topic, number)), None)
-                for _, s in taken]
-        committed = [r["current_offset"] if r else None for r in rows]
-        log_end = [r["log_end_offset"] if r else None for r in rows]
-        window = lag.window_from_samples(committed, log_end, [t for t, _ in taken])
-        partitions.append({
-            "topic": topic, "partition": number,
-            "status": lag.partition_status(window, now, allowed_lag),
-            "lag": window[-1].lag if window else None,
-            "committed": committed, "log_end": log_end, "complete": len(window) == len(taken)})
-    statuses = [p["status"] for p in partitions]
-    lags = [p["lag"] or 0 for p in partitions]
+    partitions = [_judged(taken, topic, number, allowed_lag) for topic, number in keys]
     return {
-        "status": lag.group_status(statuses),
+        "status": lag.group_status([p["status"] for p in partitions]),
         "partitions": partitions,
         "unhealthy": [f"{p['topic']}-{p['partition']} {p['status']} (lag {p['lag']})"
                       for p in partitions if p["status"] != "OK"],
         "maxlag": max(partitions, key=lambda p: p["lag"] or 0, default=None),
-        "totallag": sum(lags),
+        "totallag": sum(p["lag"] or 0 for p in partitions),
         "complete": all(p["complete"] for p in partitions),
     }
 
