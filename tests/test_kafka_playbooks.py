@@ -168,3 +168,22 @@ def test_the_plan_shows_the_offsets_the_reset_will_set(tmp_path: Path,
     assert [p["new_offset"] for p in preview["partitions"]] == ends
     assert all(e > c for e, c in zip(ends, committed(box), strict=True))
     assert committed(box) == [1000, 2000, 3000, 4000] and deployment(box) == (2, BROKEN)
+
+
+def test_reset_waits_for_the_group_to_empty_after_a_scale_down(tmp_path: Path,
+                                                               runbook_home: Path) -> None:
+    box = sandbox(tmp_path, "kafka-healthy")
+    playbook = write_playbook(tmp_path / "stop-reset.yaml", {
+        "id": "stop", "action": "kubectl.scale",
+        "with": {"namespace": "platform", "deployment": "puptoo", "replicas": 0}}, {
+        "id": "reset", "action": "kafka.reset_offsets", "rollback": "auto",
+        "with": {"bootstrap_server": "kafka-1.platform:9092", "group": "puptoo",
+                 "topic": f"{TOPIC}:0,1", "to": "shift-by", "value": "-3", "wait_empty": "20s",
+                 "retry_interval": "200ms"}}, name="stop-reset")
+    rc, result = run_json(playbook, "--sandbox", box)
+    assert rc == 0, result
+    reset = step(result, "reset")["result"]
+    assert reset["tries"] > 1, "the stopped pods stay members until their session times out"
+    assert [p["partition"] for p in reset["partitions"]] == [0, 1]
+    now = committed(box)
+    assert [p["new_offset"] for p in reset["partitions"]] == now[:2]

@@ -167,7 +167,8 @@ class ResetOffsets(Action[ResetArgs]):
     summary = "reset a group's offsets: dry run, execute, confirm; rollback restores the CSV"
     Args = ResetArgs
     mutating = True
-    result_fields = {**RESULT, "confirmed": "the describe after the reset showed the new offsets"}
+    result_fields = {**RESULT, "confirmed": "the describe after the reset showed the new offsets",
+                     "tries": "dry runs until the group was empty"}
 
     def commands(self, args: ResetArgs) -> list[list[str]]:
         return [args.argv("--dry-run"), args.argv("--execute"), describe_argv(args)]
@@ -177,17 +178,17 @@ class ResetOffsets(Action[ResetArgs]):
             return NoOp("the group's offsets are already the ones to restore")
         _write_csv(args, ctx)
         deadline = time.monotonic() + args.wait_empty
-        plan = _tool(args, ctx, "--dry-run")
+        plan, tries = _tool(args, ctx, "--dry-run"), 1
         while plan["error"] and _INACTIVE in plan["error"] and time.monotonic() < deadline:
             time.sleep(args.retry_interval)
-            plan = _tool(args, ctx, "--dry-run")
+            plan, tries = _tool(args, ctx, "--dry-run"), tries + 1
         if plan["error"]:
             raise StepError(f"reset refused: {plan['error']}", step=ctx.step)
         done = _tool(args, ctx, "--execute")
         if done["error"]:
             raise StepError(f"reset failed: {done['error']}", step=ctx.step)
         _confirm(done["partitions"], describe(args, ctx), ctx.step)
-        return {**_with_csv(done, False), "confirmed": True}
+        return {**_with_csv(done, False), "confirmed": True, "tries": tries}
 
     def capture(self, args: ResetArgs, ctx: ActionContext) -> Any:
         if args.from_csv is not None:

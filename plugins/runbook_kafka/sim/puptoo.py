@@ -51,6 +51,20 @@ def build(state: State, scenario: Scenario, start: float) -> None:
                                            "client_id": CLIENT_ID}})
 
 
+def settle(state: State, t: float) -> None:
+    """Pods that stopped (scale-down, crash) stay in the group for ``leave_seconds``."""
+    dep = k8s.get_deployment(state, NAMESPACE, DEPLOYMENT)
+    pods = {f"{CLIENT_ID}-{p['uid']}": p for p in (k8s.ready_pods(dep, t) if dep else [])}
+    seen: dict[str, Obj] = state["puptoo"].setdefault("members", {})
+    for member_id, member in seen.items():
+        if member_id not in pods:
+            kafka.leaving(state, GROUP, member, t + dur(state, "leave_seconds"))
+    state["puptoo"]["members"] = {
+        member_id: {"id": member_id, "client_id": CLIENT_ID, "host": pod["ip"],
+                    "pod": pod["name"], "topic": TOPIC}
+        for member_id, pod in pods.items()}
+
+
 def committing(state: State, dep: Obj) -> bool:
     """Whether the deployment's image commits offsets (its client library works)."""
     return str(dep["image"]).rpartition(":")[2] not in state["puptoo"]["broken_tags"]

@@ -23,6 +23,7 @@ PART = Part(
         "replicas": 2,             # puptoo pods
         "crash_every": 0.0,        # a broken consumer's pods crash every ... (0: never)
         "restart_seconds": 1.0,    # a crashed pod rejoins after ...
+        "leave_seconds": 1.0,      # a stopped pod stays a group member (session timeout)
     },
     faults=(Fault(RESET_FAILS, "the first kafka-consumer-groups.sh --reset-offsets --execute "
                                "commits half of the partitions, then fails"),),
