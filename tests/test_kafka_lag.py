@@ -97,6 +97,7 @@ def test_evaluate_sampled_describes_names_partitions_and_lag() -> None:
     assert [p["status"] for p in verdict["partitions"]] == ["STOP", "WARN"]
     assert verdict["unhealthy"] == ["t-0 STOP (lag 30)", "t-1 WARN (lag 13)"]
     assert verdict["totallag"] == 43 and verdict["maxlag"]["partition"] == 0
+    assert verdict["growing"] is True  # 10 + 10 at the first sample, 30 + 13 at the last
     assert verdict["partitions"][0]["committed"] == [100] * 4
     assert verdict["complete"] is True
 

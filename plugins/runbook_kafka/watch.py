@@ -68,8 +68,15 @@ def evaluate(taken: list[tuple[float, GroupDescription]], allowed_lag: int) -> d
                       for p in partitions if p["status"] != "OK"],
         "maxlag": max(partitions, key=lambda p: p["lag"] or 0, default=None),
         "totallag": sum(p["lag"] or 0 for p in partitions),
+        "growing": _total(partitions, -1) > _total(partitions, 0),
         "complete": all(p["complete"] for p in partitions),
     }
+
+
+def _total(partitions: list[dict[str, Any]], sample: int) -> int:
+    """The group's lag at one sample (partitions without a commit then count 0)."""
+    return sum(max(0, (p["log_end"][sample] or 0) - (p["committed"][sample] or 0))
+               for p in partitions if p["committed"][sample] is not None)
 
 
 class LagEvaluation(Action[LagArgs]):
@@ -101,6 +108,7 @@ class LagEvaluation(Action[LagArgs]):
         "unhealthy": "`TOPIC-PARTITION STATUS (lag N)` for every partition not OK",
         "maxlag": "the partition with the largest lag",
         "totallag": "the sum of the partitions' current lag",
+        "growing": "the group's total lag is higher at the last sample than at the first",
         "complete": "every partition had a committed offset in every sample",
     }
 
