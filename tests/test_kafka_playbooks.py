@@ -17,6 +17,7 @@ import pytest
 from helpers import run_cli, write_playbook
 
 from runbook import sim
+from runbook.journal import Journal
 
 ROOT = Path(__file__).resolve().parent.parent
 STALLED = ROOT / "playbooks" / "kafka-consumer-stalled.yaml"
@@ -98,6 +99,9 @@ def test_reset_failing_midway_restores_the_captured_offsets(tmp_path: Path,
         step(result, "reset")["error"])
     assert committed(box) == before
     assert deployment(box) == (2, BROKEN)
+    journal = Journal(runbook_home / "journal.db")
+    captured = next(r.captured for r in journal.steps(result["run_id"]) if r.step_id == "reset")
+    assert captured == "".join(f"{TOPIC},{p},{o}\n" for p, o in enumerate(before))
 
 
 def test_a_lagging_group_is_a_warn_finding_and_nothing_changes(tmp_path: Path,
