@@ -23,6 +23,8 @@ REGISTRY = default_registry()
 
 KUBE = {"namespace": "services"}
 KAFKA = {"bootstrap_server": "kafka:9092", "group": "cfs-operator"}
+RESET = ["kafka-consumer-groups.sh", "--bootstrap-server", "kafka:9092", "--group", "cfs-operator",
+         "--reset-offsets"]
 
 ROWS: list[tuple[str, dict[str, Any], list[list[str]]]] = [
     ("host.shell", {"command": ["mkdir", "-p", "/tmp/x y"]}, [["mkdir", "-p", "/tmp/x y"]]),
@@ -45,18 +47,17 @@ ROWS: list[tuple[str, dict[str, Any], list[list[str]]]] = [
     ("kubectl.exec", {"pod": "p", "command": ["sh", "-c", "echo $0; exit 1"]},
      [["kubectl", "exec", "p", "--", "sh", "-c", "echo $0; exit 1"]]),
     ("kafka.reset_offsets", {**KAFKA, "topic": "cfs-session-events"},
-     [["kafka-consumer-groups.sh", "--bootstrap-server", "kafka:9092", "--describe", "--group",
-       "cfs-operator"],
-      ["kafka-consumer-groups.sh", "--bootstrap-server", "kafka:9092", "--group",
-       "cfs-operator", "--reset-offsets", "--to-latest", "--topic", "cfs-session-events",
-       "--execute"]]),
-    ("kafka.reset_offsets", {**KAFKA, "topic": "t:0,1", "to": "shift-by", "value": "-10",
-                             "tool": "bin/kafka-consumer-groups.sh"},
-     [["bin/kafka-consumer-groups.sh", "--bootstrap-server", "kafka:9092", "--describe",
-       "--group", "cfs-operator"],
-      ["bin/kafka-consumer-groups.sh", "--bootstrap-server", "kafka:9092", "--group",
-       "cfs-operator", "--reset-offsets", "--to-shift-by", "-10", "--topic", "t:0,1",
-       "--execute"]]),
+     [[*RESET, "--to-latest", "--topic", "cfs-session-events", "--dry-run", "--export"],
+      [*RESET, "--to-latest", "--topic", "cfs-session-events", "--execute", "--export"],
+      ["kafka-consumer-groups.sh", "--bootstrap-server", "kafka:9092", "--describe", "--group",
+       "cfs-operator"]]),
+    ("kafka.reset_offsets", {**KAFKA, "from_csv": "t,0,5\n", "file": "/tmp/o.csv"},
+     [[*RESET, "--from-file", "/tmp/o.csv", "--dry-run", "--export"],
+      [*RESET, "--from-file", "/tmp/o.csv", "--execute", "--export"],
+      ["kafka-consumer-groups.sh", "--bootstrap-server", "kafka:9092", "--describe", "--group",
+       "cfs-operator"]]),
+    ("kubectl.set_image", {**KUBE, "deployment": "web", "container": "web", "image": "web:2"},
+     [["kubectl", "-n", "services", "set", "image", "deployment/web", "web=web:2"]]),
     ("kafka.console_consume", {"bootstrap_server": "kafka:9092", "topic": "cfs-session-events"},
      [["kafka-console-consumer.sh", "--bootstrap-server", "kafka:9092", "--topic",
        "cfs-session-events"]]),
@@ -83,6 +84,12 @@ ROWS: list[tuple[str, dict[str, Any], list[list[str]]]] = [
 ]
 
 INVERSES: list[tuple[str, dict[str, Any], Any, Invocation | None]] = [
+    ("kafka.reset_offsets", {**KAFKA, "topic": "t", "to": "earliest"}, "t,0,5\nt,1,7\n",
+     Invocation("kafka.reset_offsets", {**KAFKA, "from_csv": "t,0,5\nt,1,7\n"})),
+    ("kafka.reset_offsets", {**KAFKA, "topic": "t"}, None, None),
+    ("kubectl.set_image", {**KUBE, "deployment": "web", "container": "web", "image": "web:2"},
+     "web:1", Invocation("kubectl.set_image", {**KUBE, "deployment": "web", "container": "web",
+                                               "image": "web:1"})),
     ("kubectl.scale", {**KUBE, "deployment": "cray-cfs-operator", "replicas": 0}, 2,
      Invocation("kubectl.scale", {**KUBE, "deployment": "cray-cfs-operator", "replicas": 2})),
     ("kubectl.scale", {**KUBE, "deployment": "web", "replicas": 2}, 2, None),
