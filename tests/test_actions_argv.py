@@ -72,6 +72,13 @@ ROWS: list[tuple[str, dict[str, Any], list[list[str]]]] = [
                             "batch_size": 25, "cray": "/opt/cray/bin/cray"},
      [["/opt/cray/bin/cray", "cfs", "v3", "options", "update", "--batch-size", "25",
        "--batcher-max-backoff", "3600", "--logging-level", "DEBUG", "--format", "json"]]),
+    ("host.service", {"unit": "cassandra", "command": "stop"},
+     [["systemctl", "stop", "cassandra"], ["systemctl", "is-active", "cassandra"]]),
+    ("host.service", {"unit": "kask", "command": "show", "properties": ["ActiveState"]},
+     [["systemctl", "show", "kask", "--property=ActiveState"]]),
+    ("host.reboot", {}, [["reboot"], ["uptime", "-s"]]),
+    ("host.reboot", {"command": ["systemctl", "reboot"], "uptime": "/usr/bin/uptime"},
+     [["systemctl", "reboot"], ["/usr/bin/uptime", "-s"]]),
 ]
 
 INVERSES: list[tuple[str, dict[str, Any], Any, Invocation | None]] = [
@@ -86,6 +93,12 @@ INVERSES: list[tuple[str, dict[str, Any], Any, Invocation | None]] = [
      {"batcher_disable": False}, Invocation("cfs.options_update",
                                            {"batcher_disable": False, "cray": "/opt/cray"})),
     ("cfs.options_update", {"batcher_disable": True}, {"batcher_disable": None}, None),
+    ("host.service", {"unit": "cassandra", "command": "stop"}, "active",
+     Invocation("host.service", {"unit": "cassandra", "command": "start"})),
+    ("host.service", {"unit": "cassandra", "command": "stop"}, "inactive", None),
+    ("host.service", {"unit": "kask", "command": "start"}, "failed",
+     Invocation("host.service", {"unit": "kask", "command": "stop"})),
+    ("host.service", {"unit": "kask", "command": "restart"}, None, None),
 ]
 
 
