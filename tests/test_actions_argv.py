@@ -79,6 +79,16 @@ ROWS: list[tuple[str, dict[str, Any], list[list[str]]]] = [
     ("host.reboot", {}, [["reboot"], ["uptime", "-s"]]),
     ("host.reboot", {"command": ["systemctl", "reboot"], "uptime": "/usr/bin/uptime"},
      [["systemctl", "reboot"], ["/usr/bin/uptime", "-s"]]),
+    ("cassandra.disablebinary", {}, [["nodetool", "disablebinary"]]),
+    ("cassandra.enablebinary", {"host": "127.0.2.11", "port": 7199},
+     [["nodetool", "-h", "127.0.2.11", "-p", "7199", "enablebinary"]]),
+    ("cassandra.drain", {"nodetool": "/usr/bin/nodetool"}, [["/usr/bin/nodetool", "drain"]]),
+    ("kubectl.rollout_restart", {"namespace": "sessionstore", "deployment": "kask-eqiad"},
+     [["kubectl", "-n", "sessionstore", "rollout", "restart", "deployment/kask-eqiad"]]),
+    ("kubectl.restart_pods", {"namespace": "sessionstore", "deployment": "kask-eqiad",
+                              "pods": ["kask-eqiad-a", "kask-eqiad-b"]},
+     [["kubectl", "-n", "sessionstore", "delete", "pod", "kask-eqiad-a"],
+      ["kubectl", "-n", "sessionstore", "delete", "pod", "kask-eqiad-b"]]),
 ]
 
 INVERSES: list[tuple[str, dict[str, Any], Any, Invocation | None]] = [
@@ -99,6 +109,10 @@ INVERSES: list[tuple[str, dict[str, Any], Any, Invocation | None]] = [
     ("host.service", {"unit": "kask", "command": "start"}, "failed",
      Invocation("host.service", {"unit": "kask", "command": "stop"})),
     ("host.service", {"unit": "kask", "command": "restart"}, None, None),
+    ("cassandra.disablebinary", {}, True, Invocation("cassandra.enablebinary", {})),
+    ("cassandra.disablebinary", {"host": "h"}, False, None),
+    ("cassandra.enablebinary", {"host": "h"}, False,
+     Invocation("cassandra.disablebinary", {"host": "h"})),
 ]
 
 

@@ -55,3 +55,8 @@ def poll_until(ctx: ActionContext, argv: Sequence[str], done: Callable[[CommandR
         if time.monotonic() >= deadline:
             return False, state
         time.sleep(max(0.0, min(interval, deadline - time.monotonic())))
+
+
+def where(ctx: ActionContext) -> str:
+    """The host an action runs on, for messages: the target's ``host`` setting, else its name."""
+    return str(ctx.executor.settings.get("host") or ctx.executor.name)

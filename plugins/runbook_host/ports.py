@@ -15,6 +15,7 @@ from runbook.actions import Action, ActionContext, Args
 from runbook.errors import StepError
 from runbook.models import Duration
 from runbook_host.polling import poll_until
+from runbook_host.polling import where as _where
 
 
 class WaitPortArgs(Args):
@@ -57,7 +58,7 @@ class WaitPort(Action[WaitPortArgs]):
                               interval=args.interval, timeout=args.timeout)
         if not ok:
             raise StepError(f"{args.host}:{args.port} does not accept connections on "
-                            f"{ctx.executor.name} after {args.timeout:g}s (last: {poll.last})",
+                            f"{_where(ctx)} after {args.timeout:g}s (last: {poll.last})",
                             step=ctx.step, target=ctx.executor.name)
         return {"host": args.host, "port": args.port, "open": True,
                 "waited_seconds": round(poll.waited, 3), "polls": poll.polls}

@@ -19,6 +19,7 @@ from runbook.errors import StepError
 from runbook.executors.base import CommandResult
 from runbook.models import Duration
 from runbook_host.polling import poll_until, try_exec
+from runbook_host.polling import where as _where
 
 
 class RebootArgs(Args):
@@ -72,7 +73,7 @@ class Reboot(Action[RebootArgs]):
         ok, poll = poll_until(ctx, [args.uptime, "-s"], booted, interval=args.interval,
                               timeout=args.timeout, first_delay=args.interval)
         if not ok:
-            raise StepError(f"{ctx.executor.name} did not come back from the reboot within "
+            raise StepError(f"{_where(ctx)} did not come back from the reboot within "
                             f"{args.timeout:g}s (last: {poll.last})", step=ctx.step,
                             target=ctx.executor.name)
         return {"rebooted": True, "boot_time": poll.last, "waited_seconds": round(poll.waited, 3),

@@ -13,7 +13,10 @@ if TYPE_CHECKING:
 
 @hookimpl
 def runbook_actions() -> list[type[Any]]:
-    return list(ACTIONS)
+    from runbook_kubectl.pods import PodsLogScan, RestartPods
+    from runbook_kubectl.restart import RolloutRestart
+
+    return [*ACTIONS, RolloutRestart, PodsLogScan, RestartPods]
 
 
 @hookimpl
