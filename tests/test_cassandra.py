@@ -138,12 +138,14 @@ def test_wait_normal_names_an_unknown_datacenter_at_once(tmp_path: Path, box: Pa
         "datacenter ulsfo is not reported by nodetool (it reports codfw, eqiad)"
 
 
-def test_status_of_a_missing_keyspace_fails_with_nodetools_message(tmp_path: Path,
+def test_status_of_a_missing_keyspace_is_a_result_with_nodetools_message(tmp_path: Path,
                                                                    box: Path) -> None:
     rc, doc = run(tmp_path, box, {"id": "status", "action": "cassandra.status",
                                   "with": {"keyspace": "nope"}})
-    assert rc == 1
-    assert "Keyspace 'nope' does not exist" in result(doc, "status")["error"]
+    assert rc == 0
+    got = result(doc, "status")["result"]
+    assert (got["error"], got["nodes"], got["all_normal"]) == \
+        ("Keyspace 'nope' does not exist", [], False)
 
 
 def test_quorum_errors_scenario_has_a_third_of_eqiad_kask_erring(box: Path,

@@ -155,6 +155,16 @@ def test_the_other_datacenter_depooled_changes_nothing(tmp_path: Path) -> None:
     assert sim.load_state(box)["cassandra"]["nodes"] == before
 
 
+def test_a_keyspace_that_does_not_exist_changes_nothing(tmp_path: Path) -> None:
+    box = box_of(tmp_path, "sessionstore-healthy")
+    rc, result = reboot(box, "sessionstore1001", "-p", "keyspace=nope")
+    assert rc == 6
+    cluster = next(c for c in result["checks"] if c["id"] == "cluster")
+    assert cluster["observed"]["result.error"] == "Keyspace 'nope' does not exist"
+    assert all(s["status"] in ("pending", "skipped") for s in result["steps"])
+    assert pooled(box, "eqiad") and codes(box) == ALL_UN
+
+
 @pytest.mark.parametrize("host", ["sessionstore9009", "db1"])
 def test_a_host_outside_the_inventory_is_refused_before_anything(tmp_path: Path,
                                                                  host: str) -> None:

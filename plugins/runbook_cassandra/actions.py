@@ -18,7 +18,12 @@ from runbook.actions import Action, ActionContext, Args, Invocation, parse_or_fa
 from runbook.errors import StepError
 from runbook.executors.base import CommandResult
 from runbook.models import Duration
-from runbook_cassandra.parse import parse_describecluster, parse_info, parse_status
+from runbook_cassandra.parse import (
+    parse_describecluster,
+    parse_info,
+    parse_status,
+    summarize,
+)
 
 
 class NodetoolArgs(Args):
@@ -50,6 +55,8 @@ _STATUS_FIELDS = {
     "up, down": "addresses by status",
     "joining, leaving, moving": "addresses by state",
     "all_normal": "every node of every datacenter is exactly `UN`",
+    "error": "`cassandra.status` only: nodetool's message when the keyspace does not exist "
+             "(then no nodes and `all_normal` false), else null",
 }
 
 
@@ -57,7 +64,9 @@ class Status(Action[StatusArgs]):
     """argv: `nodetool [-h HOST] [-p PORT] status [KEYSPACE]`
 
     `all_normal` counts `UJ`, `UL`, `UM` and `DN` against the cluster (not only `D`
-    rows). A keyspace that does not exist fails (nodetool's own message).
+    rows). A keyspace that does not exist is a result, not an error: no nodes,
+    `all_normal` false and `error` is nodetool's message, so a precondition
+    says "this does not apply" (exit 6) before anything changes.
 
     ```yaml
       - probe: cassandra.status
@@ -74,8 +83,12 @@ class Status(Action[StatusArgs]):
     def commands(self, args: StatusArgs) -> list[list[str]]:
         return [status_argv(args)]
 
-    def parse(self, result: CommandResult) -> Any:
-        return parse_or_fail(result, parse_status, result.stdout)
+    def run(self, args: StatusArgs, ctx: ActionContext) -> Any:
+        res = ctx.exec(status_argv(args), check=False)
+        said = (res.stderr or res.stdout).strip()
+        if res.rc != 0 and args.keyspace and "does not exist" in said:
+            return {**summarize([], []), "error": said.removeprefix("nodetool: ")}
+        return {**parse_or_fail(res.check(), parse_status, res.stdout), "error": None}
 
 
 class Info(Action[NodetoolArgs]):

@@ -146,37 +146,45 @@ def parse_info(text: str) -> dict[str, Any]:
 _VERSION = re.compile(r"^\s*(\S+): \[(.*)\]\s*$")
 
 
+def _schema_versions(lines: list[str]) -> dict[str, list[str]]:
+    """The ``<version>: [<ip>, ...]`` lines that follow ``Schema versions:``."""
+    versions: dict[str, list[str]] = {}
+    start = next((i for i, line in enumerate(lines) if line.strip() == "Schema versions:"), None)
+    if start is None:
+        raise ParseError("no 'Schema versions:' line")
+    for line in lines[start + 1:]:
+        match = _VERSION.match(line)
+        if match is None:
+            if line.strip():
+                break
+            continue
+        versions[match[1]] = [a.strip() for a in match[2].split(",") if a.strip()]
+    return versions
+
+
+_DESCRIBE_FIELDS = {"Name": "cluster_name", "Snitch": "snitch",
+                    "DynamicEndPointSnitch": "dynamic_snitch", "Partitioner": "partitioner"}
+
+
 def parse_describecluster(text: str) -> dict[str, Any]:
     """``nodetool describecluster``: name, snitch, partitioner, schema versions."""
     lines = text.splitlines()
     if not lines or lines[0].strip() != "Cluster Information:":
         raise ParseError("does not start with 'Cluster Information:'")
-    out: dict[str, Any] = {"schema_versions": {}}
-    names = {"Name": "cluster_name", "Snitch": "snitch", "DynamicEndPointSnitch": "dynamic_snitch",
-             "Partitioner": "partitioner"}
-    in_versions = False
+    out: dict[str, Any] = {}
     for line in lines[1:]:
-        if in_versions:
-            match = _VERSION.match(line)
-            if match and line.startswith(("\t\t", " ")):
-                out["schema_versions"][match[1]] = [a.strip() for a in match[2].split(",")
-                                                    if a.strip()]
-                continue
-            if line.strip():
-                in_versions = False
         key, _, value = line.strip().partition(":")
-        if key == "Schema versions":
-            in_versions = True
-        elif key in names and key not in ("",) and names[key] not in out:
-            out[names[key]] = value.strip()
-    missing = [n for n in names.values() if n not in out]
+        field = _DESCRIBE_FIELDS.get(key)
+        if field is not None and field not in out:
+            out[field] = value.strip()
+    missing = [n for n in _DESCRIBE_FIELDS.values() if n not in out]
     if missing:
         raise ParseError(f"missing {', '.join(missing)}")
-    out["dynamic_snitch"] = out["dynamic_snitch"] == "enabled"
-    versions = out["schema_versions"]
-    out["schema_agreement"] = len(versions) == 1 and "UNREACHABLE" not in versions
-    return {k: out[k] for k in ("cluster_name", "snitch", "dynamic_snitch", "partitioner",
-                                "schema_versions", "schema_agreement")}
+    versions = _schema_versions(lines)
+    return {"cluster_name": out["cluster_name"], "snitch": out["snitch"],
+            "dynamic_snitch": out["dynamic_snitch"] == "enabled",
+            "partitioner": out["partitioner"], "schema_versions": versions,
+            "schema_agreement": len(versions) == 1 and "UNREACHABLE" not in versions}
 
 
 def _stdout(parser: Any) -> Any:

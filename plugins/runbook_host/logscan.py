@@ -124,6 +124,19 @@ def _line_time(obj: dict[str, Any] | None) -> float | None:
     return None
 
 
+def _matches(line: str, obj: dict[str, Any] | None, args: LogScanArgs,
+             regex: re.Pattern[str]) -> bool:
+    if args.field is None:
+        return regex.search(line) is not None
+    value = obj.get(args.field) if obj else None
+    return value is not None and regex.search(str(value)) is not None
+
+
+def _stamp(at: float | None) -> str | None:
+    return None if at is None else datetime.fromtimestamp(at, timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+
+
 def scan(text: str, args: LogScanArgs, floor: float | None) -> dict[str, Any]:
     """The matching lines of ``text``: ``{count, first, last, lines, first_time, last_time}``."""
     regex = re.compile(args.pattern)
@@ -131,24 +144,11 @@ def scan(text: str, args: LogScanArgs, floor: float | None) -> dict[str, Any]:
     for line in text.splitlines():
         obj = _json(line)
         at = _line_time(obj)
-        if floor is not None and at is not None and at < floor:
-            continue
-        if args.field is not None:
-            value = obj.get(args.field) if obj else None
-            if value is None or not regex.search(str(value)):
-                continue
-        elif not regex.search(line):
-            continue
-        hits.append((line, at))
-
-    def stamp(at: float | None) -> str | None:
-        return None if at is None else datetime.fromtimestamp(at, timezone.utc).strftime(
-            "%Y-%m-%dT%H:%M:%SZ")
-
-    return {"count": len(hits), "first": hits[0][0] if hits else None,
-            "last": hits[-1][0] if hits else None,
-            "first_time": stamp(hits[0][1]) if hits else None,
-            "last_time": stamp(hits[-1][1]) if hits else None,
+        if (floor is None or at is None or at >= floor) and _matches(line, obj, args, regex):
+            hits.append((line, at))
+    first, last = (hits[0], hits[-1]) if hits else ((None, None), (None, None))
+    return {"count": len(hits), "first": first[0], "last": last[0],
+            "first_time": _stamp(first[1]), "last_time": _stamp(last[1]),
             "lines": [line for line, _ in hits[-args.max_lines:]] if args.max_lines else []}
 
 

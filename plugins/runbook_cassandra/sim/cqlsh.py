@@ -16,6 +16,40 @@ from runbook_cassandra.sim import cluster
 _NEEDED = {"LOCAL_QUORUM": 2, "QUORUM": 4, "EACH_QUORUM": 2, "ONE": 1, "LOCAL_ONE": 1, "ALL": 6}
 
 
+def _refused(address: str) -> int:
+    print(f"Connection error: ('Unable to connect to any servers', {{'{address}:9042': "
+          f"ConnectionRefusedError(111, \"Tried connecting to [('{address}', 9042)]. "
+          "Last error: Connection refused\")})", file=sys.stderr)
+    return 1
+
+
+def _missing_keyspace(statements: str) -> str | None:
+    for keyspace in re.findall(r"(?:INTO|FROM)\s+(\w+)\.\w+", statements, re.I):
+        if keyspace != cluster.KEYSPACE:
+            return str(keyspace)
+    return None
+
+
+def _alive(directory: Path, host: str, statements: str) -> int:
+    """How many nodes of the coordinator's datacenter are UN; negative: an exit status."""
+    with transaction(directory) as state:
+        refused = cluster.refuse_if_down(state)
+        if refused is not None:
+            return -refused
+        node = cluster.nodes(state).get(cluster.find_node(state, host) or "")
+        serving = node is not None and node["binary"] and node["running"] and \
+            cluster.answering(node)
+        if node is None or not serving:
+            return -_refused(node["address"] if node else host)
+        missing = _missing_keyspace(statements)
+        if missing is not None:
+            print(f'<stdin>:1:InvalidRequest: Error from server: code=2200 [Invalid query] '
+                  f'message="Keyspace {missing} does not exist"', file=sys.stderr)
+            return -2
+        return sum(1 for n in cluster.dc_nodes(state, node["dc"])
+                   if cluster.code(cluster.nodes(state)[n]) == "UN")
+
+
 def run(directory: Path, argv: list[str]) -> int:
     if len(argv) != 3 or argv[1] != "-e":
         print("Usage: cqlsh [options] [host [port]] (this stand-in: cqlsh HOST -e STATEMENTS)",
@@ -24,26 +58,9 @@ def run(directory: Path, argv: list[str]) -> int:
     host, statements = argv[0], argv[2]
     level = re.search(r"CONSISTENCY\s+(\w+)", statements, re.I)
     consistency = level[1].upper() if level else "ONE"
-    with transaction(directory) as state:
-        refused = cluster.refuse_if_down(state)
-        if refused is not None:
-            return refused
-        name = cluster.find_node(state, host)
-        node = cluster.nodes(state).get(name or "")
-        if node is None or not node["binary"] or not node["running"] or \
-                not cluster.answering(node):
-            address = node["address"] if node else host
-            print(f"Connection error: ('Unable to connect to any servers', {{'{address}:9042': "
-                  f"ConnectionRefusedError(111, \"Tried connecting to [('{address}', 9042)]. "
-                  "Last error: Connection refused\")})", file=sys.stderr)
-            return 1
-        for keyspace in re.findall(r"(?:INTO|FROM)\s+(\w+)\.\w+", statements, re.I):
-            if keyspace != cluster.KEYSPACE:
-                print(f'<stdin>:1:InvalidRequest: Error from server: code=2200 [Invalid query] '
-                      f'message="Keyspace {keyspace} does not exist"', file=sys.stderr)
-                return 2
-        alive = sum(1 for n in cluster.dc_nodes(state, node["dc"])
-                    if cluster.code(cluster.nodes(state)[n]) == "UN")
+    alive = _alive(directory, host, statements)
+    if alive < 0:
+        return -alive
     print(f"Consistency level set to {consistency}.")
     if alive < _NEEDED.get(consistency, 1):
         print(f'<stdin>:2:Unavailable: Error from server: code=1000 [Unavailable exception] '

@@ -11,23 +11,30 @@ from runbook.sim.store import transaction
 from runbook_cassandra.sim import cluster
 
 
-def run(directory: Path, argv: list[str]) -> int:
+def _target(argv: list[str]) -> tuple[str, str] | None:
+    """(host, port) of ``nc -z [-w N] HOST PORT``, None when the arguments are not that."""
     words = list(argv)
     if "-w" in words:
         del words[words.index("-w"):words.index("-w") + 2]
-    if "-z" not in words or len([w for w in words if w != "-z"]) != 2:
+    rest = [w for w in words if w != "-z"]
+    return (rest[0], rest[1]) if "-z" in words and len(rest) == 2 else None
+
+
+def run(directory: Path, argv: list[str]) -> int:
+    target = _target(argv)
+    if target is None:
         print("usage: nc -z [-w timeout] host port", file=sys.stderr)
         return 1
-    host, port = [w for w in words if w != "-z"]
+    host, port = target
     with transaction(directory) as state:
         refused = cluster.refuse_if_down(state)
         if refused is not None:
             return refused
-        name = cluster.find_node(state, host) or (
-            hosts.current(state) if host in ("localhost", "127.0.0.1") else None)
-        node = cluster.nodes(state).get(name or "")
+        local = hosts.current(state) if host in ("localhost", "127.0.0.1") else None
+        node = cluster.nodes(state).get(cluster.find_node(state, host) or local or "")
     if node is None or not cluster.answering(node):
         return 1
-    open_ports = {"22"} | ({"7000", "7199"} if node["running"] else set()) | \
-        ({str(cluster.CQL_PORT)} if node["running"] and node["binary"] else set())
+    open_ports = {"22"}
+    if node["running"]:
+        open_ports |= {"7000", "7199"} | ({str(cluster.CQL_PORT)} if node["binary"] else set())
     return 0 if port in open_ports else 1

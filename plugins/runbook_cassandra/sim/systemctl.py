@@ -12,13 +12,8 @@ from runbook_cassandra.sim import cluster
 _VERBS = ("start", "stop", "restart", "is-active", "show")
 
 
-def run(directory: Path, argv: list[str]) -> int:
-    words = [w for w in argv if not w.startswith("--")]
-    if len(words) != 2 or words[0] not in _VERBS:
-        print("systemctl: this stand-in knows start|stop|restart|is-active|show UNIT",
-              file=sys.stderr)
-        return 1
-    verb, unit = words[0], words[1].removesuffix(".service")
+def _act(directory: Path, verb: str, unit: str) -> str | int:
+    """The unit's state after ``verb`` ("active"/"inactive"), or an exit status."""
     with transaction(directory) as state:
         refused = cluster.refuse_if_down(state)
         if refused is not None:
@@ -32,12 +27,23 @@ def run(directory: Path, argv: list[str]) -> int:
                   file=sys.stderr)
             return 5
         node = cluster.nodes(state)[name]
-        t = float(state["updated"])
         if verb in ("stop", "restart"):
             cluster.stop(state, name)
         if verb in ("start", "restart") and not node["running"]:
-            cluster.start(state, name, t)
-        active = "active" if node["running"] else "inactive"
+            cluster.start(state, name, float(state["updated"]))
+        return "active" if node["running"] else "inactive"
+
+
+def run(directory: Path, argv: list[str]) -> int:
+    words = [w for w in argv if not w.startswith("--")]
+    if len(words) != 2 or words[0] not in _VERBS:
+        print("systemctl: this stand-in knows start|stop|restart|is-active|show UNIT",
+              file=sys.stderr)
+        return 1
+    verb = words[0]
+    active = _act(directory, verb, words[1].removesuffix(".service"))
+    if isinstance(active, int):
+        return active
     if verb == "is-active":
         print(active)
         return 0 if active == "active" else 3
