@@ -79,6 +79,12 @@ ROWS: list[tuple[str, dict[str, Any], list[list[str]]]] = [
     ("simplevisor.restart", {"conf": "/etc/simplevisor/rsv.conf", "child": "rsv/stompclt"},
      [["simplevisor", "--conf", "/etc/simplevisor/rsv.conf", "restart", "rsv/stompclt"],
       ["simplevisor", "--conf", "/etc/simplevisor/rsv.conf", "status", "rsv/stompclt"]]),
+    ("host.config_set", {"path": "/etc/rsv/stompclt/default.conf", "settings": {"window": 100}},
+     [["cat", "--", "/etc/rsv/stompclt/default.conf"],
+      ["tee", "--", "/etc/rsv/stompclt/default.conf.runbook.bak"],
+      ["tee", "--", "/etc/rsv/stompclt/default.conf"]]),
+    ("host.file_restore", {"path": "/etc/a.conf", "backup": "/etc/a.conf.runbook.bak"},
+     [["cat", "--", "/etc/a.conf.runbook.bak"], ["tee", "--", "/etc/a.conf"]]),
     ("host.reboot", {}, [["reboot"], ["uptime", "-s"]]),
     ("host.reboot", {"command": ["systemctl", "reboot"], "uptime": "/usr/bin/uptime"},
      [["systemctl", "reboot"], ["/usr/bin/uptime", "-s"]]),
@@ -102,6 +108,10 @@ INVERSES: list[tuple[str, dict[str, Any], Any, Invocation | None]] = [
     ("host.service", {"unit": "kask", "command": "start"}, "failed",
      Invocation("host.service", {"unit": "kask", "command": "stop"})),
     ("host.service", {"unit": "kask", "command": "restart"}, None, None),
+    ("host.config_set", {"path": "/etc/a.conf", "settings": {"reliable": True}},
+     {"backup": "/etc/a.conf.runbook.bak"},
+     Invocation("host.file_restore", {"path": "/etc/a.conf",
+                                      "backup": "/etc/a.conf.runbook.bak"})),
 ]
 
 
@@ -120,7 +130,8 @@ def test_auto_rollback_invocation(action: str, args: dict[str, Any], captured: A
     inverse = act.inverse(act.validate_args(args), captured)
     assert inverse == undo
     if inverse is not None:  # the inverse itself renders through the same table
-        act.commands(act.validate_args(inverse.args))
+        undo_act = REGISTRY.action(inverse.action)
+        undo_act.commands(undo_act.validate_args(inverse.args))
 
 
 def test_every_mutating_action_has_rows() -> None:
