@@ -22,6 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = default_registry()
 
 KUBE = {"namespace": "services"}
+RPM_Q = ["rpm", "-q", "--qf", "%{NAME}\\t%{EPOCHNUM}:%{VERSION}-%{RELEASE}\\t%{ARCH}\\n",
+         "httpd"]
+DPKG_Q = ["dpkg-query", "-W", "-f", "${Package}\\t${Version}\\t${Architecture}\\n", "apache2"]
 KAFKA = {"bootstrap_server": "kafka:9092", "group": "cfs-operator"}
 
 ROWS: list[tuple[str, dict[str, Any], list[list[str]]]] = [
@@ -85,6 +88,13 @@ ROWS: list[tuple[str, dict[str, Any], list[list[str]]]] = [
       ["tee", "--", "/etc/rsv/stompclt/default.conf"]]),
     ("host.file_restore", {"path": "/etc/a.conf", "backup": "/etc/a.conf.runbook.bak"},
      [["cat", "--", "/etc/a.conf.runbook.bak"], ["tee", "--", "/etc/a.conf"]]),
+    ("host.package_update", {"versions": {"httpd": "2.4.6-99.el7"}},
+     [RPM_Q, ["yum", "-y", "install", "httpd-2.4.6-99.el7"], RPM_Q]),
+    ("host.package_update", {"versions": {"apache2": "2.4.41-4"}, "manager": "dpkg",
+                             "downgrade": True},
+     [DPKG_Q,
+      ["apt-get", "install", "-y", "--allow-downgrades", "apache2=2.4.41-4"],
+      DPKG_Q]),
     ("host.reboot", {}, [["reboot"], ["uptime", "-s"]]),
     ("host.reboot", {"command": ["systemctl", "reboot"], "uptime": "/usr/bin/uptime"},
      [["systemctl", "reboot"], ["/usr/bin/uptime", "-s"]]),
@@ -108,6 +118,11 @@ INVERSES: list[tuple[str, dict[str, Any], Any, Invocation | None]] = [
     ("host.service", {"unit": "kask", "command": "start"}, "failed",
      Invocation("host.service", {"unit": "kask", "command": "stop"})),
     ("host.service", {"unit": "kask", "command": "restart"}, None, None),
+    ("host.package_update", {"versions": {"httpd": "2.4.6-99.el7", "mod_ssl": "1:2.4.6-99"}},
+     {"httpd": "2.4.6-97.el7", "mod_ssl": "1:2.4.6-99"},
+     Invocation("host.package_update", {"versions": {"httpd": "2.4.6-97.el7"},
+                                        "manager": "rpm", "downgrade": True})),
+    ("host.package_update", {"versions": {"httpd": "2.4.6-99.el7"}}, {}, None),
     ("host.config_set", {"path": "/etc/a.conf", "settings": {"reliable": True}},
      {"backup": "/etc/a.conf.runbook.bak"},
      Invocation("host.file_restore", {"path": "/etc/a.conf",

@@ -17,5 +17,8 @@ def runbook_actions() -> list[type[Any]]:
 
     actions: list[type[Any]] = [Shell, Query, Service, ServiceState, Reboot, WaitPort, LogScan]
     from runbook_host.configfile import ConfigGet, ConfigSet, FileRestore  # issue 12
+    from runbook_host.packages import PackageDrift, Packages, PackageUpdate  # issue 12
+    from runbook_host.processes import NeedsRestart, Process  # issue 12
 
-    return [*actions, ConfigGet, ConfigSet, FileRestore]
+    return [*actions, ConfigGet, ConfigSet, FileRestore, Packages, PackageDrift, PackageUpdate,
+            NeedsRestart, Process]
