@@ -95,7 +95,8 @@ def drift(manager: Manager, here: dict[str, str], there: dict[str, str]) -> dict
             "only_there": sorted(set(there) - set(here)),
             "older_here": older,
             "newer_here": [r for r in rows if r not in older],
-            "drifting": len(rows) + len(set(here) ^ set(there))}
+            "drifting": len(rows) + len(set(here) ^ set(there)),
+            "updates": {r["name"]: r["there"] for r in older}}
 
 
 class PackageDrift(Action[DriftArgs]):
@@ -112,6 +113,8 @@ class PackageDrift(Action[DriftArgs]):
         "older_here": "[{name, here, there}] older here",
         "newer_here": "[{name, here, there}] newer here",
         "drifting": "how many packages differ in any way",
+        "updates": "{name: the reference's version} of the packages older here (the "
+                   "`versions` of host.package_update)",
     }
 
     def commands(self, args: DriftArgs) -> list[list[str]]:

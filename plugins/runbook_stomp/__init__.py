@@ -34,3 +34,10 @@ def runbook_parsers() -> dict[str, OutputParser]:
     from runbook_stomp.parse import PARSERS
 
     return PARSERS
+
+
+@hookimpl
+def runbook_sim_parts() -> list[Any]:
+    from runbook_stomp.sim.part import PART
+
+    return [PART]
