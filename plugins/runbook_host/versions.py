@@ -18,22 +18,26 @@ def _cmp(a: int | str, b: int | str) -> int:
     return int(a > b) - int(a < b)  # type: ignore[operator]
 
 
+def _segment(x: str, y: str) -> int:
+    """Two differing segments: ``~`` first, ``^`` last, numbers beat letters."""
+    for mark, sign in (("~", -1), ("^", 1)):
+        if mark in (x, y):
+            return sign if x == mark else -sign
+    if x.isdigit() and y.isdigit():
+        return _cmp(int(x), int(y))
+    if x.isdigit() != y.isdigit():
+        return 1 if x.isdigit() else -1
+    return _cmp(x, y)
+
+
 def rpmvercmp(a: str, b: str) -> int:
     """rpm's comparison of one version or release string."""
     if a == b:
         return 0
     sa, sb = _SEGMENT.findall(a), _SEGMENT.findall(b)
     for x, y in zip(sa, sb, strict=False):
-        if x == y:
-            continue
-        for mark in ("~", "^"):
-            if x == mark or y == mark:
-                return (-1 if x == mark else 1) if mark == "~" else (1 if x == mark else -1)
-        if x.isdigit() and y.isdigit():
-            return _cmp(int(x), int(y))
-        if x.isdigit() != y.isdigit():
-            return 1 if x.isdigit() else -1
-        return _cmp(x, y)
+        if x != y:
+            return _segment(x, y)
     rest_a, rest_b = sa[len(sb):], sb[len(sa):]
     if rest_a:
         return -1 if rest_a[0] == "~" else 1
