@@ -112,11 +112,15 @@ def test_a_failed_restart_restores_the_config_and_leaves_stompclt_as_it_was(
 def test_recover_on_a_healthy_publisher_changes_nothing(tmp_path: Path,
                                                         runbook_home: Path) -> None:
     box = sandbox(tmp_path, "publisher-healthy")
-    original = conf(box)
+    original, pid = conf(box), host(box)["stompclt"]["pid"]
     proc = runbook("run", RECOVER, "--sandbox", box, "--yes", "--json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    steps = {s["id"]: s for s in json.loads(proc.stdout)["steps"]}
+    report = json.loads(proc.stdout)
+    steps = {s["id"]: s for s in report["steps"]}
     assert steps["fix-config"]["result"]["noop"].startswith(f"already set in {CONF}: ")
+    assert steps["restart"]["status"] == "skipped"
+    assert report["findings"] == []
+    assert host(box)["stompclt"]["pid"] == pid
     assert conf(box) == original
     assert not host_path(box, "psds0", CONF + ".runbook.bak").exists()
 
