@@ -231,4 +231,4 @@ def test_a_scenario_whose_parts_are_not_installed_is_listed_and_refused(tmp_path
     made = runbook(env, "sim", "init", "needs-cassandra", "--dir", str(tmp_path / "x"))
     assert made.returncode == 2
     assert made.stderr == ("error: unknown simulated part 'cassandra'; parts: cfs, hostinfo, "
-                           "kafka, kubernetes\n")
+                           "kafka, kubernetes, publisher\n")
