@@ -22,6 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = default_registry()
 
 KUBE = {"namespace": "services"}
+RPM_Q = ["rpm", "-q", "--qf", "%{NAME}\\t%{EPOCHNUM}:%{VERSION}-%{RELEASE}\\t%{ARCH}\\n",
+         "httpd"]
+DPKG_Q = ["dpkg-query", "-W", "-f", "${Package}\\t${Version}\\t${Architecture}\\n", "apache2"]
 KAFKA = {"bootstrap_server": "kafka:9092", "group": "cfs-operator"}
 RESET = ["kafka-consumer-groups.sh", "--bootstrap-server", "kafka:9092", "--group", "cfs-operator",
          "--reset-offsets"]
@@ -85,6 +88,22 @@ ROWS: list[tuple[str, dict[str, Any], list[list[str]]]] = [
      [["systemctl", "stop", "cassandra"], ["systemctl", "is-active", "cassandra"]]),
     ("host.service", {"unit": "kask", "command": "show", "properties": ["ActiveState"]},
      [["systemctl", "show", "kask", "--property=ActiveState"]]),
+    ("simplevisor.restart", {"conf": "/etc/simplevisor/rsv.conf", "child": "rsv/stompclt"},
+     [["simplevisor", "--conf", "/etc/simplevisor/rsv.conf", "restart", "rsv/stompclt"],
+      ["simplevisor", "--conf", "/etc/simplevisor/rsv.conf", "status", "rsv/stompclt"]]),
+    ("host.config_set", {"path": "/etc/rsv/stompclt/default.conf", "settings": {"window": 100}},
+     [["cat", "--", "/etc/rsv/stompclt/default.conf"],
+      ["tee", "--", "/etc/rsv/stompclt/default.conf.runbook.bak"],
+      ["tee", "--", "/etc/rsv/stompclt/default.conf"]]),
+    ("host.file_restore", {"path": "/etc/a.conf", "backup": "/etc/a.conf.runbook.bak"},
+     [["cat", "--", "/etc/a.conf.runbook.bak"], ["tee", "--", "/etc/a.conf"]]),
+    ("host.package_update", {"versions": {"httpd": "2.4.6-99.el7"}},
+     [RPM_Q, ["yum", "-y", "install", "httpd-2.4.6-99.el7"], RPM_Q]),
+    ("host.package_update", {"versions": {"apache2": "2.4.41-4"}, "manager": "dpkg",
+                             "downgrade": True},
+     [DPKG_Q,
+      ["apt-get", "install", "-y", "--allow-downgrades", "apache2=2.4.41-4"],
+      DPKG_Q]),
     ("host.reboot", {}, [["reboot"], ["uptime", "-s"]]),
     ("host.reboot", {"command": ["systemctl", "reboot"], "uptime": "/usr/bin/uptime"},
      [["systemctl", "reboot"], ["/usr/bin/uptime", "-s"]]),
@@ -138,6 +157,15 @@ INVERSES: list[tuple[str, dict[str, Any], Any, Invocation | None]] = [
     ("cassandra.disablebinary", {"host": "h"}, False, None),
     ("cassandra.enablebinary", {"host": "h"}, False,
      Invocation("cassandra.disablebinary", {"host": "h"})),
+    ("host.package_update", {"versions": {"httpd": "2.4.6-99.el7", "mod_ssl": "1:2.4.6-99"}},
+     {"httpd": "2.4.6-97.el7", "mod_ssl": "1:2.4.6-99"},
+     Invocation("host.package_update", {"versions": {"httpd": "2.4.6-97.el7"},
+                                        "manager": "rpm", "downgrade": True})),
+    ("host.package_update", {"versions": {"httpd": "2.4.6-99.el7"}}, {}, None),
+    ("host.config_set", {"path": "/etc/a.conf", "settings": {"reliable": True}},
+     {"backup": "/etc/a.conf.runbook.bak"},
+     Invocation("host.file_restore", {"path": "/etc/a.conf",
+                                      "backup": "/etc/a.conf.runbook.bak"})),
 ]
 
 
@@ -156,7 +184,8 @@ def test_auto_rollback_invocation(action: str, args: dict[str, Any], captured: A
     inverse = act.inverse(act.validate_args(args), captured)
     assert inverse == undo
     if inverse is not None:  # the inverse itself renders through the same table
-        act.commands(act.validate_args(inverse.args))
+        undo_act = REGISTRY.action(inverse.action)
+        undo_act.commands(undo_act.validate_args(inverse.args))
 
 
 def test_every_mutating_action_has_rows() -> None:

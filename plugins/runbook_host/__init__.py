@@ -15,4 +15,10 @@ def runbook_actions() -> list[type[Any]]:
     from runbook_host.reboot import Reboot
     from runbook_host.service import Service, ServiceState
 
-    return [Shell, Query, Service, ServiceState, Reboot, WaitPort, LogScan]
+    actions: list[type[Any]] = [Shell, Query, Service, ServiceState, Reboot, WaitPort, LogScan]
+    from runbook_host.configfile import ConfigGet, ConfigSet, FileRestore  # issue 12
+    from runbook_host.packages import PackageDrift, Packages, PackageUpdate  # issue 12
+    from runbook_host.processes import NeedsRestart, Process  # issue 12
+
+    return [*actions, ConfigGet, ConfigSet, FileRestore, Packages, PackageDrift, PackageUpdate,
+            NeedsRestart, Process]

@@ -1,0 +1,43 @@
+"""The ``stomp`` plugin: stompclt publishers and the simplevisor that supervises them.
+
+Reads their Config::General files (secrets masked), lints stompclt's delivery
+settings, measures whether the on-disk queue drains, and checks or restarts
+the children under simplevisor.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from runbook import hookimpl
+
+if TYPE_CHECKING:
+    from runbook.samples import OutputParser
+
+
+@hookimpl
+def runbook_actions() -> list[type[Any]]:
+    from runbook_stomp.config_actions import (
+        SimplevisorConfigAction,
+        StompConfigAction,
+        StompLint,
+    )
+    from runbook_stomp.queue import QueueProgress
+    from runbook_stomp.supervise import SimplevisorRestart, SimplevisorStatus
+
+    return [StompConfigAction, SimplevisorConfigAction, StompLint, QueueProgress,
+            SimplevisorStatus, SimplevisorRestart]
+
+
+@hookimpl
+def runbook_parsers() -> dict[str, OutputParser]:
+    from runbook_stomp.parse import PARSERS
+
+    return PARSERS
+
+
+@hookimpl
+def runbook_sim_parts() -> list[Any]:
+    from runbook_stomp.sim.part import PART
+
+    return [PART]

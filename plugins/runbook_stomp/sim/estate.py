@@ -1,0 +1,110 @@
+"""The publisher hosts' state and what happens to them (shared by the world and the stand-ins).
+
+``state["publisher"]["hosts"][NAME]``: installed packages, the processes
+(``procs``: pid -> {name, rss_kb}), stompclt (pid, delivery settings, when it
+started, whether its socket stalled, its buffer), the on-disk queue (message
+times), the topic the broker refuses. Files (the configuration, ``/proc``,
+syslog) live in the host's root and only stand-ins touch them.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from runbook.sim.hosts import host_path
+from runbook.sim.model import State, knob
+
+CONF = "/etc/rsv/stompclt/default.conf"
+QUEUE = "/var/spool/rsv/stompclt"
+SYSLOG = "/var/log/messages"
+HTTPD_FILES = {"httpd": "/usr/sbin/httpd", "mod_ssl": "/usr/lib64/httpd/modules/mod_ssl.so",
+               "openssl-libs": "/usr/lib64/libssl.so.1.0.2k"}
+BASE_RSS_KB = 48_000
+
+
+def host(state: State, name: str) -> dict[str, Any]:
+    found: dict[str, Any] = state["publisher"]["hosts"][name]
+    return found
+
+
+def delivery(conf_text: str) -> dict[str, Any]:
+    """stompclt's delivery settings, as the real program reads its file."""
+    values = {m[1]: m[2] for m in re.finditer(r"(?m)^\s*([A-Za-z-]+)\s*=\s*(\S+)\s*$",
+                                              conf_text)}
+    window = values.get("window", "")
+    return {"reliable": values.get("reliable") == "true",
+            "window": int(window) if window.isdigit() else None,
+            "heart_beat": values.get("heart-beat") == "true"}
+
+
+def new_pid(h: dict[str, Any]) -> str:
+    h["next_pid"] += 1
+    return str(h["next_pid"])
+
+
+def start_stompclt(h: dict[str, Any], settings: dict[str, Any], t: float) -> str:
+    pid = new_pid(h)
+    h["procs"][pid] = {"name": "stompclt", "rss_kb": BASE_RSS_KB}
+    h["stompclt"] = {"pid": pid, **settings, "started": t, "stalled": False,
+                     "buffer_bytes": 0}
+    return pid
+
+
+def stop_stompclt(h: dict[str, Any]) -> str | None:
+    """Stop stompclt; the syslog line a stalled one writes as it exits (else None)."""
+    st = h["stompclt"]
+    pid = st.get("pid")
+    if pid is None:
+        return None
+    h["procs"].pop(pid, None)
+    st["pid"] = None
+    if st.get("stalled") and st["buffer_bytes"]:
+        return (f"stompclt[{pid}]: [ERROR] failed to flush outgoing buffer "
+                f"({st['buffer_bytes']} bytes)!")
+    return None
+
+
+def tick(state: State, name: str, t: float) -> None:
+    """One tick of a host: the application enqueues, stompclt sends (or stalls)."""
+    h = host(state, name)
+    for _ in range(int(knob(state, "produce_per_tick"))):
+        h["queue"].append(round(t, 3))
+    st = h["stompclt"]
+    pid = st.get("pid")
+    if pid is None or h.get("refused_topic"):
+        return
+    stall_after = knob(state, "stall_after_seconds") / knob(state, "time_scale")
+    if not st["reliable"] and t - st["started"] > stall_after:
+        st["stalled"] = True
+        grow = int(knob(state, "rss_growth_kb_per_tick"))
+        h["procs"][pid]["rss_kb"] += grow
+        st["buffer_bytes"] += grow * 1024
+        return
+    del h["queue"][:int(knob(state, "send_per_tick"))]
+
+
+def syslog(directory: Path, name: str, line: str) -> None:
+    path = host_path(directory, name, SYSLOG)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%b %e %H:%M:%S", time.gmtime())
+    with path.open("a", encoding="utf-8") as out:
+        out.write(f"{stamp} {name} {line}\n")
+
+
+def write_maps(directory: Path, name: str, pid: str, stale: list[str]) -> None:
+    """``/proc/PID/maps`` of httpd: the files it maps, ``(deleted)`` when replaced."""
+    path = host_path(directory, name, f"/proc/{pid}/maps")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for n, file in enumerate(HTTPD_FILES.values()):
+        gone = " (deleted)" if file in stale else ""
+        lines.append(f"7f{n:02x}00000000-7f{n:02x}00021000 r-xp 00000000 fd:00 {4000 + n}"
+                     f"                    {file}{gone}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def httpd_pid(h: dict[str, Any]) -> str | None:
+    return next((p for p, proc in h["procs"].items() if proc["name"] == "httpd"), None)

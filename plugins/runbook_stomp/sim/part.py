@@ -1,0 +1,123 @@
+"""The ``publisher`` part: tools, knobs, faults and the four scenarios of issue 12."""
+
+from __future__ import annotations
+
+from runbook.sim.parts import Fault, Host, Part, Scenario
+
+CONF = """# RSV stompclt: publish the datastore's metrics to the central broker
+<incoming-queue>
+    path = /var/spool/rsv/stompclt
+</incoming-queue>
+<outgoing-broker>
+    uri = "stomp+ssl://msg.example.org:6162"
+    <auth>
+        scheme = plain
+        name = psds-publisher
+        pass = not-a-real-secret
+    </auth>
+</outgoing-broker>
+pidfile = /var/run/rsv-stompclt.pid
+daemon = true
+loop = true
+remove = true
+"""
+FIXED = CONF + "reliable = true\nwindow = 100\nheart-beat = true\n"
+
+SIMPLEVISOR = """<simplevisor>
+    store = /var/lib/simplevisor/rsv.json
+    log = syslog
+</simplevisor>
+<entry>
+    type = supervisor
+    name = rsv
+    window = 30
+    adjustments = 5
+    strategy = one_for_one
+    <children>
+        <<include stompclt.conf>>
+    </children>
+</entry>
+"""
+CHILD = """<entry>
+    type = service
+    name = stompclt
+    start = /usr/bin/stompclt --conf /etc/rsv/stompclt/default.conf --daemon
+</entry>
+"""
+TOPIC = "topic://perfsonar.summary.packet-loss-rate-bidir"
+FLUSH = ("Nov 12 04:10:41 psds0 stompclt[2911029]: [ERROR] failed to flush outgoing buffer "
+         "(13469824136 bytes)!\n")
+REFUSED = (f"Nov 12 05:02:13 psds0 stompclt[2911031]: unexpected ERROR frame received: User "
+           f"CN=psds0.example.org, is not authorized to write to: {TOPIC}\n")
+MAPS_OK = ("7f0000000000-7f0000021000 r-xp 00000000 fd:00 4000                    "
+           "/usr/sbin/httpd\n")
+MAPS_STALE = ("7f0000000000-7f0000021000 r-xp 00000000 fd:00 4000                    "
+              "/usr/sbin/httpd (deleted)\n7f0200000000-7f0200021000 r-xp 00000000 fd:00 4002"
+              "                    /usr/lib64/libssl.so.1.0.2k (deleted)\n")
+
+PROD = {"httpd": "2.4.6-97.el7.centos", "mod_ssl": "1:2.4.6-97.el7.centos",
+        "openssl-libs": "1:1.0.2k-19.el7", "stompclt": "1.6-1.el7",
+        "perfsonar-toolkit": "4.4.5-1.el7"}
+ITB = {"httpd": "2.4.6-99.el7.centos.1", "mod_ssl": "1:2.4.6-99.el7.centos.1",
+       "openssl-libs": "1:1.0.2k-25.el7_9", "stompclt": "1.6-1.el7",
+       "perfsonar-toolkit": "4.4.6-1.el7"}
+
+
+def _files(conf: str, syslog: str = "", maps: str = MAPS_OK) -> dict[str, str]:
+    return {"/etc/rsv/stompclt/default.conf": conf, "/etc/simplevisor/rsv.conf": SIMPLEVISOR,
+            "/etc/simplevisor/stompclt.conf": CHILD, "/var/log/messages": syslog,
+            "/proc/2001/maps": maps}
+
+
+def _hosts(prod_conf: str, syslog: str = "", maps: str = MAPS_OK) -> tuple[Host, ...]:
+    return (Host("psds0", "127.0.1.41", files=_files(prod_conf, syslog, maps)),
+            Host("psds-itb1", "127.0.1.42", files=_files(FIXED)))
+
+
+def _settings(prod: dict[str, object]) -> dict[str, object]:
+    itb = {"packages": ITB, "reliable": True, "window": 100}
+    return {"publisher": {"psds0": {"packages": ITB, **prod}, "psds-itb1": itb}}
+
+
+SCENARIOS = (
+    Scenario("publisher-stuck", "psds0's stompclt without reliable/window: it sent for a "
+             "while, then its socket stalled; RSS grows, the queue stops draining.",
+             ("publisher",), knobs={"warmup_seconds": 3.0},
+             settings=_settings({"backlog": 300}), hosts=_hosts(CONF, FLUSH)),
+    Scenario("publisher-unauthorized", "The broker refuses one topic of psds0's: the ERROR "
+             "frame is in syslog and nothing is sent.", ("publisher",),
+             knobs={"warmup_seconds": 3.0},
+             settings=_settings({"backlog": 50, "refused_topic": TOPIC}),
+             hosts=_hosts(CONF, REFUSED)),
+    Scenario("package-drift", "psds0 is older than psds-itb1 on several packages and httpd "
+             "still runs replaced files.", ("publisher",), knobs={"warmup_seconds": 1.0},
+             settings={"publisher": {
+                 "psds0": {"packages": PROD, "reliable": True, "window": 100,
+                           "stale": ["/usr/sbin/httpd", "/usr/lib64/libssl.so.1.0.2k"]},
+                 "psds-itb1": {"packages": ITB, "reliable": True, "window": 100}}},
+             hosts=_hosts(FIXED, "", MAPS_STALE)),
+    Scenario("publisher-healthy", "Both hosts up to date and publishing: reliable, window "
+             "and heart-beat set, the queue drains.", ("publisher",),
+             knobs={"warmup_seconds": 1.0},
+             settings=_settings({"backlog": 20, "reliable": True, "window": 100}),
+             hosts=_hosts(FIXED)),
+)
+
+PART = Part(
+    name="publisher",
+    world="runbook_stomp.sim.world",
+    tools={"rpm": "runbook_stomp.sim.tool_rpm", "yum": "runbook_stomp.sim.tool_yum",
+           "systemctl": "runbook_stomp.sim.tool_systemctl",
+           "simplevisor": "runbook_stomp.sim.tool_simplevisor",
+           "ps": "runbook_stomp.sim.tool_ps", "find": "runbook_stomp.sim.tool_find"},
+    knobs={"tick_seconds": 0.2,           # one tick of every publisher host
+           "produce_per_tick": 1,         # messages the datastore enqueues per tick
+           "send_per_tick": 4,            # messages a healthy stompclt sends per tick
+           "stall_after_seconds": 1.0,    # without reliable, the socket stalls after this
+           "rss_growth_kb_per_tick": 4096},  # the in-memory buffer of a stalled stompclt
+    faults=(Fault("stompclt_restart_fails", "simplevisor cannot restart stompclt (exit 1); "
+                  "the running one is left alone"),
+            Fault("yum_refuses_downgrade", "yum downgrade fails: the old versions are gone "
+                  "from the repositories")),
+    scenarios=SCENARIOS,
+)

@@ -1,0 +1,45 @@
+"""Stand-in for ``systemctl restart|is-active httpd`` on a publisher host.
+
+A restart starts httpd with a new pid on the files installed now (its
+``/proc/PID/maps`` has nothing ``(deleted)``).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from runbook.sim import hosts
+from runbook.sim.store import transaction
+from runbook_stomp.sim import estate
+
+
+def run(directory: Path, argv: list[str]) -> int:
+    if len(argv) != 2 or argv[0] not in ("restart", "start", "stop", "is-active"):
+        print("systemctl: this stand-in knows start|stop|restart|is-active UNIT",
+              file=sys.stderr)
+        return 1
+    verb, unit = argv[0], argv[1].removesuffix(".service")
+    with transaction(directory) as state:
+        name = hosts.current(state) or ""
+        h = estate.host(state, name)
+        old = estate.httpd_pid(h) if unit == "httpd" else None
+        if unit != "httpd":
+            print(f"Failed to {verb} {unit}.service: Unit {unit}.service not found.",
+                  file=sys.stderr)
+            return 5 if verb != "is-active" else 4
+        if verb == "is-active":
+            print("active" if old else "inactive")
+            return 0 if old else 3
+        if old:
+            h["procs"].pop(old)
+        pid = None
+        if verb != "stop":
+            pid = estate.new_pid(h)
+            h["procs"][pid] = {"name": "httpd", "rss_kb": 9000}
+            h["stale"] = []
+    if old:
+        hosts.host_path(directory, name, f"/proc/{old}/maps").unlink(missing_ok=True)
+    if pid:
+        estate.write_maps(directory, name, pid, [])
+    return 0
