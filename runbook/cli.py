@@ -201,12 +201,25 @@ def _console(options: RunOptions, sandbox: str | None, as_json: bool) -> Any:
 
 
 def _finish(console: Any, result: Any, as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2, default=str))
-    else:
-        from runbook.console import render_summary
+    """Print the result; a closed pipe or terminal loses the print, never the exit code."""
+    from runbook.console import CLOSED
 
-        render_summary(console, result)
+    try:
+        if as_json:
+            click.echo(json.dumps(result.to_dict(), indent=2, default=str))
+        else:
+            from runbook.console import render_summary
+
+            render_summary(console, result)
+    except CLOSED:
+        _silence_stdout()
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe: send what is still buffered nowhere (no error at exit)."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def _read_params_file(path: str) -> dict[str, Any]:

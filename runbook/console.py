@@ -7,10 +7,12 @@ appear only on a terminal (rich decides); piped output stays plain text.
 
 from __future__ import annotations
 
+import functools
 import shlex
 import threading
 import time
-from typing import IO, Any
+from collections.abc import Callable
+from typing import IO, Any, TypeVar
 
 from rich.console import Console
 from rich.markup import escape
@@ -37,8 +39,39 @@ class _Elapsed:
         return f"{escape(self.label)} [dim]{time.monotonic() - self.started:.1f}s[/]"
 
 
+F = TypeVar("F", bound=Callable[..., None])
+
+CLOSED = (BrokenPipeError, ConnectionResetError, ValueError, OSError)
+"""What writing to a closed pipe or terminal raises (ValueError: a closed file)."""
+
+
+class _Console(Console):
+    """rich's Console, except that a broken pipe is an error the caller handles
+    (rich's default exits the process with status 1, halfway through a run)."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError("the console's output was closed")
+
+
 def make_console(file: IO[str] | None = None) -> Console:
-    return Console(file=file, highlight=False, soft_wrap=True)
+    return _Console(file=file, highlight=False, soft_wrap=True)
+
+
+def _unless_closed(method: F) -> F:
+    """Console output never decides a run's fate: once the terminal or pipe is gone
+    the observer switches itself off, and the run (audit log, journal) goes on."""
+
+    @functools.wraps(method)
+    def guarded(self: ConsoleObserver, *args: Any, **kwargs: Any) -> None:
+        if self.off:
+            return
+        try:
+            method(self, *args, **kwargs)
+        except CLOSED:
+            self.off = True
+            self.status = None
+
+    return guarded  # type: ignore[return-value]
 
 
 class ConsoleObserver:
@@ -50,6 +83,8 @@ class ConsoleObserver:
         self.status: Status | None = None
         self.started: dict[str, float] = {}
         self._write_lock = threading.Lock()
+        self.off = False
+        """The output went away (a closed pipe or terminal): print nothing more."""
 
     def _print(self, text: str) -> None:
         console = self.console
@@ -63,6 +98,7 @@ class ConsoleObserver:
             console.file.flush()
 
     @hookimpl
+    @_unless_closed
     def runbook_run_started(self, run: RunInfo) -> None:
         mode = "plan (dry-run: nothing will change)" if run.dry_run else "run"
         self._print(f"[bold]{escape(run.playbook)}[/] {mode} · run {run.run_id} · "
@@ -70,6 +106,7 @@ class ConsoleObserver:
                     + (f" · reason: {escape(run.reason)}" if run.reason else ""))
 
     @hookimpl
+    @_unless_closed
     def runbook_check_finished(self, run: RunInfo, event: Event) -> None:
         if self.plan:
             return
@@ -81,6 +118,7 @@ class ConsoleObserver:
         self._print(line)
 
     @hookimpl
+    @_unless_closed
     def runbook_step_started(self, run: RunInfo, event: Event) -> None:
         if self.plan or event.step is None:
             return
@@ -98,6 +136,7 @@ class ConsoleObserver:
             self.status = None
 
     @hookimpl
+    @_unless_closed
     def runbook_step_finished(self, run: RunInfo, event: Event) -> None:
         if self.plan or event.step is None:
             return
@@ -112,18 +151,21 @@ class ConsoleObserver:
         self._print(line)
 
     @hookimpl
+    @_unless_closed
     def runbook_gate_answered(self, run: RunInfo, event: Event) -> None:
         self._stop_status()
         how = event.data.get("how", "")
         self._print(f"  ? gate at {escape(str(event.step))}: {event.status} ({escape(how)})")
 
     @hookimpl
+    @_unless_closed
     def runbook_rollback_started(self, run: RunInfo, event: Event) -> None:
         self._stop_status()
         cmd = "; ".join(event.data.get("commands") or [shlex.join(event.argv or [])])
         self._print(f"  ↶ rolling back {escape(str(event.step))}: {escape(cmd)}")
 
     @hookimpl
+    @_unless_closed
     def runbook_rollback_finished(self, run: RunInfo, event: Event) -> None:
         mark = _MARK.get(event.status or "", "?")
         line = f"    {mark} rollback of {escape(str(event.step))} {event.status}"

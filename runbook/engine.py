@@ -133,28 +133,59 @@ class Engine:
     def run(self) -> RunResult:
         started = time.monotonic()
         self._open_journal()
-        self.recorder.emit("runbook_run_started")
-        if self._forced is not None:
-            holder = {k: v for k, v in self._forced.items() if k != "key"}
-            self.recorder.gate_answered(
-                "force-unlock", "approved",
-                f"took over the lock held by run {holder.get('run_id')}",
-                how="--force-unlock", holder=holder)
         outcome = "planned" if self.options.dry_run else "succeeded"
         try:
-            outcome = self._body(outcome) if self.resume is None else self._resumed(outcome)
-        except KeyboardInterrupt:
-            outcome = self._interrupted()
+            self.recorder.emit("runbook_run_started")
+            self._forced_unlock()
+            try:
+                outcome = self._body(outcome) if self.resume is None else \
+                    self._resumed(outcome)
+            except KeyboardInterrupt:
+                outcome = self._interrupted()
+        except Exception as exc:
+            outcome = self._crashed(exc)
         finally:
             self.background.stop_all()
             self.connections.close()
         self.result.outcome = outcome
         self.result.exit_code = OUTCOME_EXIT[outcome]
         self.result.duration_ms = round((time.monotonic() - started) * 1000, 3)
-        self.recorder.run_finished()
-        self.recorder.durable.finish("paused" if self._paused else outcome,
-                                     self.result.exit_code)
+        self._finish()
         return self.result
+
+    def _forced_unlock(self) -> None:
+        if self._forced is not None:
+            holder = {k: v for k, v in self._forced.items() if k != "key"}
+            self.recorder.gate_answered(
+                "force-unlock", "approved",
+                f"took over the lock held by run {holder.get('run_id')}",
+                how="--force-unlock", holder=holder)
+
+    def _finish(self) -> None:
+        """Record the end (audit log, observers) and always close the run in the journal
+        and release its lock, even when the audit log refuses the last write."""
+        try:
+            self.recorder.run_finished()
+        except Exception as exc:
+            self.result.error = (self.result.error + "; " if self.result.error else "") + \
+                self.redact.text(f"run.finished could not be recorded: {exc}")
+        finally:
+            self.recorder.durable.finish("paused" if self._paused else self.result.outcome,
+                                         self.result.exit_code)
+
+    def _crashed(self, exc: Exception) -> str:
+        """An unexpected error mid-run (a refused audit write, a full disk, a bug): roll
+        back what can be; what cannot stays listed and the run stays resumable."""
+        self.result.error = self.redact.text(
+            f"the run stopped on an unexpected error: {type(exc).__name__}: {exc}")
+        if self.options.dry_run:
+            return "failed"
+        try:
+            return self._undo("failed")
+        except Exception:
+            self._paused = True
+            self.result.manual += self.rollbacks.commands_left()
+            return "needs-attention"
 
     def _open_journal(self) -> None:
         """Take the lock and record the run before anything runs (exit 5 when locked)."""

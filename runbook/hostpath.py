@@ -194,8 +194,8 @@ class HostPath:
         rec.durable.step(step.id, "checking" if step.checks else (
             "started" if step.background else "done"), rc=res.rc, result=res.result,
             attempts=res.attempts, duration_ms=res.duration_ms)
+        res.rollback = self._push(planned, hr) or res.rollback  # before anything can fail
         rec.step_finished(res)
-        res.rollback = self._push(planned, hr) or res.rollback
         if step.restores:
             self.rollbacks.discharge(step.restores)
         self.post_checks(planned, res, [planned.target])
