@@ -25,7 +25,7 @@ from runbook.result import RunResult
 
 _MARK = {"ok": "[green]✓[/]", "failed": "[red]✗[/]", "warn": "[yellow]![/]",
          "skipped": "[dim]-[/]", "planned": "[cyan]·[/]", "started": "[blue]↻[/]",
-         "declined": "[red]✗[/]"}
+         "declined": "[red]✗[/]", "error": "[red]?[/]"}
 
 
 class _Elapsed:

@@ -221,31 +221,35 @@ class Engine:
             if error:
                 self.result.error = error
                 return "failed"
-        pre_failed = None if resuming else self._preconditions()
-        if pre_failed is not None and not dry:
+        pre_outcome, pre_failed = (None, None) if resuming else self._preconditions()
+        if pre_outcome is not None and not dry:
             self.result.error = pre_failed
-            return "precondition-failed"
+            return pre_outcome
         try:
             for step in self.playbook.steps:
                 self.resumer.step(step) if resuming else self._step(step)
             self._verify()
         except Abort as abort:
             return self._aborted(abort)
-        if pre_failed is not None or self._plan_failed:
+        if pre_outcome is not None or self._plan_failed:
             self.result.error = pre_failed or self._plan_failed
-            return "precondition-failed" if pre_failed is not None else "failed"
+            return pre_outcome or "failed"
         return outcome
 
-    def _preconditions(self) -> str | None:
-        """What the first precondition that does not hold says (a run stops at it)."""
-        failed = None
+    def _preconditions(self) -> tuple[str | None, str | None]:
+        """The outcome and message of the first precondition that does not hold
+        (``precondition-failed``) or could not be checked (``could-not-check``); a run
+        stops at it."""
+        first: tuple[str | None, str | None] = (None, None)
         for i, check in enumerate(self.playbook.preconditions):
             res = self.checks.run(check, "precondition", f"precondition-{i + 1}")
-            if res.ok is False and check.on_fail == "abort" and failed is None:
-                failed = res.message or "a precondition did not hold"
+            if res.ok is False and check.on_fail == "abort" and first[0] is None:
+                first = ("could-not-check", res.message or "a precondition could not be checked") \
+                    if res.status == "error" else \
+                    ("precondition-failed", res.message or "a precondition did not hold")
                 if not self.options.dry_run:
                     break
-        return failed
+        return first
 
     def _verify(self) -> None:
         dry = self.options.dry_run

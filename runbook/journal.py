@@ -85,6 +85,7 @@ CREATE TABLE IF NOT EXISTS locks (
 """
 
 FINAL = {"succeeded", "failed", "rolled-back", "declined", "precondition-failed",
+         "could-not-check",
          "needs-attention", "interrupted"}
 """Run statuses that cannot be resumed."""
 

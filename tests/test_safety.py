@@ -86,3 +86,46 @@ def test_an_error_mid_run_rolls_back_records_the_end_and_releases_the_lock(
     events = audit_events(tmp_path / "audit.jsonl", result.run_id)
     assert events[-1]["event"] == "run.finished" and events[-1]["status"] == "rolled-back"
     assert runbook.run(pb, audit_log=tmp_path / "audit.jsonl").exit_code == 0  # not locked
+
+
+# --- 4. a probe that fails is not a precondition that does not hold --------------------------
+
+
+@pytest.mark.parametrize("pre, cause", [
+    ({"probe": "host.query", "with": {"command": ["/nonexistent/kubectl", "get", "x"]},
+      "that": "result.rc == 0", "message": "this runbook does not apply"}, "nonexistent"),
+    ({"probe": "host.query", "with": {"command": ["echo", "50"]},
+      "that": "result.stdout | int > treshold_pct", "message": "this runbook does not apply"},
+     "treshold_pct"),
+])
+def test_a_precondition_that_could_not_be_checked_exits_7(
+        tmp_path: Path, pre: dict[str, Any], cause: str) -> None:
+    log = tmp_path / "log"
+    pb = write_playbook(tmp_path / "pb.yaml", append("change", log, "changed"),
+                        preconditions=[pre])
+    proc = run_cli("run", pb, "--yes")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 7, out
+    assert "could not check" in out and cause in out
+    assert "does not apply" not in out
+    assert "could-not-check · exit 7" in out
+    assert not log.exists()
+    plan = run_cli("plan", pb)
+    assert plan.returncode == 7 and "could not check" in plan.stdout + plan.stderr
+
+
+def test_a_precondition_that_does_not_hold_still_exits_6(tmp_path: Path) -> None:
+    pb = write_playbook(tmp_path / "pb.yaml", append("change", tmp_path / "log", "x"),
+                        preconditions=[{"probe": "host.query", "with": {"command": ["false"]},
+                                        "that": "result.rc == 0"}])
+    assert run_cli("run", pb, "--yes").returncode == 6
+
+
+def test_exit_7_is_documented_wherever_exit_codes_are() -> None:
+    root = Path(__file__).resolve().parent.parent
+    from runbook.result import OUTCOME_EXIT
+
+    assert OUTCOME_EXIT["could-not-check"] == 7
+    for doc in ("README.md", "docs/cli.md", "docs/guide.md"):
+        text = (root / doc).read_text(encoding="utf-8")
+        assert "could not be checked" in text or "could-not-check" in text, doc
