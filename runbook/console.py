@@ -103,6 +103,7 @@ class ConsoleObserver:
         mode = "plan (dry-run: nothing will change)" if run.dry_run else "run"
         self._print(f"[bold]{escape(run.playbook)}[/] {mode} · run {run.run_id} · "
                     f"actor {escape(run.actor)}"
+                    + (f" · [yellow]sandbox {escape(run.sandbox)}[/]" if run.sandbox else "")
                     + (f" · reason: {escape(run.reason)}" if run.reason else ""))
 
     @hookimpl

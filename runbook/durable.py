@@ -14,12 +14,15 @@ import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runbook.errors import PlaybookError
 from runbook.journal import FINAL, Journal, RollbackRecord, StepRecord, lock_key
 from runbook.models import Playbook
 from runbook.procs import pid_alive
+
+if TYPE_CHECKING:
+    from runbook.options import RunOptions
 
 
 @dataclass
@@ -51,7 +54,8 @@ class Durable:
 
     def open_run(self, playbook: Playbook, params: dict[str, Any], targets: list[str], *,
                  actor: str, reason: str | None, audit_log: str | None, lock: bool,
-                 takeover: bool, resumed: bool) -> dict[str, Any] | None:
+                 takeover: bool, resumed: bool,
+                 options: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """Take the run's lock (LockedError when held; with ``takeover`` the previous
         holder is returned) and record the run, or reopen a resumed one."""
         if self.journal is None:
@@ -71,7 +75,7 @@ class Durable:
             sha256=playbook.sha256, text=_source_text(playbook),
             params={n: v for n, v in params.items() if n not in secret},
             secret_params=secret, targets=targets, actor=actor, reason=reason,
-            audit_log=audit_log, lock_key=key)
+            audit_log=audit_log, lock_key=key, options=options)
         return previous
 
     def step(self, step_id: str, state: str, *, defer: bool | None = None,
@@ -161,4 +165,39 @@ def check_unchanged(state: ResumeState, playbook: Playbook, text: str, *,
         file=playbook.origin, field="sha256")
 
 
-__all__ = ["Durable", "ResumeState", "check_unchanged", "load_resume", "lock_key"]
+def same_shape(state: ResumeState, options: RunOptions) -> None:
+    """A resume works on what the run worked on: the sandbox and targets the journal
+    kept are used when none are given, and different ones are refused (exit 2) with
+    the command that resumes the run as it was."""
+    from runbook.engine import run_shape
+
+    kept = state.run.get("options") or {}
+    if not kept:  # a run journaled before runs kept their options
+        return
+    given = run_shape(options)
+    where = ("<command line>", "--sandbox") if options.from_cli else ("<resume>", "sandbox")
+    command = f"runbook resume {state.run_id}"
+    if given["sandbox"] is None and kept.get("sandbox"):
+        if not Path(kept["sandbox"], "state.json").is_file():
+            raise PlaybookError(f"run {state.run_id} ran in the sandbox {kept['sandbox']}, "
+                                "which is gone; it cannot be resumed elsewhere",
+                                file=where[0], field=where[1])
+        options.sandbox = Path(kept["sandbox"])
+    elif given["sandbox"] != kept.get("sandbox"):
+        ran = f"in the sandbox {kept['sandbox']}" if kept.get("sandbox") else \
+            "against the real systems (no sandbox)"
+        raise PlaybookError(f"run {state.run_id} ran {ran}; resume it there, as it "
+                            f"remembers: {command}", file=where[0], field=where[1])
+    if not options.targets and kept.get("targets"):
+        from runbook.models import Target
+
+        options.targets = {n: Target.model_validate(t) for n, t in kept["targets"].items()}
+    elif given["targets"] != kept.get("targets", {}):
+        raise PlaybookError(f"run {state.run_id} ran with other targets (inventory, "
+                            f"--target) than given now; resume it with the targets it "
+                            f"remembers: {command}", file=where[0],
+                            field="--target" if options.from_cli else "targets")
+
+
+__all__ = ["Durable", "ResumeState", "check_unchanged", "load_resume", "lock_key",
+           "same_shape"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import secrets
 import sys
 import time
@@ -196,7 +197,8 @@ class Engine:
         self._forced = self.recorder.durable.open_run(
             pb, self.params, names, actor=self.result.actor, reason=self.options.reason,
             audit_log=self.result.audit_log, lock=self.options.lock,
-            takeover=self.options.force_unlock, resumed=self.resume is not None)
+            takeover=self.options.force_unlock, resumed=self.resume is not None,
+            options=run_shape(self.options))
 
     def _interrupted(self) -> str:
         """Ctrl-C or SIGTERM: the command is already stopped; roll back, pause or leave."""
@@ -370,6 +372,20 @@ class Engine:
         return ActionContext(executor=executor or self.connections.executor("local"),
                              step=step_id or (step.id if step else ""), timeout=timeout,
                              runtime=self.runtime)
+
+
+def run_shape(options: RunOptions) -> dict[str, Any]:
+    """What shapes a run besides the playbook and params, as the journal keeps it for
+    its resume: the sandbox and the targets given (inventory, ``--target``), without
+    settings that look secret."""
+    return {"sandbox": str(Path(options.sandbox).resolve()) if options.sandbox else None,
+            "targets": {name: {k: v for k, v in t.model_dump(mode="json",
+                                                              exclude_none=True).items()
+                               if not _SECRET_KEY.search(k)}
+                        for name, t in options.targets.items()}}
+
+
+_SECRET_KEY = re.compile(r"pass|secret|token", re.I)
 
 
 def _local_env(options: RunOptions) -> dict[str, str]:

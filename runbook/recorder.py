@@ -63,7 +63,8 @@ class Recorder:
             run_id=result.run_id, playbook=playbook.name, playbook_sha256=playbook.sha256,
             playbook_path=playbook.origin, actor=result.actor, reason=options.reason,
             params=result.params, dry_run=options.dry_run,
-            audit_path=str(audit_path) if audit_path else None)
+            audit_path=str(audit_path) if audit_path else None,
+            sandbox=str(Path(options.sandbox).resolve()) if options.sandbox else None)
         result.started_at = info.started_at
         journal = None
         if options.journal and not options.dry_run:

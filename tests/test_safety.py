@@ -4,6 +4,7 @@ and the records see afterwards: exit codes, the audit log, the journal, files.""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,9 @@ from helpers import (
     audit_events,
     cli_argv,
     lines,
+    probe,
     run_cli,
+    shell,
     write_playbook,
 )
 
@@ -129,3 +132,66 @@ def test_exit_7_is_documented_wherever_exit_codes_are() -> None:
     for doc in ("README.md", "docs/cli.md", "docs/guide.md"):
         text = (root / doc).read_text(encoding="utf-8")
         assert "could not be checked" in text or "could-not-check" in text, doc
+
+
+# --- 1. resume remembers the sandbox and the targets -------------------------------------------
+
+SIM_DIR = 'printf "%s\\n" "${RUNBOOK_SIM_DIR:-real}" >> "$1"'
+
+
+def killed_run(tmp_path: Path, *args: object, target: str | None = None) -> tuple[Path, str]:
+    """A run whose first step records where it ran, then kills its runner (SIGKILL):
+    the journal keeps it resumable; the step's check tells a resume that it happened."""
+    log = tmp_path / "log"
+    first = shell("first", SIM_DIR + '; kill -9 "$PPID"; sleep 5', log,
+                  checks=[probe("test -s \"$1\"", log, that="result.rc == 0")])
+    pb = write_playbook(tmp_path / "pb.yaml", first, shell("second", SIM_DIR, log),
+                        defaults={"target": target} if target else None)
+    proc = run_cli("run", pb, "--yes", *args)
+    assert proc.returncode == -9, proc.stdout + proc.stderr
+    runs = json.loads(run_cli("runs", "--json").stdout)
+    return log, runs[0]["run_id"]
+
+
+def test_resume_goes_on_in_the_sandbox_the_run_used(tmp_path: Path,
+                                                    runbook_home: Path) -> None:
+    sandbox = tmp_path / "sandbox"
+    assert run_cli("sim", "init", "cfs-healthy", "--dir", sandbox).returncode == 0
+    log, run_id = killed_run(tmp_path, "--sandbox", sandbox)
+    started = [e for e in audit_events(runbook_home / "audit.jsonl", run_id)
+               if e["event"] == "run.started"]
+    assert started[0]["data"]["sandbox"] == str(sandbox.resolve())
+    proc = run_cli("resume", run_id, "--yes")  # as printed: no --sandbox
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert lines(log) == [str(sandbox.resolve())] * 2
+    resumed = [e for e in audit_events(runbook_home / "audit.jsonl", run_id)
+               if e["event"] == "run.started"]
+    assert [e["data"]["sandbox"] for e in resumed] == [str(sandbox.resolve())] * 2
+
+
+def test_resume_refuses_another_sandbox_or_none_with_the_command(tmp_path: Path) -> None:
+    sandbox, other = tmp_path / "sandbox", tmp_path / "other"
+    for d in (sandbox, other):
+        assert run_cli("sim", "init", "cfs-healthy", "--dir", d).returncode == 0
+    log, run_id = killed_run(tmp_path, "--sandbox", sandbox)
+    proc = run_cli("resume", run_id, "--yes", "--sandbox", other)
+    assert proc.returncode == 2
+    assert f"ran in the sandbox {sandbox.resolve()}" in proc.stderr
+    assert f"runbook resume {run_id}" in proc.stderr
+    assert lines(log) == [str(sandbox.resolve())]  # nothing ran
+
+
+def test_resume_of_a_real_run_refuses_a_sandbox(tmp_path: Path) -> None:
+    sandbox = tmp_path / "sandbox"
+    assert run_cli("sim", "init", "cfs-healthy", "--dir", sandbox).returncode == 0
+    log, run_id = killed_run(tmp_path)
+    proc = run_cli("resume", run_id, "--yes", "--sandbox", sandbox)
+    assert proc.returncode == 2 and "against the real systems" in proc.stderr
+    assert lines(log) == ["real"]
+
+
+def test_resume_uses_the_targets_the_run_was_given(tmp_path: Path) -> None:
+    log, run_id = killed_run(tmp_path, "--target", "box=local://", target="box")
+    proc = run_cli("resume", run_id, "--yes")  # without --target box=...
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert lines(log) == ["real", "real"]
