@@ -88,11 +88,20 @@ def discard_typeahead() -> None:
             termios.tcflush(sys.stdin.fileno(), termios.TCIFLUSH)
 
 
+YES, NO = ("y", "yes"), ("", "n", "no")
+
+
 def terminal_prompt(step_id: str, message: str) -> bool:
+    """Ask on the terminal; Enter is the default shown (no); anything but yes or no
+    asks again rather than choosing for the operator."""
     discard_typeahead()
     sys.stderr.write(f"\n? [{step_id}] {message}\n  Proceed? [y/N] ")
-    sys.stderr.flush()
-    line = sys.stdin.readline()
-    if not line:
-        raise EOFError
-    return line.strip().lower() in ("y", "yes")
+    while True:
+        sys.stderr.flush()
+        line = sys.stdin.readline()
+        if not line:
+            raise EOFError
+        answer = line.strip().lower()
+        if answer in YES or answer in NO:
+            return answer in YES
+        sys.stderr.write(f"  {line.strip()!r} is neither yes nor no. Proceed? [y/N] ")

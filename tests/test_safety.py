@@ -5,7 +5,12 @@ and the records see afterwards: exit codes, the audit log, the journal, files.""
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
 import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -195,3 +200,83 @@ def test_resume_uses_the_targets_the_run_was_given(tmp_path: Path) -> None:
     proc = run_cli("resume", run_id, "--yes")  # without --target box=...
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert lines(log) == ["real", "real"]
+
+
+# --- 6. prompts: an invalid answer asks again; every prompt shows its default --------------
+
+
+def pty_run(args: list[object], cwd: Path) -> tuple[int, int]:
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the CLI on a terminal
+        os.chdir(cwd)
+        os.execv(sys.executable, [sys.executable, "-m", "runbook", *(str(a) for a in args)])
+    return pid, fd
+
+
+def read_until(fd: int, needle: str, timeout: float = 30) -> str:
+    seen = ""
+    deadline = time.monotonic() + timeout
+    while needle not in seen:
+        assert time.monotonic() < deadline, f"{needle!r} not seen in {seen!r}"
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            try:
+                seen += os.read(fd, 4096).decode(errors="replace")
+            except OSError:  # the CLI has gone
+                raise AssertionError(f"{needle!r} not seen in {seen!r}") from None
+    return seen
+
+
+def exit_code(pid: int) -> int:
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+def gate_answers(runbook_home: Path) -> list[tuple[str, str]]:
+    return [(e["status"], e["data"]["how"]) for e in audit_events(runbook_home / "audit.jsonl")
+            if e["event"] == "gate.answered"]
+
+
+def test_an_invalid_gate_answer_asks_again(tmp_path: Path, runbook_home: Path) -> None:
+    log = tmp_path / "log"
+    pb = write_playbook(tmp_path / "pb.yaml", append("one", log, "ran", confirm="go on?"))
+    pid, fd = pty_run(["run", pb], tmp_path)
+    read_until(fd, "Proceed? [y/N]")
+    os.write(fd, b"ye\n")  # a typo is not a no
+    assert "neither yes nor no" in read_until(fd, "Proceed? [y/N]")
+    os.write(fd, b"y\n")
+    assert exit_code(pid) == 0
+    os.close(fd)
+    assert lines(log) == ["ran"]
+    assert gate_answers(runbook_home) == [("approved", "terminal")]
+
+
+def test_enter_at_a_gate_takes_the_default_shown_no(tmp_path: Path,
+                                                    runbook_home: Path) -> None:
+    log = tmp_path / "log"
+    pb = write_playbook(tmp_path / "pb.yaml", append("one", log, "ran", confirm="go on?"))
+    pid, fd = pty_run(["run", pb], tmp_path)
+    read_until(fd, "Proceed? [y/N]")
+    os.write(fd, b"\n")
+    assert exit_code(pid) == 4
+    os.close(fd)
+    assert not log.exists()
+
+
+def test_an_invalid_interrupt_answer_asks_again_and_enter_rolls_back(
+        tmp_path: Path, runbook_home: Path) -> None:
+    log, flag = tmp_path / "log", tmp_path / "in-two"
+    pb = write_playbook(tmp_path / "pb.yaml", append("one", log, "one", undo="undo one"),
+                        shell("two", 'touch "$1"; sleep 30', flag, timeout="60s"))
+    pid, fd = pty_run(["run", pb, "--yes"], tmp_path)
+    deadline = time.monotonic() + 30
+    while not flag.exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    os.write(fd, b"\x03")
+    assert "(Enter: roll back)" in read_until(fd, "[r/p/l]")
+    os.write(fd, b"x\n")
+    assert "is not an answer" in read_until(fd, "[r/p/l]")
+    os.write(fd, b"\n")
+    assert exit_code(pid) == 4
+    os.close(fd)
+    assert lines(log) == ["one", "undo one"]
