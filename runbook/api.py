@@ -88,7 +88,7 @@ def resume(run_id: str, *, rollback: bool = False, params: Mapping[str, Any] | N
     try:
         state, path = load_resume(journal, run_id, None if playbook is None
                                   or isinstance(playbook, Playbook) else str(playbook),
-                                  cli=opts.from_cli)
+                                  cli=opts.from_cli, rollback=rollback)
     finally:
         journal.close()
     state.rollback_only = rollback

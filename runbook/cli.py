@@ -315,6 +315,26 @@ def runs_show(run_id: str, as_json: bool) -> None:
     click.echo(json.dumps(detail, indent=2, default=str) if as_json else format_run(detail))
 
 
+@runs.command(name="resolve")
+@click.argument("run_id")
+@click.option("--reason", required=True,
+              help="What was done by hand (recorded in the audit log).")
+@click.option("--json", "as_json", is_flag=True)
+@handle_errors
+def runs_resolve(run_id: str, reason: str, as_json: bool) -> None:
+    """Close a run that needs attention once its remaining commands were done by hand."""
+    from runbook.engine import _actor
+    from runbook.resolve import resolve_run
+
+    done = resolve_run(run_id, reason, actor=_actor())
+    if as_json:
+        click.echo(json.dumps(done, indent=2))
+        return
+    click.echo(f"run {done['run_id']} resolved: {reason}")
+    for cmd in done["commands"]:
+        click.echo(f"  done by hand: $ {cmd}")
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--inventory", type=click.Path(exists=True, dir_okay=False),

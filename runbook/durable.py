@@ -35,6 +35,8 @@ class ResumeState:
     hosts: dict[str, dict[str, StepRecord]] = field(default_factory=dict)
     rollbacks: list[RollbackRecord] = field(default_factory=list)
     rollback_only: bool = False
+    retry_failed: bool = False
+    """``resume --rollback`` of a needs-attention run: its failed rollbacks run again."""
 
     @property
     def was_rolling_back(self) -> bool:
@@ -121,7 +123,7 @@ def _source_text(playbook: Playbook) -> str | None:
 
 
 def load_resume(journal: Journal, run_id: str, playbook_path: str | None = None, *,
-                cli: bool = True) -> tuple[ResumeState, Path]:
+                cli: bool = True, rollback: bool = False) -> tuple[ResumeState, Path]:
     """Read an interrupted run; refuse (PlaybookError, exit 2) what cannot be resumed.
     ``cli``: the error names the command line's RUN_ID, else the call's ``run_id``."""
     file, field = ("<command line>", "RUN_ID") if cli else ("<resume>", "run_id")
@@ -131,15 +133,20 @@ def load_resume(journal: Journal, run_id: str, playbook_path: str | None = None,
         hint = f"; it matches {', '.join(candidates)}" if candidates else \
             "; `runbook runs` lists recent runs"
         raise PlaybookError(f"no run {run_id!r} in the journal{hint}", file=file, field=field)
-    if run["status"] in FINAL:
+    failed = [r for r in journal.rollbacks(run["run_id"]) if r.state == "failed"]
+    retry = rollback and run["status"] == "needs-attention" and bool(failed)
+    if run["status"] in FINAL and not retry:
+        hint = (f"; retry its failed rollbacks with: runbook resume {run['run_id']} "
+                f"--rollback, or, once done by hand, close it with: runbook runs resolve "
+                f"{run['run_id']} --reason TEXT") if failed else ""
         raise PlaybookError(f"run {run['run_id']} already finished ({run['status']}); "
-                            "nothing to resume", file=file, field=field)
+                            f"nothing to resume{hint}", file=file, field=field)
     if run["status"] == "running" and run["host"] == socket.gethostname() and pid_alive(
             run["pid"]) and run["pid"] != os.getpid():
         raise PlaybookError(f"run {run['run_id']} is still running (pid {run['pid']}); "
                             "interrupt it first", file=file, field=field)
     path = Path(playbook_path or run["playbook_path"])
-    state = ResumeState(run["run_id"], run)
+    state = ResumeState(run["run_id"], run, retry_failed=retry)
     for rec in journal.steps(run["run_id"]):
         if rec.host:
             state.hosts.setdefault(rec.step_id, {})[rec.host] = rec

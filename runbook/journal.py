@@ -86,8 +86,7 @@ CREATE TABLE IF NOT EXISTS locks (
 """
 
 FINAL = {"succeeded", "failed", "rolled-back", "declined", "precondition-failed",
-         "could-not-check",
-         "needs-attention", "interrupted"}
+         "could-not-check", "needs-attention", "interrupted", "resolved"}
 """Run statuses that cannot be resumed."""
 
 

@@ -19,6 +19,7 @@ from helpers import (
     append,
     audit_events,
     cli_argv,
+    fail,
     lines,
     probe,
     run_cli,
@@ -280,3 +281,52 @@ def test_an_invalid_interrupt_answer_asks_again_and_enter_rolls_back(
     assert exit_code(pid) == 4
     os.close(fd)
     assert lines(log) == ["one", "undo one"]
+
+
+# --- 8. a needs-attention run can be finished with the tool ---------------------------------
+
+UNDO_WHEN_FIXED = 'test -e "$2" && printf "%s\\n" undone >> "$1"'
+
+
+def run_with_failed_rollback(tmp_path: Path) -> tuple[Path, Path, str]:
+    log, fixed = tmp_path / "log", tmp_path / "fixed"
+    step = append("change", log, "changed")
+    step["rollback"] = {"action": "host.shell", "with": {"command": [
+        "sh", "-c", UNDO_WHEN_FIXED, "sh", str(log), str(fixed)]}}
+    pb = write_playbook(tmp_path / "pb.yaml", step, fail("boom"))
+    proc = run_cli("run", pb, "--yes", "--json")
+    assert proc.returncode == 3, proc.stderr
+    return pb, fixed, json.loads(proc.stdout)["run_id"]
+
+
+def test_resume_rollback_retries_the_failed_rollbacks(tmp_path: Path,
+                                                      runbook_home: Path) -> None:
+    _, fixed, run_id = run_with_failed_rollback(tmp_path)
+    fixed.touch()  # the cause of the failure was fixed
+    proc = run_cli("resume", run_id, "--rollback", "--yes")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert lines(tmp_path / "log") == ["changed", "undone"]
+    assert journal_status(runbook_home, run_id) == "rolled-back"
+    finished = [e for e in audit_events(runbook_home / "audit.jsonl", run_id)
+                if e["event"] == "rollback.finished"]
+    assert [e["status"] for e in finished] == ["failed", "ok"]
+
+
+def test_runs_resolve_closes_a_run_done_by_hand_audited(tmp_path: Path,
+                                                        runbook_home: Path) -> None:
+    _, fixed, run_id = run_with_failed_rollback(tmp_path)
+    proc = run_cli("runs", "resolve", run_id, "--reason", "undid it by hand, INC-42")
+    assert proc.returncode == 0, proc.stderr
+    assert "done by hand: $ sh -c" in proc.stdout
+    assert journal_status(runbook_home, run_id) == "resolved"
+    events = audit_events(runbook_home / "audit.jsonl", run_id)
+    gate, end = events[-2], events[-1]
+    assert (gate["event"], gate["status"], gate["reason"]) == (
+        "gate.answered", "resolved", "undid it by hand, INC-42")
+    assert gate["data"]["commands"] and UNDO_WHEN_FIXED in gate["data"]["commands"][0]
+    assert (end["event"], end["status"]) == ("run.finished", "resolved")
+    assert run_cli("audit", "verify", runbook_home / "audit.jsonl").returncode == 0
+    again = run_cli("resume", run_id, "--rollback", "--yes")
+    assert again.returncode == 2 and "resolved" in again.stderr
+    assert not fixed.exists() and lines(tmp_path / "log") == ["changed"]
+    assert run_cli("runs", "resolve", run_id, "--reason", "x").returncode == 2
