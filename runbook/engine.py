@@ -203,8 +203,12 @@ class Engine:
     def _interrupted(self) -> str:
         """Ctrl-C or SIGTERM: the command is already stopped; roll back, pause or leave."""
         self.result.error = "interrupted"
+        # A paused run is resumed from the journal; a background step that ends now can
+        # be resumed only if the playbook says it may be restarted.
+        can_pause = all(self.playbook.step(sid).on_resume == "restart"
+                        for sid in self.background.running)
         self.background.stop_all()
-        decision = self.gates.interrupted(bool(self.rollbacks))
+        decision = self.gates.interrupted(bool(self.rollbacks), can_pause=can_pause)
         if decision == "pause":
             self._paused = True
             self.result.error = (f"interrupted and paused; continue with: runbook resume "
@@ -358,6 +362,14 @@ class Engine:
     def _resumed(self, outcome: str) -> str:
         """Continue an interrupted run from the journal; or finish (or start) its rollback."""
         assert self.resume is not None
+        if self.interactive and not self.options.yes and not self.gates.ask(
+                "resume", f"resume run {self.run_id} of {self.playbook.name} ("
+                + ("roll it back" if self.resume.rollback_only else "go on from where it "
+                   "stopped") + ")?"):
+            self._paused = True  # nothing done: it stays resumable
+            self.result.error = (f"not resumed; run {self.run_id} stays as it was "
+                                 f"(runbook resume {self.run_id} when ready)")
+            return "declined"
         if self.resumer.start():
             self.result.error = f"rolled back interrupted run {self.resume.run_id}"
             return self._undo("failed")

@@ -67,12 +67,13 @@ class Gates:
             return self.ask(step_id, question)
         return False
 
-    def interrupted(self, anything_to_undo: bool) -> str:
-        """Ctrl-C: ``rollback``, ``pause`` or ``leave``; a person decides on a terminal."""
+    def interrupted(self, anything_to_undo: bool, *, can_pause: bool = True) -> str:
+        """Ctrl-C: ``rollback``, ``pause`` or ``leave``; a person decides on a terminal.
+        ``can_pause`` False (a resume could not work) leaves pause out of the offer."""
         decision, how = "rollback", "no terminal: rolling back"
         if self.interactive and anything_to_undo:
             discard_typeahead()
-            decision, how = ask_interrupt(), "terminal"
+            decision, how = ask_interrupt(pause=can_pause), "terminal"
         self.recorder.gate_answered(
             "interrupt", decision, "interrupted: roll back, pause (resume later) or leave as is?",
             how=how, decision=decision)

@@ -330,3 +330,58 @@ def test_runs_resolve_closes_a_run_done_by_hand_audited(tmp_path: Path,
     assert again.returncode == 2 and "resolved" in again.stderr
     assert not fixed.exists() and lines(tmp_path / "log") == ["changed"]
     assert run_cli("runs", "resolve", run_id, "--reason", "x").returncode == 2
+
+
+# --- 7. pause only when a resume could work; resume confirms on a terminal ---------------
+
+
+def wait_exists(path: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("on_resume, offered", [("stop", False), ("restart", True)])
+def test_pause_is_offered_only_when_the_run_could_be_resumed(
+        tmp_path: Path, on_resume: str, offered: bool) -> None:
+    log, flag = tmp_path / "log", tmp_path / "in-two"
+    pb = write_playbook(
+        tmp_path / "pb.yaml", append("one", log, "one", undo="undo one"),
+        shell("watch", "sleep 60", background=True, on_resume=on_resume),
+        shell("two", 'touch "$1"; sleep 30', flag, timeout="60s"))
+    pid, fd = pty_run(["run", pb, "--yes"], tmp_path)
+    wait_exists(flag)
+    os.write(fd, b"\x03")
+    shown = read_until(fd, "(Enter: roll back)")
+    assert ("[p]ause" in shown) is offered
+    if not offered:
+        os.write(fd, b"p\n")
+        assert "is not an answer" in read_until(fd, "(Enter: roll back)")
+    os.write(fd, b"r\n")
+    assert exit_code(pid) == 4
+    os.close(fd)
+    assert lines(log) == ["one", "undo one"]
+
+
+def test_cfs_purge_restarts_its_consumer_on_resume() -> None:
+    from runbook.loader import load
+
+    root = Path(__file__).resolve().parent.parent
+    consume = load(root / "playbooks" / "cfs-purge.yaml").step("consume")
+    assert consume.background and consume.on_resume == "restart"
+
+
+def test_resume_asks_on_a_terminal_and_a_no_leaves_the_run_resumable(
+        tmp_path: Path, runbook_home: Path) -> None:
+    log, run_id = killed_run(tmp_path)
+    pid, fd = pty_run(["resume", run_id], tmp_path)
+    assert f"resume run {run_id}" in read_until(fd, "Proceed? [y/N]")
+    os.write(fd, b"\n")
+    assert exit_code(pid) == 4
+    os.close(fd)
+    assert lines(log) == ["real"]  # nothing ran
+    assert journal_status(runbook_home, run_id) == "paused"
+    proc = run_cli("resume", run_id, "--yes")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert lines(log) == ["real", "real"]
