@@ -84,7 +84,7 @@ class Recorder:
         third of a millisecond per event, twice per step)."""
         kwargs: dict[str, Any] = {"run": self.info}
         if event is not None:
-            event.argv = self.redact(event.argv) if event.argv else event.argv
+            event.argv = self.redact.argv(event.argv) if event.argv else event.argv
             event.message = self.redact.text(event.message) if event.message else event.message
             event.data = self.redact(event.data)
             kwargs["event"] = event
@@ -163,7 +163,9 @@ class Recorder:
     def add_finding(self, *, severity: str, title: str, evidence: Any = None,
                     next_step: str | None = None, step: str | None = None) -> None:
         self.result.findings.append(Finding(severity, self.redact.text(title),
-                                            self.redact(evidence), next_step, step))
+                                            self.redact(evidence),
+                                            self.redact.text(next_step) if next_step else None,
+                                            step))
 
 
 def _first(argv: list[list[str]]) -> list[str] | None:

@@ -385,3 +385,64 @@ def test_resume_asks_on_a_terminal_and_a_no_leaves_the_run_resumable(
     proc = run_cli("resume", run_id, "--yes")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert lines(log) == ["real", "real"]
+
+
+# --- 3. secrets hidden where they were put ------------------------------------------------
+
+SECRET = "hunter2-xyz"
+
+
+def everything_shown(proc: Proc, home: Path) -> str:
+    """Console, --json and every record a run leaves behind."""
+    records = [home / "audit.jsonl", *sorted(home.glob("journal.db*"))]
+    return proc.stdout + proc.stderr + "".join(
+        p.read_bytes().decode("utf-8", "replace") for p in records if p.exists())
+
+
+@pytest.mark.parametrize("value", ["t", "ot", "abcde"])
+def test_a_short_secret_is_refused_with_the_reason(tmp_path: Path, value: str) -> None:
+    pb = write_playbook(tmp_path / "pb.yaml", append("one", tmp_path / "log", "{{ token }}"),
+                        params={"token": {"type": "string", "secret": True}})
+    proc = run_cli("run", pb, "--yes", "-p", f"token={value}")
+    assert proc.returncode == 2
+    assert "params.token: a secret shorter than 6 characters is refused" in proc.stderr
+    assert not (tmp_path / "log").exists()
+
+
+def test_an_argv_element_from_a_secret_is_masked_whole_and_nothing_else(
+        tmp_path: Path, runbook_home: Path) -> None:
+    # "hunter" also occurs in an innocent path: it must stay as it is
+    innocent = tmp_path / "hunter2-xy"
+    innocent.mkdir()
+    pb = write_playbook(
+        tmp_path / "pb.yaml",
+        shell("use", 'echo "got $1 in $2" >&2; exit 3', "--token={{ token }}", innocent),
+        params={"token": {"type": "string", "secret": True}})
+    proc = run_cli("run", pb, "--yes", "--json", "-p", f"token={SECRET}")
+    assert proc.returncode == 1
+    assert SECRET not in everything_shown(proc, runbook_home)
+    started = next(e for e in audit_events(runbook_home / "audit.jsonl")
+               if e["event"] == "step.started")
+    assert started["argv"][-2:] == ["***", str(innocent)]
+    assert str(innocent) in json.loads(proc.stdout)["steps"][0]["commands"][0]
+
+
+def test_list_secrets_findings_and_when_observations_stay_hidden(
+        tmp_path: Path, runbook_home: Path) -> None:
+    keys = ["first-key-1", "second-key-2"]
+    pb = write_playbook(
+        tmp_path / "pb.yaml",
+        shell("use", 'echo "$@" >&2', "{{ tokens[0] }}", "{{ tokens[1] }}"),
+        {"id": "warn", "action": "flow.finding", "when": "params.tokens[1] != 'x'",
+         "with": {"title": "rotate", "next": "rotate {{ tokens[0] }} now"}},
+        params={"tokens": {"type": "list", "secret": True}})
+    given = ["-p", "tokens=" + json.dumps(keys)]
+    proc = run_cli("run", pb, "--yes", "--json", *given)
+    assert proc.returncode == 0, proc.stderr
+    shown = everything_shown(proc, runbook_home)
+    assert not any(k in shown for k in keys)
+    assert json.loads(proc.stdout)["findings"][0]["next_step"] == "rotate *** now"
+    plan = run_cli("plan", pb, *given)
+    assert plan.returncode == 0, plan.stderr
+    assert "observed params.tokens[1] = '***'" in plan.stdout
+    assert not any(k in plan.stdout + plan.stderr for k in keys)
