@@ -176,7 +176,12 @@ class ConsoleObserver:
 
 
 def render_plan(console: Console, result: RunResult) -> None:
-    """The dry-run review: per step its target, exact commands, rollback, gate, decision."""
+    """The dry-run review: the params, then per step its target, exact commands,
+    rollback, gate, decision, and what else a reviewer needs (timeouts, retries...)."""
+    if result.params:
+        console.print("[bold]Params[/] " + escape(", ".join(
+            f"{n}=<secret>" if v == "***" else f"{n}={v!r}"
+            for n, v in result.params.items())))
     checks = [c for c in result.checks if c.kind == "precondition"]
     if checks:
         console.print("[bold]Preconditions[/] (read-only, evaluated live)")
@@ -207,6 +212,8 @@ def _print_planned_step(console: Console, n: int, s: Any) -> None:
     for label, value in (("gate", s.gate), ("rollback", s.rollback)):
         if value:
             console.print(f"     {label}: {escape(value)}")
+    for line in s.review:
+        console.print(f"     {escape(line)}")
     if s.status == "skipped":
         console.print("     [dim]skipped[/]")
     elif s.status == "ok" and s.result is not None:

@@ -72,6 +72,11 @@ class Engine:
             from runbook.loader import validate
 
             validate(playbook, registry=self.registry)
+        if opts.dry_run:  # a plan needs no secret: it shows where each one goes
+            from runbook.review import SECRET_PLACEHOLDER
+
+            params = {**{n: SECRET_PLACEHOLDER for n, p in playbook.params.items()
+                         if p.secret and p.default is None}, **(params or {})}
         self.params = resolve_params(playbook, params or {}, **(
             {} if opts.from_cli else {"file": "<params>", "hint": "give it in params"}))
         self.run_id = run_id or new_run_id()
@@ -125,6 +130,7 @@ class Engine:
                               background=self.background, checks=self.checks,
                               connections=conns, templates=self.templates,
                               context_for=self.context_for, forks=opts.forks)
+        self.hosts.probe_once = opts.dry_run
         self.resumer = Resume(self.resume, self.playbook, checks=self.checks, gates=self.gates,
                               rollbacks=self.rollbacks, planner=self.planner,
                               run_step=self._step)
@@ -300,6 +306,11 @@ class Engine:
                 return
             planned = self.planner.plan(step)
             res.commands, res.argv = planned.commands, planned.argv
+            if self.options.dry_run:
+                from runbook.review import review_lines
+
+                res.review = review_lines(step, self.playbook, planned.hosts[0].args
+                                          if planned.hosts else None, self.redact)
             if planned.gate is not None:
                 res.gate = self.gates.gate(step.id, planned.gate, res.commands) \
                     if planned.asks else planned.gate

@@ -54,6 +54,8 @@ class HostResult:
     resumed: bool = False
     checked: bool = False
     exc: BaseException | None = None
+    waits: str | None = None
+    """In a plan, a polling step probed once whose ``until`` does not hold yet."""
 
     @property
     def result(self) -> Any:
@@ -87,6 +89,8 @@ class HostPath:
         self.templates = templates
         self.context_for = context_for
         self.forks = forks
+        self.probe_once = False
+        """A plan: a polling step (``until``) is probed once, never waited through."""
 
     def _executor(self, planned: PlannedStep, host: str) -> Executor | None:
         return None if planned.action.in_engine else self.connections.executor(host)
@@ -145,12 +149,14 @@ class HostPath:
             if step.until is not None:
                 ok = self.templates.evaluate(step.until, {**self.recorder.ctx, "result": value},
                                              step=step.id, field="until")
-                if not ok:
+                if not ok and self.probe_once:
+                    hr.waits = f"would wait until {step.until} (it does not hold yet)"
+                elif not ok:
                     raise UntilNotMet(f"until {step.until!r} did not hold after "
                                       f"{hr.attempts} attempt(s)", step=step.id, result=value)
             return value
 
-        if step.retry is None:
+        if step.retry is None or self.probe_once:
             return attempt()
         return retrying(step.retry, (CommandError, StepError), attempt)
 
@@ -190,6 +196,8 @@ class HostPath:
         if hr.status == "failed":
             self._single_failed(planned, res, hr)
         res.status = "started" if step.background else "ok"
+        if hr.waits:
+            res.review.append(hr.waits)
         rec.store(step, res, res.result if step.background else hr.value)
         rec.durable.step(step.id, "checking" if step.checks else (
             "started" if step.background else "done"), rc=res.rc, result=res.result,

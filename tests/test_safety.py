@@ -446,3 +446,44 @@ def test_list_secrets_findings_and_when_observations_stay_hidden(
     assert plan.returncode == 0, plan.stderr
     assert "observed params.tokens[1] = '***'" in plan.stdout
     assert not any(k in plan.stdout + plan.stderr for k in keys)
+
+
+# --- 9. the plan shows what a reviewer needs ------------------------------------------------
+
+
+def test_the_plan_shows_params_timeouts_retries_checks_and_command_settings(
+        tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    first = append("first", log, "one", undo="undo one", timeout="45s",
+                   retry={"attempts": 4, "delay": "2s"},
+                   checks=[probe('test -s "$1"', log, that="result.rc == 0")])
+    second = shell("second", 'cat >> "$1"', log, restores="first")
+    second["with"].update(env={"MODE": "careful"}, cwd=str(tmp_path), stdin="{{ token }}")
+    pb = write_playbook(tmp_path / "pb.yaml", first, second,
+                        params={"token": {"type": "string", "secret": True},
+                                "level": {"type": "int", "default": 3}})
+    proc = run_cli("plan", pb)  # no secret needed for a plan
+    out = proc.stdout
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Params token=<secret>, level=3" in out
+    for line in ("timeout: 45s", "retry: up to 4 attempts, 2s apart",
+                 "check: host.query -> result.rc == 0",
+                 "restores: first (its rollback is no longer needed)",
+                 "env: {'MODE': 'careful'}", f"cwd: '{tmp_path}'", "stdin: '***'"):
+        assert line in out, line
+    assert not log.exists()
+
+
+def test_a_polling_step_is_probed_once_in_a_plan(tmp_path: Path) -> None:
+    counter = tmp_path / "probes"
+    poll = shell("wait-ready", 'echo x >> "$1"; echo not-yet', counter,
+                 until="result.stdout.strip() == 'ready'",
+                 retry={"attempts": 30, "delay": "1s"})
+    poll["action"] = "host.query"
+    pb = write_playbook(tmp_path / "pb.yaml", poll)
+    started = time.monotonic()
+    proc = run_cli("plan", pb)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert time.monotonic() - started < 15
+    assert "would wait until result.stdout.strip() == 'ready'" in proc.stdout
+    assert lines(counter) == ["x"]
