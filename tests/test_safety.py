@@ -20,8 +20,10 @@ from helpers import (
     audit_events,
     cli_argv,
     fail,
+    kill_if_alive,
     lines,
     probe,
+    read_pid,
     run_cli,
     shell,
     write_playbook,
@@ -487,3 +489,23 @@ def test_a_polling_step_is_probed_once_in_a_plan(tmp_path: Path) -> None:
     assert time.monotonic() - started < 15
     assert "would wait until result.stdout.strip() == 'ready'" in proc.stdout
     assert lines(counter) == ["x"]
+
+
+# --- hostile: a timeout bounds the step whatever its descendants do ------------------------
+
+
+def test_a_timeout_bounds_a_step_whose_grandchild_left_the_group(tmp_path: Path) -> None:
+    pidfile = tmp_path / "grandchild.pid"
+    hang = shell("hang", 'setsid sh -c \'echo $$ > "$1"; exec sleep 60\' sh "$1" & sleep 60',
+                 pidfile, timeout="2s")
+    pb = write_playbook(tmp_path / "pb.yaml", hang)
+    started = time.monotonic()
+    try:
+        proc = run_cli("run", pb, "--yes", timeout=40)
+        took = time.monotonic() - started
+    finally:
+        if pidfile.exists():
+            kill_if_alive(read_pid(pidfile))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "timed out after 2s" in proc.stdout
+    assert took < 15, took

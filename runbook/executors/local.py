@@ -42,6 +42,23 @@ def _kill_group(popen: subprocess.Popen[str], grace: float) -> None:
         return
 
 
+def _rest(popen: subprocess.Popen[str], wait: float = 2.0) -> tuple[str, str]:
+    """The output after the group was killed. A descendant that left the group
+    (``setsid``) may still hold the pipes open: stop reading after ``wait`` rather than
+    wait for it, so the timeout bounds the step whatever its descendants do."""
+    try:
+        return popen.communicate(timeout=wait)
+    except subprocess.TimeoutExpired as exc:
+        def text(raw: bytes | str | None) -> str:
+            return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else (raw or "")
+
+        for stream in (popen.stdout, popen.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                if stream is not None:
+                    stream.close()
+        return text(exc.stdout), text(exc.stderr)
+
+
 @dataclass
 class LocalProcess(Process):
     popen: subprocess.Popen[str] | None = None
@@ -133,7 +150,7 @@ class LocalExecutor(Executor):
             out, err = popen.communicate(input=stdin, timeout=timeout)
         except subprocess.TimeoutExpired:
             _kill_group(popen, 2.0)
-            out, err = popen.communicate()
+            out, err = _rest(popen)
             proc = LocalProcess(argv=list(argv), target=self.name, popen=popen)
             proc.feed("stdout", out or "")
             proc.feed("stderr", err or "")
