@@ -51,6 +51,9 @@ def handle_errors(func: F) -> F:
             _fail(f"locked: {exc}", 5)
         except RunbookError as exc:
             _fail(f"error: {exc}")
+        except (UnicodeError, RecursionError, OverflowError) as exc:
+            # Hostile input that slipped past the readers: a message, never a traceback.
+            _fail(f"error: cannot use this input: {type(exc).__name__}: {exc}")
         return None
 
     return wrapper  # type: ignore[return-value]
@@ -224,9 +227,9 @@ def _silence_stdout() -> None:
 
 def _read_params_file(path: str) -> dict[str, Any]:
     from runbook.errors import PlaybookError
-    from runbook.yamlsrc import load_yaml
+    from runbook.yamlsrc import load_yaml, read_text
 
-    source = load_yaml(Path(path).read_text(encoding="utf-8"), path)
+    source = load_yaml(read_text(path, "params file")[1], path)
     if not isinstance(source.data, dict):
         raise PlaybookError("a params file is a mapping of NAME: VALUE", file=path, line=1)
     return dict(source.data)

@@ -54,9 +54,11 @@ def write_plan_file(path: str | Path, playbook: Playbook, params: dict[str, Any]
 def read_plan_file(path: str | Path) -> dict[str, Any]:
     """The plan's contents, once its own hash says nobody edited it."""
     file = str(path)
+    from runbook.yamlsrc import read_text
+
     try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        doc = json.loads(read_text(path, "plan file")[1])
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise PlaybookError(f"cannot read plan file: {exc}", file=file) from exc
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise PlaybookError(f"not a runbook plan file (format {FORMAT}); make a new plan",

@@ -130,13 +130,16 @@ def dotted(path: Path) -> str:
 
 
 def read_text(path: str | os.PathLike[str], what: str = "file") -> tuple[bytes, str]:
-    """A file's bytes and UTF-8 text; PlaybookError (with the line of a bad byte) otherwise."""
+    """A file's bytes and UTF-8 text; PlaybookError (with the line of a bad byte) otherwise.
+    Reads at most MAX_BYTES (``/dev/zero`` or a huge file is refused, not read)."""
     file = os.fspath(path)
     try:
         with open(file, "rb") as fh:
-            raw = fh.read()
+            raw = fh.read(MAX_BYTES + 1)
     except OSError as exc:
         raise PlaybookError(f"cannot read {what}: {exc.strerror or exc}", file=file) from exc
+    if len(raw) > MAX_BYTES:
+        raise PlaybookError(f"{what} too large (over {MAX_BYTES // 1000} kB)", file=file)
     try:
         return raw, raw.decode("utf-8")
     except UnicodeDecodeError as exc:

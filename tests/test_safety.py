@@ -509,3 +509,34 @@ def test_a_timeout_bounds_a_step_whose_grandchild_left_the_group(tmp_path: Path)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "timed out after 2s" in proc.stdout
     assert took < 15, took
+
+
+# --- hostile: tracebacks become exit 2 with the file --------------------------------------
+
+
+@pytest.mark.parametrize("case", ["latin1-params", "binary-plan", "validate-dev-zero",
+                                  "plan-dev-zero", "deep-json-plan"])
+def test_hostile_files_are_refused_with_the_file_not_a_traceback(tmp_path: Path,
+                                                                  case: str) -> None:
+    log = tmp_path / "log"
+    pb = write_playbook(tmp_path / "pb.yaml", append("one", log, "{{ word }}"),
+                        params={"word": {"type": "string", "default": "hi"}})
+    bad = tmp_path / "bad"
+    if case == "latin1-params":
+        bad.write_bytes(b"word: caf\xe9\n")
+        args: list[object] = ["run", pb, "--yes", "--params-file", bad]
+    elif case == "binary-plan":
+        bad.write_bytes(b"{\xff\xfe")
+        args = ["run", pb, "--yes", "--plan", bad]
+    elif case == "deep-json-plan":
+        bad.write_text("[" * 50000 + "]" * 50000)
+        args = ["run", pb, "--yes", "--plan", bad]
+    elif case == "validate-dev-zero":
+        args, bad = ["validate", "/dev/zero"], Path("/dev/zero")
+    else:
+        args, bad = ["run", pb, "--yes", "--plan", "/dev/zero"], Path("/dev/zero")
+    proc = run_cli(*args, timeout=30)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert str(bad) in proc.stderr
+    assert not log.exists()
