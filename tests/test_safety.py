@@ -540,3 +540,36 @@ def test_hostile_files_are_refused_with_the_file_not_a_traceback(tmp_path: Path,
     assert "Traceback" not in proc.stderr
     assert str(bad) in proc.stderr
     assert not log.exists()
+
+
+# --- hostile: templates that would exhaust the machine --------------------------------------
+
+
+@pytest.mark.parametrize("expr", [
+    "'a' * 10**9", "10 ** (10 ** 8)", "[0] * 10**8", "'%1500000000d' % 1",
+    "'{:1500000000}'.format(1)", "'{0:{1}}'.format(1, 10**9)",
+])
+def test_a_template_over_budget_fails_its_step_quickly(tmp_path: Path, expr: str) -> None:
+    log = tmp_path / "log"
+    pb = write_playbook(tmp_path / "pb.yaml", append("one", log, "one", undo="undo one"),
+                        append("greedy", log, "{{ " + expr + " }}"))
+    started = time.monotonic()
+    valid = run_cli("validate", pb)
+    proc = run_cli("run", pb, "--yes")
+    assert valid.returncode == 0 and time.monotonic() - started < 20
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "not allowed in a template" in proc.stdout
+    assert lines(log) == ["one", "undo one"]
+
+
+def test_nested_loops_are_bounded_per_render() -> None:
+    from runbook.errors import TemplateError
+    from runbook.templating import Templates
+
+    loops = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+    started = time.monotonic()
+    with pytest.raises(TemplateError, match="loop iterations"):
+        Templates().render(loops, {}, step="s", field="with")
+    assert time.monotonic() - started < 10
+    assert Templates().render("{{ range(3) | list }}-{{ 'x' * 3 }}-{{ 2 ** 10 }}", {}) == \
+        "[0, 1, 2]-xxx-1024"
