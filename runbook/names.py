@@ -5,7 +5,8 @@ validation and fail mid-run, after changes were made. Every name a template
 or expression can see is known at load time: the params, the registered
 results, ``steps.<id>``, ``checks.<id>``, ``targets.<name>`` and the built-ins.
 Anything else is reported with its file:line and a did-you-mean, like an
-unknown key.
+unknown key. (Target settings are not checked here: an inventory or the
+caller may render them with names of their own.)
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ def undefined_names(rules: Rules) -> None:
     known = _known(data)
     refs = {"steps": {s.get("id") for s in _dicts(data.get("steps"))} - {None},
             "checks": _check_ids(data), "targets": _target_names(rules, data)}
-    for path, text, is_expr in _sources(data, ()):
+    checked = {k: v for k, v in data.items() if k != "targets"}
+    for path, text, is_expr in _sources(checked, ()):
         problem = _check(rules, text, is_expr, known, refs)
         if problem:
             rules.add(path, problem)

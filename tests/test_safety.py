@@ -106,8 +106,8 @@ def test_an_error_mid_run_rolls_back_records_the_end_and_releases_the_lock(
     ({"probe": "host.query", "with": {"command": ["/nonexistent/kubectl", "get", "x"]},
       "that": "result.rc == 0", "message": "this runbook does not apply"}, "nonexistent"),
     ({"probe": "host.query", "with": {"command": ["echo", "50"]},
-      "that": "result.stdout | int > treshold_pct", "message": "this runbook does not apply"},
-     "treshold_pct"),
+      "that": "result.stdout | int > result.treshold_pct",
+      "message": "this runbook does not apply"}, "treshold_pct"),
 ])
 def test_a_precondition_that_could_not_be_checked_exits_7(
         tmp_path: Path, pre: dict[str, Any], cause: str) -> None:
