@@ -573,3 +573,43 @@ def test_nested_loops_are_bounded_per_render() -> None:
     assert time.monotonic() - started < 10
     assert Templates().render("{{ range(3) | list }}-{{ 'x' * 3 }}-{{ 2 ** 10 }}", {}) == \
         "[0, 1, 2]-xxx-1024"
+
+
+# --- hostile: YAML merge keys as YAML 1.1 defines them --------------------------------------
+
+
+def test_a_merge_followed_by_overriding_keys_is_supported(tmp_path: Path) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    pb = tmp_path / "pb.yaml"
+    pb.write_text(f"""runbook: 1
+name: merged
+steps:
+  - &base
+    id: one
+    action: host.shell
+    timeout: 30s
+    with: {{command: [touch, "{one}"]}}
+  - <<: *base
+    id: two
+    with: {{command: [touch, "{two}"]}}
+""", encoding="utf-8")
+    proc = run_cli("run", pb, "--yes", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert one.exists() and two.exists()
+    steps = json.loads(proc.stdout)["steps"]
+    assert [s["id"] for s in steps] == ["one", "two"]
+
+
+@pytest.mark.parametrize("body, line, message", [
+    ("  - id: one\n    <<: 5\n    action: host.shell\n    with: {command: ['true']}\n", 5,
+     "a merge (<<) takes a mapping"),
+    ("  - &b {id: one, action: host.shell, with: {command: ['true']}}\n"
+     "  - <<: *b\n    id: two\n    id: three\n", 7, "duplicate key 'id'"),
+])
+def test_an_invalid_merge_is_refused_with_its_line(tmp_path: Path, body: str, line: int,
+                                                   message: str) -> None:
+    pb = tmp_path / "pb.yaml"
+    pb.write_text("runbook: 1\nname: merged\nsteps:\n" + body, encoding="utf-8")
+    proc = run_cli("validate", pb)
+    assert proc.returncode == 2
+    assert f"{pb}:{line}:" in proc.stderr and message in proc.stderr, proc.stderr
