@@ -23,7 +23,7 @@ from runbook.checks import Checks, retrying
 from runbook.errors import CheckFailed, CommandError, RunbookError, StepError
 from runbook.events import Event
 from runbook.planner import HostPlan, PlannedStep
-from runbook.recorder import Recorder, UntilNotMet
+from runbook.recorder import Recorder, UntilNotMet, capped
 from runbook.result import StepResult
 from runbook.rollbacks import RollbackStack
 
@@ -293,7 +293,7 @@ class HostPath:
         rec = self.recorder
         self.run_on_host(planned, planned.host(hr.host), hr)
         rec.durable.step(planned.id, "done" if hr.status == "ok" else "failed", host=hr.host,
-                         rc=hr.rc, error=hr.error, result=rec.redact(hr.result),
+                         rc=hr.rc, error=hr.error, result=rec.redact(capped(hr.result)),
                          duration_ms=hr.duration_ms)
         rec.emit("runbook_step_finished", Event(
             "step.finished", step=planned.id, action=planned.action.name, target=hr.host,
@@ -343,7 +343,7 @@ class HostPath:
         values = {h: (r.result if r.status == "ok" else None) for h, r in results.items()}
         rec.context(planned.id, status=res.status, result=values, rc=None, stdout=None,
                     hosts={h: o | {"result": values[h]} for h, o in res.hosts.items()})
-        res.result = rec.redact(values)
+        res.result = rec.redact(capped(values))
         if planned.step.register_as:
             rec.ctx[planned.step.register_as] = values
         return too_many

@@ -139,10 +139,10 @@ class Recorder:
     def store(self, step: Step, res: StepResult, value: Any) -> None:
         """A step's value: into its result (redacted), the context and its register."""
         if isinstance(value, NoOp):
-            res.result = self.redact({"noop": value.reason, "result": value.result})
+            res.result = self.redact(capped({"noop": value.reason, "result": value.result}))
             value = value.result
         else:
-            res.result = self.redact(value)
+            res.result = self.redact(capped(value))
         if isinstance(value, dict) and "rc" in value:
             res.rc = value.get("rc")
         self.context(step.id, status=res.status, result=value, rc=res.rc,
@@ -156,7 +156,7 @@ class Recorder:
         if isinstance(exc, CommandError):
             res.rc = exc.rc
         if isinstance(exc, UntilNotMet):
-            res.result = self.redact(exc.result)
+            res.result = self.redact(capped(exc.result))
 
     # --- findings ------------------------------------------------------------------
 
@@ -166,6 +166,25 @@ class Recorder:
                                             self.redact(evidence),
                                             self.redact.text(next_step) if next_step else None,
                                             step))
+
+
+STORED_TEXT = 64_000
+"""Characters of one text value (a command's stdout, say) that the result, the journal
+and ``--json`` keep: the first and last halves, with what was left out stated.
+Templates of later steps still see the whole value."""
+
+
+def capped(value: Any, limit: int = STORED_TEXT) -> Any:
+    """value with every long string cut to its head and tail."""
+    if isinstance(value, str) and len(value) > limit:
+        half = limit // 2
+        return (f"{value[:half]}\n[... {len(value) - 2 * half} characters not stored: "
+                f"stored output is capped at {limit} characters ...]\n{value[-half:]}")
+    if isinstance(value, dict):
+        return {k: capped(v, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        return [capped(v, limit) for v in value]
+    return value
 
 
 def _first(argv: list[list[str]]) -> list[str] | None:

@@ -613,3 +613,30 @@ def test_an_invalid_merge_is_refused_with_its_line(tmp_path: Path, body: str, li
     proc = run_cli("validate", pb)
     assert proc.returncode == 2
     assert f"{pb}:{line}:" in proc.stderr and message in proc.stderr, proc.stderr
+
+
+# --- hostile: output is bounded in memory, in the journal and in --json -------------------
+
+MEASURE = """
+import resource, subprocess, sys
+proc = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, len(proc.stdout),
+      proc.returncode)
+"""
+
+
+def test_a_step_printing_hundreds_of_megabytes_stays_bounded(tmp_path: Path,
+                                                             runbook_home: Path) -> None:
+    pb = write_playbook(tmp_path / "pb.yaml", shell(
+        "loud", "head -c 200000000 /dev/zero | tr '\\0' a; echo; echo the-end"))
+    proc = subprocess.run([sys.executable, "-c", MEASURE, *cli_argv("run", pb, "--yes",
+                                                                     "--json")],
+                          capture_output=True, text=True, timeout=120, check=False)
+    max_rss_kb, printed, rc = map(int, proc.stdout.split())
+    assert rc == 0, proc.stderr
+    assert max_rss_kb < 600_000, max_rss_kb  # not the 3 GB it used to take
+    assert printed < 1_000_000
+    journal = runbook_home / "journal.db"
+    assert journal.stat().st_size < 5_000_000
+    run = json.loads(run_cli("runs", "--json").stdout)[0]
+    assert run["status"] == "succeeded"
