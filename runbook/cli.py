@@ -346,6 +346,7 @@ def runs_resolve(run_id: str, reason: str, as_json: bool) -> None:
 def validate(paths: tuple[str, ...], inventory: str | None) -> None:
     """Check playbooks (files or folders); every problem with file:line and field."""
     from runbook.loader import find_playbooks, validate_paths
+    from runbook.result import plural
 
     files = list(find_playbooks(list(paths)))
     targets: list[str] = []
@@ -358,7 +359,8 @@ def validate(paths: tuple[str, ...], inventory: str | None) -> None:
         click.echo(str(problem), err=True)
     bad = len({p.file for p in problems})
     click.echo(f"{len(files) - bad}/{len(files)} playbooks valid"
-               + (f", {len(problems)} problems" if problems else ""), err=bool(problems))
+               + (f", {plural(len(problems), 'problem')}" if problems else ""),
+               err=bool(problems))
     sys.exit(EXIT_USAGE if problems else 0)
 
 

@@ -21,7 +21,7 @@ from rich.text import Text
 
 from runbook._plugin_markers import hookimpl
 from runbook.events import Event, RunInfo
-from runbook.result import RunResult
+from runbook.result import RunResult, plural
 
 _MARK = {"ok": "[green]✓[/]", "failed": "[red]✗[/]", "warn": "[yellow]![/]",
          "skipped": "[dim]-[/]", "planned": "[cyan]·[/]", "started": "[blue]↻[/]",
@@ -144,7 +144,9 @@ class ConsoleObserver:
         self._stop_status()
         mark = _MARK.get(event.status or "", "?")
         took = f" {event.duration_ms / 1000:.2f}s" if event.duration_ms else ""
-        line = f"  {mark} {escape(event.step)} [dim]{event.status}{took}[/]"
+        attempts = event.data.get("attempts") or 0
+        tries = f" after {attempts} attempts" if attempts > 1 else ""
+        line = f"  {mark} {escape(event.step)} [dim]{event.status}{tries}{took}[/]"
         if event.status == "skipped" and event.data.get("when"):
             line += f" [dim](when {escape(str(event.data['when']))})[/]"
         if event.message and event.status in ("failed", "declined"):
@@ -259,7 +261,7 @@ def render_summary(console: Console, result: RunResult) -> None:
     tally = ", ".join(f"{n} {status}" for status, n in counts.items()) or "no steps"
     console.print(
         f"[bold {colour}]{result.outcome}[/] · exit {result.exit_code} · steps: {tally} · "
-        f"{len(result.rollbacks)} rollbacks · {result.duration_ms / 1000:.2f}s")
+        f"{plural(len(result.rollbacks), 'rollback')} · {result.duration_ms / 1000:.2f}s")
     if result.error and result.exit_code != 0:
         console.print(f"  {escape(result.error)}")
     if result.audit_log:

@@ -222,7 +222,8 @@ class Engine:
             return "interrupted"
         if decision == "leave":
             self.result.manual += self.rollbacks.commands_left()
-            self.result.error = "interrupted and left as is; pending rollbacks listed below"
+            self.result.error = ("interrupted and left as is; the pending rollbacks are listed "
+                                 "above, left to do by hand")
             return "needs-attention"
         return self._undo("interrupted")
 

@@ -34,6 +34,11 @@ interrupted, 5 locked, 6 a precondition does not hold, 7 a precondition could no
 checked (its probe failed or its expression raised); nothing changed for 6 and 7."""
 
 
+def plural(count: int, word: str) -> str:
+    """``1 rollback``, ``2 rollbacks``."""
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
 @dataclass
 class CheckResult:
     id: str

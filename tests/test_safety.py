@@ -640,3 +640,22 @@ def test_a_step_printing_hundreds_of_megabytes_stays_bounded(tmp_path: Path,
     assert journal.stat().st_size < 5_000_000
     run = json.loads(run_cli("runs", "--json").stdout)[0]
     assert run["status"] == "succeeded"
+
+
+# --- also: retries visible, plurals right -----------------------------------------------------
+
+
+def test_retries_show_on_the_console_and_counts_are_plural_only_when_more(
+        tmp_path: Path) -> None:
+    flag, log = tmp_path / "flag", tmp_path / "log"
+    flaky = shell("flaky", 'test -e "$1" && exit 0; touch "$1"; exit 1', flag,
+                  retry={"attempts": 3, "delay": "10ms"})
+    pb = write_playbook(tmp_path / "pb.yaml", append("one", log, "one", undo="undo"), flaky,
+                        fail("boom"))
+    proc = run_cli("run", pb, "--yes")
+    assert proc.returncode == 1
+    assert "✓ flaky ok after 2 attempts" in proc.stdout
+    assert "· 1 rollback ·" in proc.stdout
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("runbook: 1\nname: x\nsteps: []\n", encoding="utf-8")
+    assert "0/1 playbooks valid, 1 problem\n" in run_cli("validate", broken).stderr
