@@ -44,7 +44,7 @@ def run(playbook: PlaybookLike, params: Mapping[str, Any] | None = None, *,
     if plan_file is not None:
         from runbook.planfile import apply_plan_file
 
-        given = apply_plan_file(plan_file, loaded, given, opts)
+        given = apply_plan_file(plan_file, loaded, given, opts, registry)
     return Engine(loaded, given, opts, registry=registry).run()
 
 

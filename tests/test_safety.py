@@ -23,6 +23,7 @@ from helpers import (
     kill_if_alive,
     lines,
     probe,
+    query,
     read_pid,
     run_cli,
     shell,
@@ -659,3 +660,44 @@ def test_retries_show_on_the_console_and_counts_are_plural_only_when_more(
     broken = tmp_path / "broken.yaml"
     broken.write_text("runbook: 1\nname: x\nsteps: []\n", encoding="utf-8")
     assert "0/1 playbooks valid, 1 problem\n" in run_cli("validate", broken).stderr
+
+
+# --- hostile: a reviewed plan cannot be forged ---------------------------------------------
+
+
+def test_a_plan_edited_with_a_recomputed_sha256_is_refused(tmp_path: Path) -> None:
+    import hashlib
+
+    log = tmp_path / "log"
+    pb = write_playbook(tmp_path / "pb.yaml", append("one", log, "reviewed"))
+    plan = tmp_path / "plan.json"
+    assert run_cli("plan", pb, "-o", plan).returncode == 0
+    doc = json.loads(plan.read_text())
+    doc.pop("sha256")
+    doc.pop("signature")
+    doc["steps"]["one"]["commands"] = ["touch /tmp/owned"]
+    doc["steps"]["one"]["mutating"] = False
+    doc["sha256"] = hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":"))
+                                   .encode()).hexdigest()
+    plan.write_text(json.dumps(doc))
+    proc = run_cli("run", pb, "--yes", "--plan", plan)
+    assert proc.returncode == 2
+    assert "signature: plan file was not signed by this runbook home" in proc.stderr
+    assert not log.exists()
+
+
+def test_a_step_the_plan_skipped_does_not_run_when_its_condition_changed(
+        tmp_path: Path) -> None:
+    state, log = tmp_path / "state", tmp_path / "log"
+    state.write_text("no\n")
+    look = query("look", 'cat "$1"', state)
+    risky = append("risky", log, "risky ran",
+                   when="steps.look.result.stdout.strip() == 'yes'")
+    pb = write_playbook(tmp_path / "pb.yaml", look, risky)
+    plan = tmp_path / "plan.json"
+    assert run_cli("plan", pb, "-o", plan).returncode == 0
+    state.write_text("yes\n")
+    proc = run_cli("run", pb, "--yes", "--plan", plan)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "not run in the reviewed plan" in proc.stdout
+    assert not log.exists()
