@@ -701,3 +701,37 @@ def test_a_step_the_plan_skipped_does_not_run_when_its_condition_changed(
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "not run in the reviewed plan" in proc.stdout
     assert not log.exists()
+
+
+# --- hostile: the audit log's disk fills up mid-run ---------------------------------------
+
+
+def test_a_full_audit_disk_stops_before_the_next_command_and_rolls_back(
+        tmp_path: Path, runbook_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from runbook import audit
+
+    append_event = audit.AuditLog.append
+    full = {"now": False}
+
+    def filling(self: audit.AuditLog, fields: Any, *, durable: bool) -> dict[str, Any]:
+        if fields.get("event") == "step.started" and fields.get("step") == "s3":
+            full["now"] = True
+        if full["now"]:  # the disk is full from here on
+            raise audit.AuditError(f"cannot write audit log {self.path}: "
+                                   "[Errno 28] No space left on device")
+        return append_event(self, fields, durable=durable)
+
+    monkeypatch.setattr(audit.AuditLog, "append", filling)
+    pb, log = many_steps(tmp_path, 4)
+    result = runbook.run(pb)
+    assert lines(log) == ["step 1", "step 2", "undo 2", "undo 1"]  # s3 never ran
+    assert (result.outcome, result.exit_code) == ("rolled-back", 1)
+    assert "audit log could not be written" in (result.error or "")
+    assert journal_status(runbook_home, result.run_id) == "rolled-back"
+    journal = Journal(runbook_home / "journal.db")
+    try:
+        assert [r.state for r in journal.rollbacks(result.run_id)] == ["done", "done"]
+    finally:
+        journal.close()
+    events = audit_events(runbook_home / "audit.jsonl", result.run_id)
+    assert [e["step"] for e in events if e["event"] == "step.finished"] == ["s1", "s2"]
