@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import select
 import subprocess
 import sys
@@ -735,3 +736,25 @@ def test_a_full_audit_disk_stops_before_the_next_command_and_rolls_back(
         journal.close()
     events = audit_events(runbook_home / "audit.jsonl", result.run_id)
     assert [e["step"] for e in events if e["event"] == "step.finished"] == ["s1", "s2"]
+
+
+def test_a_huge_timeout_is_refused_at_load_with_its_line(tmp_path: Path) -> None:
+    step = append("one", tmp_path / "log", "x", timeout="99999999999999999d")
+    pb = write_playbook(tmp_path / "pb.yaml", step)
+    proc = run_cli("run", pb, "--yes")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert re.search(r"pb\.yaml:\d+: steps\[0\]\.timeout: a duration cannot be longer than "
+                     r"a year", proc.stderr), proc.stderr
+
+
+def test_a_nul_byte_in_a_param_fails_its_step_cleanly(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    params = tmp_path / "params.json"
+    params.write_text(json.dumps({"word": "a\x00b"}))
+    pb = write_playbook(tmp_path / "pb.yaml", append("one", log, "one", undo="undo one"),
+                        append("two", log, "{{ word }}"),
+                        params={"word": {"type": "string"}})
+    proc = run_cli("run", pb, "--yes", "--params-file", params)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "embedded null byte" in proc.stdout and "unexpected error" not in proc.stdout
+    assert lines(log) == ["one", "undo one"]

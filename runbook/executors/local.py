@@ -207,8 +207,9 @@ class LocalExecutor(Executor):
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self._env(env),
                 cwd=cwd, start_new_session=True, bufsize=1 if stdin is None else -1,
             )
-        except OSError as exc:
-            raise CommandError(f"cannot start {shlex.join(argv)}: {exc.strerror or exc}",
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in argv or env
+            raise CommandError(f"cannot start {shlex.join(argv)}: "
+                               f"{getattr(exc, 'strerror', None) or exc}",
                                argv=argv, rc=127, stderr=str(exc), target=self.name) from exc
 
     def start(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
