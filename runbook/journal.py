@@ -21,9 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runbook.errors import LockedError
+from runbook.errors import LockedError, RunbookError
 from runbook.events import utcnow
 from runbook.procs import pid_alive
+
+
+class JournalError(RunbookError):
+    """The journal file exists but is not a database runbook can use."""
+
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -151,12 +156,18 @@ class Journal:
         self._lock = threading.RLock()
         self._queue: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
         with self._lock, _init_lock(path):
-            db = self._db()
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(SCHEMA)
-            columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
-            if "options" not in columns:  # a journal written before runs kept their options
-                db.execute("ALTER TABLE runs ADD COLUMN options TEXT")
+            try:
+                db = self._db()
+                db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(SCHEMA)
+                columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+                if "options" not in columns:  # written before runs kept their options
+                    db.execute("ALTER TABLE runs ADD COLUMN options TEXT")
+            except sqlite3.DatabaseError as exc:
+                self._local.db = None
+                raise JournalError(
+                    f"{path}: the journal cannot be read ({exc}); nothing ran. Move it aside "
+                    "(its runs can no longer be resumed) and run again") from exc
 
     def _db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)

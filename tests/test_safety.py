@@ -758,3 +758,17 @@ def test_a_nul_byte_in_a_param_fails_its_step_cleanly(tmp_path: Path) -> None:
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "embedded null byte" in proc.stdout and "unexpected error" not in proc.stdout
     assert lines(log) == ["one", "undo one"]
+
+
+def test_a_corrupt_journal_is_a_message_not_a_traceback(tmp_path: Path,
+                                                        runbook_home: Path) -> None:
+    runbook_home.mkdir(parents=True, exist_ok=True)
+    (runbook_home / "journal.db").write_bytes(bytes(range(256)) * 32)
+    log = tmp_path / "log"
+    pb = write_playbook(tmp_path / "pb.yaml", append("one", log, "one"))
+    for args in (("run", pb, "--yes"), ("runs",)):
+        proc = run_cli(*args)
+        assert proc.returncode == 2, proc.stderr
+        assert "journal.db: the journal cannot be read" in proc.stderr
+        assert "Traceback" not in proc.stderr
+    assert not log.exists()
