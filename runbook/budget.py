@@ -40,29 +40,43 @@ def _size(value: Any) -> int | None:
     return len(value) if isinstance(value, (str, list, tuple, bytes)) else None
 
 
-def _check_binop(op: str, left: Any, right: Any) -> None:
-    if op == "**" and isinstance(left, (int, float)) and isinstance(right, (int, float)):
-        if isinstance(left, int) and isinstance(right, int) and right > 0 and \
-                abs(left) > 1 and left.bit_length() * right > MAX_INT_BITS:
-            raise SecurityError(f"{left} ** {right} is too large a number")
-    elif op == "*":
-        for seq, times in ((left, right), (right, left)):
-            size = _size(seq)
-            if size is not None and isinstance(times, int) and size * times > MAX_SIZE:
-                raise SecurityError(f"repeating {size} items {times} times is over "
-                                    f"{MAX_SIZE:,}")
-        if isinstance(left, int) and isinstance(right, int) and \
-                left.bit_length() + right.bit_length() > MAX_INT_BITS:
-            raise SecurityError("too large a number")
-    elif op == "+":
-        a, b = _size(left), _size(right)
-        if a is not None and b is not None and a + b > MAX_SIZE:
-            raise SecurityError(f"a result over {MAX_SIZE:,} characters")
-    elif op == "%" and isinstance(left, str):
+def _check_pow(left: Any, right: Any) -> None:
+    if isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1 \
+            and left.bit_length() * right > MAX_INT_BITS:
+        raise SecurityError(f"{left} ** {right} is too large a number")
+
+
+def _check_mul(left: Any, right: Any) -> None:
+    for seq, times in ((left, right), (right, left)):
+        size = _size(seq)
+        if size is not None and isinstance(times, int) and size * times > MAX_SIZE:
+            raise SecurityError(f"repeating {size} items {times} times is over {MAX_SIZE:,}")
+    if isinstance(left, int) and isinstance(right, int) and \
+            left.bit_length() + right.bit_length() > MAX_INT_BITS:
+        raise SecurityError("too large a number")
+
+
+def _check_add(left: Any, right: Any) -> None:
+    a, b = _size(left), _size(right)
+    if a is not None and b is not None and a + b > MAX_SIZE:
+        raise SecurityError(f"a result over {MAX_SIZE:,} characters")
+
+
+def _check_mod(left: Any, right: Any) -> None:
+    if isinstance(left, str):
         for match in _WIDTH.finditer(left):
             width = int(match.group(1) or match.group(2) or 0)
             if width > 10_000:
                 raise SecurityError(f"a format width of {width}")
+
+
+_CHECKS = {"**": _check_pow, "*": _check_mul, "+": _check_add, "%": _check_mod}
+
+
+def _check_binop(op: str, left: Any, right: Any) -> None:
+    check = _CHECKS.get(op)
+    if check is not None:
+        check(left, right)
 
 
 def budgeted_range(*args: int) -> Iterator[int]:

@@ -180,10 +180,7 @@ class ConsoleObserver:
 def render_plan(console: Console, result: RunResult) -> None:
     """The dry-run review: the params, then per step its target, exact commands,
     rollback, gate, decision, and what else a reviewer needs (timeouts, retries...)."""
-    if result.params:
-        console.print("[bold]Params[/] " + escape(", ".join(
-            f"{n}=<secret>" if v == "***" else f"{n}={v!r}"
-            for n, v in result.params.items())))
+    _print_params(console, result.params)
     checks = [c for c in result.checks if c.kind == "precondition"]
     if checks:
         console.print("[bold]Preconditions[/] (read-only, evaluated live)")
@@ -200,6 +197,12 @@ def render_plan(console: Console, result: RunResult) -> None:
         for c in verify:
             console.print(f"   · {escape(c.id)}: {escape(c.probe)} on {escape(c.target)}: "
                           f"{escape(' and '.join(c.expected))}")
+
+
+def _print_params(console: Console, params: dict[str, Any]) -> None:
+    if params:
+        console.print("[bold]Params[/] " + escape(", ".join(
+            f"{n}=<secret>" if v == "***" else f"{n}={v!r}" for n, v in params.items())))
 
 
 def _print_planned_step(console: Console, n: int, s: Any) -> None:

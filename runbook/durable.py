@@ -133,14 +133,7 @@ def load_resume(journal: Journal, run_id: str, playbook_path: str | None = None,
         hint = f"; it matches {', '.join(candidates)}" if candidates else \
             "; `runbook runs` lists recent runs"
         raise PlaybookError(f"no run {run_id!r} in the journal{hint}", file=file, field=field)
-    failed = [r for r in journal.rollbacks(run["run_id"]) if r.state == "failed"]
-    retry = rollback and run["status"] == "needs-attention" and bool(failed)
-    if run["status"] in FINAL and not retry:
-        hint = (f"; retry its failed rollbacks with: runbook resume {run['run_id']} "
-                f"--rollback, or, once done by hand, close it with: runbook runs resolve "
-                f"{run['run_id']} --reason TEXT") if failed else ""
-        raise PlaybookError(f"run {run['run_id']} already finished ({run['status']}); "
-                            f"nothing to resume{hint}", file=file, field=field)
+    retry = _finished(journal, run, rollback=rollback, file=file, field=field)
     if run["status"] == "running" and run["host"] == socket.gethostname() and pid_alive(
             run["pid"]) and run["pid"] != os.getpid():
         raise PlaybookError(f"run {run['run_id']} is still running (pid {run['pid']}); "
@@ -154,6 +147,21 @@ def load_resume(journal: Journal, run_id: str, playbook_path: str | None = None,
             state.steps[rec.step_id] = rec
     state.rollbacks = journal.rollbacks(run["run_id"])
     return state, path
+
+
+def _finished(journal: Journal, run: dict[str, Any], *, rollback: bool, file: str,
+              field: str) -> bool:
+    """Refuse a finished run, except ``--rollback`` of one whose rollbacks failed
+    (True: retry them)."""
+    failed = [r for r in journal.rollbacks(run["run_id"]) if r.state == "failed"]
+    retry = rollback and run["status"] == "needs-attention" and bool(failed)
+    if run["status"] in FINAL and not retry:
+        hint = (f"; retry its failed rollbacks with: runbook resume {run['run_id']} "
+                f"--rollback, or, once done by hand, close it with: runbook runs resolve "
+                f"{run['run_id']} --reason TEXT") if failed else ""
+        raise PlaybookError(f"run {run['run_id']} already finished ({run['status']}); "
+                            f"nothing to resume{hint}", file=file, field=field)
+    return retry
 
 
 def check_unchanged(state: ResumeState, playbook: Playbook, text: str, *,

@@ -72,11 +72,8 @@ class Engine:
             from runbook.loader import validate
 
             validate(playbook, registry=self.registry)
-        if opts.dry_run:  # a plan needs no secret: it shows where each one goes
-            from runbook.review import SECRET_PLACEHOLDER
-
-            params = {**{n: SECRET_PLACEHOLDER for n, p in playbook.params.items()
-                         if p.secret and p.default is None}, **(params or {})}
+        if opts.dry_run:
+            params = _plan_params(playbook, params)
         self.params = resolve_params(playbook, params or {}, **(
             {} if opts.from_cli else {"file": "<params>", "hint": "give it in params"}))
         self.run_id = run_id or new_run_id()
@@ -396,6 +393,14 @@ class Engine:
         return ActionContext(executor=executor or self.connections.executor("local"),
                              step=step_id or (step.id if step else ""), timeout=timeout,
                              runtime=self.runtime)
+
+
+def _plan_params(playbook: Playbook, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A plan needs no secret: one not given shows as ``<secret>`` where it goes."""
+    from runbook.review import SECRET_PLACEHOLDER
+
+    return {**{n: SECRET_PLACEHOLDER for n, p in playbook.params.items()
+               if p.secret and p.default is None}, **(params or {})}
 
 
 def run_shape(options: RunOptions) -> dict[str, Any]:
