@@ -81,6 +81,9 @@ def run_options(func: F) -> F:
         click.option("--sandbox", metavar="SCENARIO|DIR",
                      help="Run against the simulated estate: a scenario name or a sandbox "
                           "folder."),
+        click.option("--keep-sandbox", is_flag=True,
+                     help="Keep the sandbox folder made for a --sandbox SCENARIO (removed at "
+                          "the end otherwise, unless the run can be resumed)."),
         click.option("--reason", help="Why (a ticket or a sentence); recorded in the audit "
                                       "log."),
         click.option("--audit-log", type=click.Path(dir_okay=False),
@@ -122,7 +125,8 @@ def _execute(playbook_path: str, *, dry_run: bool, yes: bool, plan_file: str | N
              params: tuple[str, ...], params_file: str | None, inventory: str | None,
              target_uris: tuple[str, ...], offline: bool, sandbox: str | None,
              reason: str | None, audit_log: str | None, forks: int, as_json: bool,
-             force_unlock: bool = False, output: str | None = None) -> None:
+             force_unlock: bool = False, output: str | None = None,
+             keep_sandbox: bool = False) -> None:
     from runbook.engine import RunOptions
     from runbook.interrupts import sigterm_interrupts
     from runbook.loader import load
@@ -140,7 +144,8 @@ def _execute(playbook_path: str, *, dry_run: bool, yes: bool, plan_file: str | N
     try:
         given = _given(params, params_file)
         _run_playbook(playbook, options, given, plan_file=plan_file, sandbox=sandbox,
-                      as_json=as_json, output=output, playbook_path=playbook_path)
+                      as_json=as_json, output=output, playbook_path=playbook_path,
+                      keep_sandbox=keep_sandbox)
     finally:
         if prefetch is not None:
             prefetch.close()
@@ -167,12 +172,12 @@ def _given(params: tuple[str, ...], params_file: str | None) -> dict[str, Any]:
 
 def _run_playbook(playbook: Playbook, options: RunOptions, given: dict[str, Any], *,
                   plan_file: str | None, sandbox: str | None, as_json: bool,
-                  output: str | None, playbook_path: str) -> None:
+                  output: str | None, playbook_path: str, keep_sandbox: bool = False) -> None:
     """Run or plan through the library; print the plan, the summary or JSON; exit."""
     from runbook import api
     from runbook.console import render_plan
 
-    console = _console(options, sandbox, as_json)
+    console, made = _console(options, sandbox, as_json)
     if options.dry_run:
         result = api.plan(playbook, given, output=output, options=options)
     else:
@@ -183,24 +188,49 @@ def _run_playbook(playbook: Playbook, options: RunOptions, given: dict[str, Any]
     if output and not as_json:
         console.print(f"plan saved to {output}; run it with: runbook run "
                       f"{playbook_path} --plan {output}")
+    if made is not None:
+        _tidy_sandbox(console, made, result.outcome, keep=keep_sandbox)
     sys.exit(result.exit_code)
 
 
-def _console(options: RunOptions, sandbox: str | None, as_json: bool) -> Any:
-    """The console (stderr under --json), the sandbox made data, the progress observer."""
+RESUMABLE = ("needs-attention", "interrupted")
+"""Outcomes after which a run may still be resumed (its sandbox is still needed)."""
+
+
+def _tidy_sandbox(console: Any, made: Path, outcome: str, *, keep: bool) -> None:
+    """A sandbox made for a scenario name goes at the end, unless kept or still needed."""
+    from runbook.console import CLOSED
+
+    if not keep and outcome not in RESUMABLE:
+        import shutil
+
+        shutil.rmtree(made, ignore_errors=True)
+        return
+    why = "--keep-sandbox" if keep else "the run may be resumed there"
+    with contextlib.suppress(*CLOSED):
+        console.print(f"[dim]sandbox kept ({why}): {made}; inspect it with runbook sim "
+                      f"state {made}[/]")
+
+
+def _console(options: RunOptions, sandbox: str | None,
+             as_json: bool) -> tuple[Any, Path | None]:
+    """The console (stderr under --json), the sandbox made data, the progress observer;
+    and the sandbox folder made for a scenario name, if one was."""
     from runbook.console import ConsoleObserver, make_console
 
     console = make_console(sys.stderr if as_json else None)
+    made: Path | None = None
     if sandbox:
         from runbook.api import sandbox_dir
 
         options.sandbox, scenario = sandbox_dir(sandbox, cli=True)
         if scenario is not None:
-            console.print(f"[dim]sandbox: {options.sandbox} (scenario {scenario}); inspect "
-                          f"it with runbook sim state {options.sandbox}[/]")
+            made = options.sandbox
+            console.print(f"[dim]sandbox: {options.sandbox} (scenario {scenario}); removed "
+                          f"at the end unless --keep-sandbox[/]")
     if not as_json:
         options.observers.append(ConsoleObserver(console, plan=options.dry_run))
-    return console
+    return console, made
 
 
 def _finish(console: Any, result: Any, as_json: bool) -> None:
@@ -280,7 +310,7 @@ def resume(run_id: str, rollback: bool, yes: bool, accept_changed_playbook: bool
     sigterm_interrupts()
     options = RunOptions(yes=yes, force_unlock=force_unlock, from_cli=True,
                          targets=_targets(inventory, target_uris))
-    console = _console(options, sandbox, as_json)
+    console, _ = _console(options, sandbox, as_json)
     result = api.resume(run_id, rollback=rollback, params=parse_assignments(list(params)),
                         playbook=playbook_path, accept_changed=accept_changed_playbook,
                         options=options)

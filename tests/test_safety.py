@@ -772,3 +772,24 @@ def test_a_corrupt_journal_is_a_message_not_a_traceback(tmp_path: Path,
         assert "journal.db: the journal cannot be read" in proc.stderr
         assert "Traceback" not in proc.stderr
     assert not log.exists()
+
+
+# --- also: a sandbox made for a scenario name is removed unless kept ----------------------
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_a_scenario_sandbox_is_removed_at_the_end_unless_kept(tmp_path: Path,
+                                                              keep: bool) -> None:
+    pb = write_playbook(tmp_path / "pb.yaml", append("one", tmp_path / "log", "one"))
+    proc = run_cli("run", pb, "--yes", "--sandbox", "cfs-healthy",
+                   *(["--keep-sandbox"] if keep else []))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    found = re.search(r"sandbox: (\S+) \(scenario cfs-healthy\)", proc.stdout)
+    assert found, proc.stdout
+    made = Path(found.group(1))
+    assert made.exists() is keep
+    if keep:
+        assert f"sandbox kept (--keep-sandbox): {made}" in proc.stdout
+        import shutil
+
+        shutil.rmtree(made)
