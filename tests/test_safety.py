@@ -793,3 +793,19 @@ def test_a_scenario_sandbox_is_removed_at_the_end_unless_kept(tmp_path: Path,
         import shutil
 
         shutil.rmtree(made)
+
+
+# --- 5. validate refuses undefined names ------------------------------------------------------
+
+
+def test_validate_refuses_undefined_names_with_line_and_suggestion(tmp_path: Path) -> None:
+    step = append("pack", tmp_path / "log", "{{ log_dri }}", when="compres")
+    pb = write_playbook(tmp_path / "pb.yaml", step,
+                        params={"log_dir": {"type": "string", "default": "/tmp"},
+                                "compress": {"type": "bool", "default": False}})
+    proc = run_cli("validate", pb)
+    assert proc.returncode == 2
+    assert re.search(rf"{re.escape(str(pb))}:\d+: steps\[0\]\.with\.command\[\d\]: undefined "
+                     r"name 'log_dri' .*\(did you mean 'log_dir'\?\)", proc.stderr), proc.stderr
+    assert re.search(rf"{re.escape(str(pb))}:\d+: steps\[0\]\.when: undefined name 'compres'"
+                     r" .*\(did you mean 'compress'\?\)", proc.stderr), proc.stderr
