@@ -228,8 +228,8 @@ class LocalExecutor(Executor):
             stdin: str | None = None) -> CommandResult:
         started = time.monotonic()
         popen = self._popen(argv, env, cwd, stdin)
-        output = _Output(popen, stdin)
         try:
+            output = _Output(popen, stdin)
             if not output.wait(timeout):
                 _kill_group(popen, 2.0)
                 output.finish(2.0)
