@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -187,6 +186,8 @@ def sim_exec(directory: str, host: str | None, command: tuple[str, ...]) -> None
     env = _host_env(Path(directory), host)
     tool = Path(directory).resolve() / "bin" / command[0]
     sys.stdout.flush()
+    import subprocess
+
     sys.exit(subprocess.run([str(tool), *command[1:]], env=env, check=False).returncode)
 
 

@@ -23,6 +23,8 @@ REGISTRY = default_registry()
 
 KUBE = {"namespace": "services"}
 KAFKA = {"bootstrap_server": "kafka:9092", "group": "cfs-operator"}
+RESET = ["kafka-consumer-groups.sh", "--bootstrap-server", "kafka:9092", "--group", "cfs-operator",
+         "--reset-offsets"]
 
 ROWS: list[tuple[str, dict[str, Any], list[list[str]]]] = [
     ("host.shell", {"command": ["mkdir", "-p", "/tmp/x y"]}, [["mkdir", "-p", "/tmp/x y"]]),
@@ -45,18 +47,17 @@ ROWS: list[tuple[str, dict[str, Any], list[list[str]]]] = [
     ("kubectl.exec", {"pod": "p", "command": ["sh", "-c", "echo $0; exit 1"]},
      [["kubectl", "exec", "p", "--", "sh", "-c", "echo $0; exit 1"]]),
     ("kafka.reset_offsets", {**KAFKA, "topic": "cfs-session-events"},
-     [["kafka-consumer-groups.sh", "--bootstrap-server", "kafka:9092", "--describe", "--group",
-       "cfs-operator"],
-      ["kafka-consumer-groups.sh", "--bootstrap-server", "kafka:9092", "--group",
-       "cfs-operator", "--reset-offsets", "--to-latest", "--topic", "cfs-session-events",
-       "--execute"]]),
-    ("kafka.reset_offsets", {**KAFKA, "topic": "t:0,1", "to": "shift-by", "value": "-10",
-                             "tool": "bin/kafka-consumer-groups.sh"},
-     [["bin/kafka-consumer-groups.sh", "--bootstrap-server", "kafka:9092", "--describe",
-       "--group", "cfs-operator"],
-      ["bin/kafka-consumer-groups.sh", "--bootstrap-server", "kafka:9092", "--group",
-       "cfs-operator", "--reset-offsets", "--to-shift-by", "-10", "--topic", "t:0,1",
-       "--execute"]]),
+     [[*RESET, "--to-latest", "--topic", "cfs-session-events", "--dry-run", "--export"],
+      [*RESET, "--to-latest", "--topic", "cfs-session-events", "--execute", "--export"],
+      ["kafka-consumer-groups.sh", "--bootstrap-server", "kafka:9092", "--describe", "--group",
+       "cfs-operator"]]),
+    ("kafka.reset_offsets", {**KAFKA, "from_csv": "t,0,5\n", "file": "/tmp/o.csv"},
+     [[*RESET, "--from-file", "/tmp/o.csv", "--dry-run", "--export"],
+      [*RESET, "--from-file", "/tmp/o.csv", "--execute", "--export"],
+      ["kafka-consumer-groups.sh", "--bootstrap-server", "kafka:9092", "--describe", "--group",
+       "cfs-operator"]]),
+    ("kubectl.set_image", {**KUBE, "deployment": "web", "container": "web", "image": "web:2"},
+     [["kubectl", "-n", "services", "set", "image", "deployment/web", "web=web:2"]]),
     ("kafka.console_consume", {"bootstrap_server": "kafka:9092", "topic": "cfs-session-events"},
      [["kafka-console-consumer.sh", "--bootstrap-server", "kafka:9092", "--topic",
        "cfs-session-events"]]),
@@ -72,9 +73,23 @@ ROWS: list[tuple[str, dict[str, Any], list[list[str]]]] = [
                             "batch_size": 25, "cray": "/opt/cray/bin/cray"},
      [["/opt/cray/bin/cray", "cfs", "v3", "options", "update", "--batch-size", "25",
        "--batcher-max-backoff", "3600", "--logging-level", "DEBUG", "--format", "json"]]),
+    ("svcadm.enable", {"pattern": "vminfod"}, [["svcadm", "enable", "vminfod"]]),
+    ("svcadm.enable", {"pattern": "svc:/site/app:default", "wait": True},
+     [["svcadm", "enable", "-s", "svc:/site/app:default"]]),
+    ("svcadm.disable", {"pattern": "site/app; rm -rf /", "wait": True},
+     [["svcadm", "disable", "-s", "site/app; rm -rf /"]]),
+    ("svcadm.restart", {"pattern": "svc:/system/smartdc/vminfod:default"},
+     [["svcadm", "restart", "svc:/system/smartdc/vminfod:default"]]),
+    ("svcadm.clear", {"pattern": "vminfod"}, [["svcadm", "clear", "vminfod"]]),
 ]
 
 INVERSES: list[tuple[str, dict[str, Any], Any, Invocation | None]] = [
+    ("kafka.reset_offsets", {**KAFKA, "topic": "t", "to": "earliest"}, "t,0,5\nt,1,7\n",
+     Invocation("kafka.reset_offsets", {**KAFKA, "from_csv": "t,0,5\nt,1,7\n"})),
+    ("kafka.reset_offsets", {**KAFKA, "topic": "t"}, None, None),
+    ("kubectl.set_image", {**KUBE, "deployment": "web", "container": "web", "image": "web:2"},
+     "web:1", Invocation("kubectl.set_image", {**KUBE, "deployment": "web", "container": "web",
+                                               "image": "web:1"})),
     ("kubectl.scale", {**KUBE, "deployment": "cray-cfs-operator", "replicas": 0}, 2,
      Invocation("kubectl.scale", {**KUBE, "deployment": "cray-cfs-operator", "replicas": 2})),
     ("kubectl.scale", {**KUBE, "deployment": "web", "replicas": 2}, 2, None),
@@ -86,6 +101,16 @@ INVERSES: list[tuple[str, dict[str, Any], Any, Invocation | None]] = [
      {"batcher_disable": False}, Invocation("cfs.options_update",
                                            {"batcher_disable": False, "cray": "/opt/cray"})),
     ("cfs.options_update", {"batcher_disable": True}, {"batcher_disable": None}, None),
+    ("svcadm.enable", {"pattern": "vminfod", "wait": True},
+     {"svc:/system/smartdc/vminfod:default": "disabled"},
+     Invocation("svcadm.disable", {"pattern": "vminfod", "wait": True})),
+    ("svcadm.enable", {"pattern": "vminfod"}, {"svc:/system/smartdc/vminfod:default": "online"},
+     None),
+    ("svcadm.enable", {"pattern": "vminfod"}, {}, None),
+    ("svcadm.disable", {"pattern": "app"}, {"svc:/app:default": "maintenance",
+                                            "svc:/app:canary": "disabled"},
+     Invocation("svcadm.enable", {"pattern": "app"})),
+    ("svcadm.disable", {"pattern": "app"}, {"svc:/app:default": "disabled"}, None),
 ]
 
 

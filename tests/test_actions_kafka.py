@@ -1,4 +1,4 @@
-"""The Kafka actions no playbook uses yet, run through the engine against the simulated estate.
+"""The Kafka actions on the CFS estate, run through the engine against the simulated estate.
 
 ``kafka.reset_offsets`` moves the group's committed offsets in the estate (and
 refuses while the group has members), ``kafka.reset_offsets_preview`` shows the
@@ -89,25 +89,29 @@ def test_preview_changes_nothing_and_reset_moves_the_committed_offsets(
 
     describe = ["kafka-consumer-groups.sh", "--bootstrap-server", "kafka:9092", "--describe",
                 "--group", GROUP]
-    execute = ["kafka-consumer-groups.sh", "--bootstrap-server", "kafka:9092", "--group", GROUP,
-               "--reset-offsets", "--to-earliest", "--topic", TOPIC, "--execute"]
-    assert step(done, "reset")["argv"] == [describe, execute]
+    reset_argv = ["kafka-consumer-groups.sh", "--bootstrap-server", "kafka:9092", "--group",
+                  GROUP, "--reset-offsets", "--to-earliest", "--topic", TOPIC]
+    dry_run = [*reset_argv, "--dry-run", "--export"]
+    execute = [*reset_argv, "--execute", "--export"]
+    assert step(done, "reset")["argv"] == [dry_run, execute, describe]
+    assert step(done, "reset")["result"]["confirmed"] is True
     started = [e for e in audit_events(runbook_home / "audit.jsonl")
                if e["event"] == "step.started" and e["step"] == "reset"]
-    assert [e["argv"] for e in started] == [describe]
+    assert [e["argv"] for e in started] == [dry_run]
 
 
 def test_reset_refuses_a_group_with_active_members(tmp_path: Path, box: Path,
                                                    runbook_home: Path) -> None:
     reset = write_playbook(tmp_path / "reset.yaml",
-                           {"id": "reset", "action": "kafka.reset_offsets", "with": RESET},
+                           {"id": "reset", "action": "kafka.reset_offsets",
+                            "with": {**RESET, "wait_empty": "1s", "retry_interval": "200ms"}},
                            name="reset")
     rc, result = run_json(reset, box)
     assert rc == 1
     assert step(result, "reset")["status"] == "failed"
     assert step(result, "reset")["error"] == (
-        "group 'cfs-operator' has 1 active member(s); stop its consumers before "
-        "resetting offsets")
+        "reset refused: Error: Assignments can only be reset if the group 'cfs-operator' is "
+        "inactive, but the current state is Stable.")
     assert offsets(box) != log_starts(box), "nothing was reset"
     finished = [e for e in audit_events(runbook_home / "audit.jsonl")
                 if e["event"] == "step.finished" and e["step"] == "reset"]

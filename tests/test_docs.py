@@ -119,6 +119,6 @@ def test_argument_types_and_defaults_read_as_written() -> None:
     assert field("host.shell", "shell") == ("bool", "`false`")
     assert field("host.shell", "env") == ("mapping", "`{}`")
     assert field("kafka.reset_offsets", "to") == (
-        "`earliest` `latest` `current` `offset` `datetime` `shift-by`", "`latest`")
+        "`earliest` `latest` `current` `offset` `datetime` `duration` `shift-by`", "`latest`")
     assert field("flow.manual", "commands") == ("list of strings", "`[]`")
     assert field("flow.finding", "evidence") == ("any", "none")

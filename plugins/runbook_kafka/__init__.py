@@ -26,5 +26,6 @@ def runbook_parsers() -> dict[str, OutputParser]:
 @hookimpl
 def runbook_sim_parts() -> list[Any]:
     from runbook_kafka.sim.part import PART
+    from runbook_kafka.sim.puptoo_part import PART as PUPTOO
 
-    return [PART]
+    return [PART, PUPTOO]

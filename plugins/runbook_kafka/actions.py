@@ -1,5 +1,6 @@
-"""Kafka actions: describe a consumer group, reset its offsets, consume in the background,
-and measure whether a group is committing offsets at all.
+"""Kafka actions: describe a consumer group, consume in the background, measure whether a
+group is committing offsets at all; the reset (``reset``) and the window-watching actions
+(``watch``) live in their own modules and are listed here.
 
 They drive Kafka's own scripts, `kafka-consumer-groups.sh` and
 `kafka-console-consumer.sh`, wherever the step's target runs them (in the
@@ -11,46 +12,20 @@ Strimzi image).
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from runbook.actions import Action, ActionContext, Args, parse_or_fail
-from runbook.errors import StepError
+from runbook.actions import Action, ActionContext, Args
 from runbook.executors.base import CommandResult
 from runbook.models import Duration
-from runbook_kafka.parse import (
-    GroupDescription,
-    parse_console_consumer,
-    parse_group_describe,
-    parse_reset_offsets,
-)
-
-
-class GroupArgs(Args):
-    bootstrap_server: str = Field(description="host:port of a broker")
-    group: str = Field(description="the consumer group")
-    tool: str = Field(default="kafka-consumer-groups.sh", description="the script")
-
-
-def _describe_argv(args: GroupArgs) -> list[str]:
-    return [args.tool, "--bootstrap-server", args.bootstrap_server, "--describe",
-            "--group", args.group]
-
-
-def describe(args: GroupArgs, ctx: ActionContext) -> GroupDescription:
-    res = ctx.exec(_describe_argv(args))
-    return parse_or_fail(res, parse_group_describe, res.stdout, res.stderr, args.group)
-
+from runbook_kafka.groups import GroupArgs, describe, describe_argv
+from runbook_kafka.parse import parse_console_consumer
+from runbook_kafka.reset import ResetOffsets, ResetOffsetsPreview
+from runbook_kafka.watch import LagEvaluation, MembershipChurn
 
 _PARTITIONS = ("[{topic, partition, current_offset, log_end_offset, lag, consumer_id, host, "
                "client_id}]")
-_RESET_RESULT = {
-    "group": "the group",
-    "partitions": "[{topic, partition, new_offset}]",
-    "dry_run": "whether the tool only previewed the reset",
-    "error": "the tool's `Error: ...` line, if any",
-}
 
 
 class GroupDescribe(Action[GroupArgs]):
@@ -70,90 +45,10 @@ class GroupDescribe(Action[GroupArgs]):
     }
 
     def commands(self, args: GroupArgs) -> list[list[str]]:
-        return [_describe_argv(args)]
+        return [describe_argv(args)]
 
     def run(self, args: GroupArgs, ctx: ActionContext) -> Any:
         return describe(args, ctx)
-
-
-class ResetArgs(GroupArgs):
-    topic: str = Field(description="the topic (TOPIC or TOPIC:PARTITION,...)")
-    to: Literal["earliest", "latest", "current", "offset", "datetime", "shift-by"] = Field(
-        default="latest", description="where to move the offsets")
-    value: str | None = Field(default=None, description="the offset, datetime or shift: "
-                                                        "required for offset, datetime, "
-                                                        "shift-by; refused for the others")
-
-    @model_validator(mode="after")
-    def _value_when_needed(self) -> ResetArgs:
-        needs = self.to in ("offset", "datetime", "shift-by")
-        if needs and self.value is None:
-            raise ValueError(f"to: {self.to} needs a value")
-        if not needs and self.value is not None:
-            raise ValueError(f"to: {self.to} takes no value")
-        return self
-
-    def argv(self, mode: str) -> list[str]:
-        spec = [f"--to-{self.to}"] + ([self.value] if self.value is not None else [])
-        return [self.tool, "--bootstrap-server", self.bootstrap_server, "--group", self.group,
-                "--reset-offsets", *spec, "--topic", self.topic, mode]
-
-
-class ResetOffsetsPreview(Action[ResetArgs]):
-    """argv: `TOOL --bootstrap-server SERVER --group GROUP --reset-offsets --to-TO [VALUE]
-    --topic TOPIC --dry-run`
-
-    A non-zero exit is a result.
-    """
-
-    name = "kafka.reset_offsets_preview"
-    summary = "the new offsets a reset would set (--dry-run); changes nothing"
-    Args = ResetArgs
-    result_fields = _RESET_RESULT
-
-    def commands(self, args: ResetArgs) -> list[list[str]]:
-        return [args.argv("--dry-run")]
-
-    def run(self, args: ResetArgs, ctx: ActionContext) -> Any:
-        res = ctx.exec(args.argv("--dry-run"), check=False)
-        return parse_or_fail(res, parse_reset_offsets, res.stdout, res.stderr)
-
-
-class ResetOffsets(Action[ResetArgs]):
-    """argv (two commands, both shown in plans):
-
-    ```
-    TOOL --bootstrap-server SERVER --describe --group GROUP
-    TOOL --bootstrap-server SERVER --group GROUP --reset-offsets --to-TO [VALUE] \\
-         --topic TOPIC --execute
-    ```
-
-    It describes the group first and refuses while the group is active:
-    `group 'cfs-operator' has 1 active member(s); stop its consumers before
-    resetting offsets`. It fails with `reset refused: ...` when the tool prints
-    an error or exits non-zero. The result is that of the preview.
-    """
-
-    name = "kafka.reset_offsets"
-    summary = "reset a group's offsets (--execute); refused while the group is active"
-    Args = ResetArgs
-    mutating = True
-    result_fields = _RESET_RESULT
-
-    def commands(self, args: ResetArgs) -> list[list[str]]:
-        return [_describe_argv(args), args.argv("--execute")]
-
-    def run(self, args: ResetArgs, ctx: ActionContext) -> Any:
-        state = describe(args, ctx)
-        if state["active"]:
-            raise StepError(f"group {args.group!r} has {state['members']} active member(s); "
-                            "stop its consumers before resetting offsets", step=ctx.step)
-        res = ctx.exec(args.argv("--execute"), check=False)
-        plan = parse_or_fail(res, parse_reset_offsets, res.stdout, res.stderr)
-        if plan["error"] or res.rc != 0:
-            raise StepError(f"reset refused: {plan['error'] or res.stderr.strip()}",
-                            step=ctx.step)
-        return plan
 
 
 class ConsumeArgs(Args):
@@ -232,7 +127,7 @@ class CommitProgress(Action[ProgressArgs]):
     }
 
     def commands(self, args: ProgressArgs) -> list[list[str]]:
-        return [_describe_argv(args), _describe_argv(args)]
+        return [describe_argv(args), describe_argv(args)]
 
     def run(self, args: ProgressArgs, ctx: ActionContext) -> Any:
         before = describe(args, ctx)
@@ -250,4 +145,5 @@ class CommitProgress(Action[ProgressArgs]):
                 "interval": args.interval}
 
 
-ACTIONS = (GroupDescribe, ResetOffsetsPreview, ResetOffsets, ConsoleConsume, CommitProgress)
+ACTIONS = (GroupDescribe, ResetOffsetsPreview, ResetOffsets, ConsoleConsume, CommitProgress,
+           LagEvaluation, MembershipChurn)

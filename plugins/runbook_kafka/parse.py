@@ -197,7 +197,6 @@ def parse_reset_offsets(stdout: str, stderr: str) -> ResetPlan:
         return {"group": group, "partitions": partitions, "dry_run": dry_run, "error": error}
 
 
-
 def _reset_group(rows: list[dict[str, str]], error: str | None) -> str | None:
     """The group of the plan's rows, else the one the error names."""
     group = next((row["GROUP"] for row in rows if "GROUP" in row), None)
@@ -205,6 +204,7 @@ def _reset_group(rows: list[dict[str, str]], error: str | None) -> str | None:
         named = _GROUP_IN_ERROR.search(error)
         group = named["group"] if named else None
     return group
+
 
 def parse_console_consumer(stdout: str, stderr: str) -> Consumed:
     """Records printed by ``kafka-console-consumer.sh`` and its exit summary.
@@ -258,3 +258,23 @@ PARSERS = {
     "kafka-consumer-groups-reset-offsets": OutputParser(_reset_sample),
     "kafka-console-consumer": OutputParser(_consume_sample),
 }
+
+
+def parse_export(stdout: str, stderr: str = "") -> ResetPlan:
+    """``--reset-offsets --export``: ``topic,partition,offset`` rows (a ``group,`` first
+    cell when several groups are reset), or the tool's ``Error: ...`` line."""
+    with parse_errors("kafka-consumer-groups.sh --reset-offsets --export", stdout or stderr):
+        lines = [line.strip() for line in split_lines(stdout) + split_lines(stderr)]
+        error = next((line for line in lines if line.startswith("Error: ")), None)
+        partitions: list[NewOffset] = []
+        group = None
+        for line in split_lines(stdout):
+            cells = line.strip().split(",")
+            if len(cells) not in (3, 4) or line.startswith(("Error: ", "GROUP ")):
+                continue
+            if len(cells) == 4:
+                group = cells[0]
+            partitions.append({"topic": cells[-3], "partition": to_int(cells[-2]),
+                               "new_offset": to_int(cells[-1])})
+        dry_run = any(line.startswith(DRY_RUN_WARNING) for line in lines)
+        return {"group": group, "partitions": partitions, "dry_run": dry_run, "error": error}

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from runbook import hookimpl
 from runbook_kubectl.actions import ACTIONS
+from runbook_kubectl.set_image import SetImage
 
 if TYPE_CHECKING:
     from runbook.samples import OutputParser
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
 
 @hookimpl
 def runbook_actions() -> list[type[Any]]:
-    return list(ACTIONS)
+    return [*ACTIONS, SetImage]
 
 
 @hookimpl

@@ -252,3 +252,14 @@ PARSERS = {
     "kubectl-scale": OutputParser(_scale_sample),
     "kubectl-rollout-status": OutputParser(_rollout_sample),
 }
+
+
+def parse_image_updated(text: str) -> dict[str, str]:
+    """``kubectl set image``: the deployment from ``deployment.apps/NAME image updated``
+    (kubectl prints nothing when the image was already set)."""
+    with parse_errors("kubectl set image", text):
+        names = [line.strip().split("/", 1)[1].removesuffix(" image updated")
+                 for line in split_lines(text) if line.strip().endswith(" image updated")]
+        if not names and text.strip():
+            raise ValueError(f"not a '<kind>/<name> image updated' line: {text.strip()!r}")
+        return {"name": names[0] if names else ""}

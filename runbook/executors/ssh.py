@@ -734,9 +734,16 @@ def _send_stdin(chan: paramiko.Channel, stdin: str | None) -> None:
     data = stdin.encode() if stdin else b""
 
     def send() -> None:
+        # The reader sets the channel's timeout for its own waits, and paramiko applies
+        # it to sends too: a send that times out waiting for the window is retried, or
+        # the command would never get its EOF.
+        pos = 0
         try:
-            if data:
-                chan.sendall(data)
+            while pos < len(data) and not chan.closed:
+                try:
+                    pos += chan.send(data[pos:pos + _BUF])
+                except TimeoutError:
+                    continue
             chan.shutdown_write()
         except _CHANNEL_ERRORS:
             pass  # the command ended without reading all of it, as with a local pipe

@@ -124,20 +124,28 @@ def register(state: State, group_name: str, member: Obj) -> None:
     ensure_group(state, group_name)["members"].append(member)
 
 
+def leaving(state: State, group_name: str, member: Obj, until: float) -> None:
+    """A pod that stopped stays a member until its session times out."""
+    register(state, group_name, {**member, "until": until})
+
+
 def unregister(state: State, group_name: str, member_id: str) -> None:
     grp = group(state, group_name)
     if grp is not None:
         grp["members"] = [m for m in grp["members"] if m["id"] != member_id]
 
 
-def reap(state: State) -> None:
-    """Drop members whose process is gone (Kafka's session timeout, made instant).
+def reap(state: State, now: float) -> None:
+    """Drop members whose process is gone (Kafka's session timeout, made instant) and
+    members of stopped pods whose session timeout (``until``) has passed.
 
     A console consumer's throw-away group (no ``--group``) goes with its last member.
     """
     groups: dict[str, Obj] = state["kafka"]["groups"]
     for name, grp in list(groups.items()):
-        grp["members"] = [m for m in grp["members"] if pid_alive(int(m["pid"]))]
+        grp["members"] = [m for m in grp["members"]
+                          if (float(m["until"]) > now if "until" in m
+                              else pid_alive(int(m["pid"])))]
         if grp.get("ephemeral") and not grp["members"]:
             del groups[name]
 

@@ -15,7 +15,8 @@ from typing import Any
 from runbook.sim.argv import Parsed
 from runbook.sim.model import State
 from runbook.sim.store import transaction
-from runbook_kafka.sim import kafka
+from runbook_kafka.sim import kafka, reset_modes
+from runbook_kafka.sim.reset_modes import How
 from runbook_kafka.sim.usage import kafka_usage as _usage
 from runbook_kafka.sim.usage import parse_kafka
 
@@ -29,9 +30,10 @@ FLAGS = {
     "delete": False, "delete-offsets": False, "members": False, "state": False,
     "to-datetime": True, "by-duration": True, "from-file": True, "export": False,
 }
-NOT_SIMULATED = ("delete", "delete-offsets", "members", "state", "to-datetime", "by-duration",
-                 "from-file", "export")
-SCENARIOS = ("to-earliest", "to-latest", "to-current", "to-offset", "shift-by")
+NOT_SIMULATED = ("delete", "delete-offsets", "members", "state")
+SCENARIOS = ("to-earliest", "to-latest", "to-current", "to-offset", "shift-by", "to-datetime",
+             "by-duration", "from-file")
+RESET_FAILS = "reset_fails_midway"
 DRY_RUN_WARNING = (
     "WARN: No action will be performed as the --execute option is missing.In a future major "
     "release, the default behavior of this command will be to prompt the user before executing "
@@ -134,40 +136,35 @@ def _reset(directory: Path, groups: list[str], opts: Parsed) -> int:
     checked = _reset_usage(opts)
     if isinstance(checked, str):
         return _usage(checked)
-    how, amount = checked
     if not opts.has("dry-run") and not opts.has("execute"):
         print(DRY_RUN_WARNING, file=sys.stderr)
         sys.stderr.flush()
     with transaction(directory) as state:
         for name in groups or sorted(state["kafka"]["groups"]):
-            if not _reset_group(state, name, opts, how, amount):
+            if not _reset_group(state, name, opts, checked):
                 return 1
     return 0
 
 
-def _reset_usage(opts: Parsed) -> tuple[str, int] | str:
-    """(how, amount) of a valid reset, else the usage message Kafka prints."""
+def _reset_usage(opts: Parsed) -> How | str:
+    """How to reset, else the usage message Kafka prints."""
     chosen = [s for s in SCENARIOS if opts.has(s)]
     if len(chosen) != 1:
         return ("Option [reset-offsets] takes one of these options: "
                 + ", ".join(f"[{s}]" for s in SCENARIOS))
-    if not opts.all("topic") and not opts.has("all-topics"):
+    if not opts.all("topic") and not opts.has("all-topics") and chosen[0] != "from-file":
         return "Option [reset-offsets] takes one of these options: [all-topics], [topic]"
     if opts.has("dry-run") and opts.has("execute"):
         return "Option [reset-offsets] only accepts one of [execute] and [dry-run]"
-    try:
-        amount = int(opts.get(chosen[0]) or 0) if chosen[0] in ("to-offset", "shift-by") else 0
-    except ValueError:
-        return f"Cannot parse argument '{opts.get(chosen[0])}' of option {chosen[0]}"
-    return chosen[0], amount
+    return reset_modes.how(chosen[0], opts.get(chosen[0]))
 
 
-def _reset_group(state: State, name: str, opts: Parsed, how: str, amount: int) -> bool:
+def _reset_group(state: State, name: str, opts: Parsed, how: How) -> bool:
     """Print (and with --execute commit) one group's reset; False when the command fails."""
     header = "\n" + _reset_line("GROUP", "TOPIC", "PARTITION", "NEW-OFFSET")
     t = float(state["updated"])
     grp = kafka.group(state, name)
-    scope = _scope(state, name, opts)
+    scope = _scope(state, name, opts, how)
     if scope is None:
         print("\nError: Executing consumer group command failed due to "
               "org.apache.kafka.common.errors.UnknownTopicOrPartitionException: "
@@ -179,9 +176,21 @@ def _reset_group(state: State, name: str, opts: Parsed, how: str, amount: int) -
               "inactive, but the current state is Stable.")
         sys.stdout.write(header)
         return True
-    plan = _plan(state, name, scope, how, amount)
-    sys.stdout.write(header + "".join(_reset_line(name, tp, str(p), str(o))
-                                      for tp, p, o in plan))
+    plan = reset_modes.plan(state, name, scope, how, t)
+    if opts.has("execute") and state["faults"].get(RESET_FAILS) and not state["kafka"].get(
+            RESET_FAILS):
+        state["kafka"][RESET_FAILS] = True  # once: the retry or the rollback then works
+        for tp, p, o in plan[:len(plan) // 2]:
+            kafka.commit(state, name, tp, p, o)
+        print("\nError: Executing consumer group command failed due to "
+              "org.apache.kafka.common.errors.TimeoutException: Timeout of 60000ms expired "
+              "before successfully committing offsets")
+        return False
+    if opts.has("export"):
+        sys.stdout.write("".join(f"{tp},{p},{o}\n" for tp, p, o in plan))
+    else:
+        sys.stdout.write(header + "".join(_reset_line(name, tp, str(p), str(o))
+                                          for tp, p, o in plan))
     if opts.has("execute"):
         for tp, p, o in plan:
             kafka.commit(state, name, tp, p, o)
@@ -192,15 +201,17 @@ def _reset_line(*cells: str) -> str:
     return " ".join(c.ljust(w) for c, w in zip(cells, (30, 30, 10, 15), strict=True)) + "\n"
 
 
-def _scope(state: State, name: str, opts: Parsed) -> list[tuple[str, int]] | None:
-    """(topic, partition) pairs from ``--topic T[:P,P]`` or ``--all-topics``."""
-    pairs: list[tuple[str, int]] = []
-    if opts.has("all-topics"):
+def _scope(state: State, name: str, opts: Parsed, how: How) -> list[tuple[str, int]] | None:
+    """(topic, partition) pairs from ``--topic T[:P,P]``, ``--all-topics`` or the file."""
+    if how.rows is not None:
+        specs = [f"{tp}:{p}" for tp, p, _ in how.rows]
+    elif opts.has("all-topics"):
         grp = kafka.group(state, name) or {"offsets": {}}
-        for tp in sorted(grp["offsets"]):
-            pairs += [(tp, p) for p in range(len(state["kafka"]["topics"][tp]["partitions"]))]
-        return pairs
-    for spec in opts.all("topic"):
+        specs = sorted(grp["offsets"])
+    else:
+        specs = opts.all("topic")
+    pairs: list[tuple[str, int]] = []
+    for spec in specs:
         tp, _, parts = spec.partition(":")
         top = kafka.topic(state, tp)
         if top is None:
@@ -211,23 +222,3 @@ def _scope(state: State, name: str, opts: Parsed) -> list[tuple[str, int]] | Non
             return None
         pairs += [(tp, p) for p in wanted]
     return pairs
-
-
-def _plan(state: State, name: str, scope: list[tuple[str, int]], how: str,
-          amount: int) -> list[tuple[str, int, int]]:
-    plan = []
-    for tp, p in scope:
-        part = state["kafka"]["topics"][tp]["partitions"][p]
-        start, end = int(part["start"]), kafka.end_offset(part)
-        current = kafka.committed(state, name, tp)[p]
-        base = end if current is None else current
-        target = {"to-earliest": start, "to-latest": end, "to-current": base,
-                  "to-offset": amount, "shift-by": base + amount}[how]
-        if target > end:
-            print(f"New offset ({target}) is higher than latest offset for topic partition "
-                  f"{tp}-{p}. Value will be set to {end}")
-        elif target < start:
-            print(f"New offset ({target}) is lower than earliest offset for topic partition "
-                  f"{tp}-{p}. Value will be set to {start}")
-        plan.append((tp, p, min(max(target, start), end)))
-    return plan

@@ -21,7 +21,7 @@ def build(state: State, scenario: Scenario, start: float) -> None:
 
 
 def prepare(state: State, now: float) -> None:
-    kafka.reap(state)
+    kafka.reap(state, now)
 
 
 def finish(state: State, now: float) -> None:

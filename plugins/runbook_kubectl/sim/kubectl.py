@@ -39,6 +39,7 @@ COMMAND_FLAGS: dict[str, tuple[dict[str, bool], dict[str, str]]] = {
     "exec": ({"container": True, "stdin": False, "tty": False, "quiet": False,
               "pod-running-timeout": True},
              {"c": "container", "i": "stdin", "t": "tty", "q": "quiet"}),
+    "set": ({}, {}),  # set image: runbook_kubectl.sim.kubectl_set
 }
 KINDS = {
     **dict.fromkeys(("deployment", "deployments", "deploy", "deployment.apps",
@@ -75,11 +76,18 @@ def run(directory: Path, argv: list[str]) -> int:
         return _error(_usage_message(exc) + f"\nSee 'kubectl {command} --help' for usage.")
     handlers: dict[str, Callable[[Path, Parsed], int]] = {
         "get": _get, "scale": _scale, "logs": _logs, "rollout": _rollout, "exec": _exec,
+        "set": _set,
     }
     try:
         return handlers[command](directory, opts)
     except Fail as exc:
         return _error(str(exc), exc.code)
+
+
+def _set(directory: Path, opts: Parsed) -> int:
+    from runbook_kubectl.sim.kubectl_set import set_command
+
+    return set_command(directory, opts)
 
 
 def _error(message: str, code: int = 1) -> int:

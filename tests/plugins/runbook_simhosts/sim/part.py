@@ -19,8 +19,8 @@ PART = Part(
                Host("db2", "127.0.1.12", files={"/etc/role": "replica\n"}),
                Host("db3", "127.0.1.13", up=False, files={"/etc/role": "spare\n"})),
     ), Scenario(
-        "needs-cassandra",
+        "needs-unicorn",
         "Combines a part no installed plugin contributes.",
-        ("hostinfo", "cassandra"),
+        ("hostinfo", "unicorn"),
     )),
 )
