@@ -81,6 +81,23 @@ ROWS: list[tuple[str, dict[str, Any], list[list[str]]]] = [
     ("svcadm.restart", {"pattern": "svc:/system/smartdc/vminfod:default"},
      [["svcadm", "restart", "svc:/system/smartdc/vminfod:default"]]),
     ("svcadm.clear", {"pattern": "vminfod"}, [["svcadm", "clear", "vminfod"]]),
+    ("host.service", {"unit": "cassandra", "command": "stop"},
+     [["systemctl", "stop", "cassandra"], ["systemctl", "is-active", "cassandra"]]),
+    ("host.service", {"unit": "kask", "command": "show", "properties": ["ActiveState"]},
+     [["systemctl", "show", "kask", "--property=ActiveState"]]),
+    ("host.reboot", {}, [["reboot"], ["uptime", "-s"]]),
+    ("host.reboot", {"command": ["systemctl", "reboot"], "uptime": "/usr/bin/uptime"},
+     [["systemctl", "reboot"], ["/usr/bin/uptime", "-s"]]),
+    ("cassandra.disablebinary", {}, [["nodetool", "disablebinary"]]),
+    ("cassandra.enablebinary", {"host": "127.0.2.11", "port": 7199},
+     [["nodetool", "-h", "127.0.2.11", "-p", "7199", "enablebinary"]]),
+    ("cassandra.drain", {"nodetool": "/usr/bin/nodetool"}, [["/usr/bin/nodetool", "drain"]]),
+    ("kubectl.rollout_restart", {"namespace": "sessionstore", "deployment": "kask-eqiad"},
+     [["kubectl", "-n", "sessionstore", "rollout", "restart", "deployment/kask-eqiad"]]),
+    ("kubectl.restart_pods", {"namespace": "sessionstore", "deployment": "kask-eqiad",
+                              "pods": ["kask-eqiad-a", "kask-eqiad-b"]},
+     [["kubectl", "-n", "sessionstore", "delete", "pod", "kask-eqiad-a"],
+      ["kubectl", "-n", "sessionstore", "delete", "pod", "kask-eqiad-b"]]),
 ]
 
 INVERSES: list[tuple[str, dict[str, Any], Any, Invocation | None]] = [
@@ -111,6 +128,16 @@ INVERSES: list[tuple[str, dict[str, Any], Any, Invocation | None]] = [
                                             "svc:/app:canary": "disabled"},
      Invocation("svcadm.enable", {"pattern": "app"})),
     ("svcadm.disable", {"pattern": "app"}, {"svc:/app:default": "disabled"}, None),
+    ("host.service", {"unit": "cassandra", "command": "stop"}, "active",
+     Invocation("host.service", {"unit": "cassandra", "command": "start"})),
+    ("host.service", {"unit": "cassandra", "command": "stop"}, "inactive", None),
+    ("host.service", {"unit": "kask", "command": "start"}, "failed",
+     Invocation("host.service", {"unit": "kask", "command": "stop"})),
+    ("host.service", {"unit": "kask", "command": "restart"}, None, None),
+    ("cassandra.disablebinary", {}, True, Invocation("cassandra.enablebinary", {})),
+    ("cassandra.disablebinary", {"host": "h"}, False, None),
+    ("cassandra.enablebinary", {"host": "h"}, False,
+     Invocation("cassandra.disablebinary", {"host": "h"})),
 ]
 
 

@@ -10,4 +10,9 @@ from runbook_host.shell import Query, Shell
 
 @hookimpl
 def runbook_actions() -> list[type[Any]]:
-    return [Shell, Query]
+    from runbook_host.logscan import LogScan
+    from runbook_host.ports import WaitPort
+    from runbook_host.reboot import Reboot
+    from runbook_host.service import Service, ServiceState
+
+    return [Shell, Query, Service, ServiceState, Reboot, WaitPort, LogScan]

@@ -14,7 +14,10 @@ if TYPE_CHECKING:
 
 @hookimpl
 def runbook_actions() -> list[type[Any]]:
-    return [*ACTIONS, SetImage]
+    from runbook_kubectl.pods import PodsLogScan, RestartPods
+    from runbook_kubectl.restart import RolloutRestart
+
+    return [*ACTIONS, SetImage, RolloutRestart, PodsLogScan, RestartPods]
 
 
 @hookimpl

@@ -44,6 +44,10 @@ class SSHSettings(Settings):
     hash_known_hosts: bool | None = None
     jump: str | None = None
     env: dict[str, str] | None = None
+    become: bool | None = None
+    """Run every command as root through ``sudo`` (shown in the plan as ``sudo -n -- ...``)."""
+    become_password: str | None = None
+    """sudo's password, sent on stdin (``sudo -S``), never in an argv; use a secret param."""
 
     @field_validator("port", mode="before")
     @classmethod

@@ -416,7 +416,8 @@ class SSHExecutor(Executor):
     system file is also read when this is not set), ``accept_new_host_key``
     (False), ``hash_known_hosts`` (False), ``connect_timeout`` (10 s),
     ``keepalive`` (15 s), ``env`` (added to every command), ``jump`` (an
-    SSHExecutor for a bastion: we tunnel through its connection).
+    SSHExecutor for a bastion: we tunnel through its connection), ``become``
+    (every command through ``sudo``; ``become_password`` goes to sudo's stdin).
     """
 
     kind = "ssh"
@@ -470,8 +471,22 @@ class SSHExecutor(Executor):
         if self.port != 22:
             parts += ["-p", str(self.port)]
         parts.append(f"{self.user}@{self.host}" if self.user else self.host)
-        remote = " ".join(shlex.quote(shlex.quote(a)) for a in argv)
+        remote = " ".join(shlex.quote(shlex.quote(a)) for a in self.wire_argv(argv))
         return f"{shlex.join(parts)} -- {remote}"
+
+    def wire_argv(self, argv: Sequence[str]) -> list[str]:
+        """With ``become``, the argv as sudo runs it (the password never appears)."""
+        return self._become(argv, None)[0]
+
+    def _become(self, argv: Sequence[str], stdin: str | None) -> tuple[list[str], str | None]:
+        """``sudo -n -- ARGV``, or ``sudo -S -p '' -- ARGV`` with the password as stdin's
+        first line when ``become_password`` is set; unchanged without ``become``."""
+        if not self.settings.get("become"):
+            return list(argv), stdin
+        password = self.settings.get("become_password")
+        if password:
+            return ["sudo", "-S", "-p", "", "--", *argv], f"{password}\n{stdin or ''}"
+        return ["sudo", "-n", "--", *argv], stdin
 
     # -- host keys ----------------------------------------------------------
 
@@ -683,6 +698,7 @@ class SSHExecutor(Executor):
 
     def _launch(self, argv: Sequence[str], env: Mapping[str, str] | None, cwd: str | None,
                 stdin: str | None, on_line: LineCallback | None, lines: bool) -> SSHProcess:
+        argv, stdin = self._become(argv, stdin)
         command = self.remote_command(argv, env, cwd)
         proc = SSHProcess(argv=list(argv), target=self.name, on_line=on_line, executor=self)
         proc._sink = _Sink(proc, lines)

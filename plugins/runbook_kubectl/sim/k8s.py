@@ -353,3 +353,20 @@ def matches(labels: dict[str, str], selector: str) -> bool:
         elif term not in labels:
             return False
     return True
+
+
+def replace_pod(state: State, namespace: str, name: str, t: float) -> bool:
+    """A deleted pod of a deployment: gone now, a new one ready after ``pod_start_seconds``."""
+    for dep_name, dep in deployments(state, namespace).items():
+        pods: list[Obj] = dep["pods"]
+        for index, pod in enumerate(pods):
+            if pod["name"] == name:
+                labels = dict(pod["labels"])
+                owner = f"{dep_name}-{dep['template_hash']}"
+                pods[index] = _pod_record(
+                    state, f"{owner}-{k8s_suffix()}", labels, [(dep_name, dep["image"])],
+                    ("ReplicaSet", owner), t, t + dur(state, "pod_start_seconds"))
+                dep["resource_version"] = next_version(state)
+                refresh_conditions(dep, t)
+                return True
+    return False

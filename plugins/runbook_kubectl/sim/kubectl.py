@@ -40,6 +40,7 @@ COMMAND_FLAGS: dict[str, tuple[dict[str, bool], dict[str, str]]] = {
               "pod-running-timeout": True},
              {"c": "container", "i": "stdin", "t": "tty", "q": "quiet"}),
     "set": ({}, {}),  # set image: runbook_kubectl.sim.kubectl_set
+    "delete": ({"wait": False, "grace-period": True}, {}),
 }
 KINDS = {
     **dict.fromkeys(("deployment", "deployments", "deploy", "deployment.apps",
@@ -77,6 +78,7 @@ def run(directory: Path, argv: list[str]) -> int:
     handlers: dict[str, Callable[[Path, Parsed], int]] = {
         "get": _get, "scale": _scale, "logs": _logs, "rollout": _rollout, "exec": _exec,
         "set": _set,
+        "delete": _delete,
     }
     try:
         return handlers[command](directory, opts)
@@ -355,7 +357,8 @@ def _log_source(state: State, namespace: str, target: str) -> tuple[str, Obj]:
         raise Fail(_not_found("pods", name))
     for dep_name, dep in k8s.deployments(state, namespace).items():
         if pod in dep["pods"]:
-            return f"{namespace}/{dep_name}", pod
+            own = dep.get("pod_logs")  # each pod keeps its own log (Kask's)
+            return f"{namespace}/pod/{name}" if own else f"{namespace}/{dep_name}", pod
     return f"{namespace}/pod/{name}", pod
 
 
@@ -468,3 +471,16 @@ def _exec_in_pod(directory: Path, pod: str, command: list[str]) -> int:
               f'exec: "{command[0]}": executable file not found in $PATH: unknown\n'
               "command terminated with exit code 126", file=sys.stderr)
     return 126
+
+
+def _delete(directory: Path, opts: Parsed) -> int:
+    """``delete pod NAME...``: a deployment's pod is replaced by a new one (a pod restart)."""
+    if not opts.args or _kind(opts.args[0]) != "pods" or len(opts.args) < 2:
+        raise Fail("error: this stand-in deletes pods only: kubectl delete pod NAME...")
+    namespace = _namespace(opts)
+    with transaction(directory) as state:
+        for name in opts.args[1:]:
+            if not k8s.replace_pod(state, namespace, name, float(state["updated"])):
+                raise Fail(f'Error from server (NotFound): pods "{name}" not found')
+            print(f'pod "{name}" deleted')
+    return 0

@@ -1,0 +1,1 @@
+"""The session store's simulated estate: Cassandra hosts, Kask pods, confctl (stdlib only)."""
