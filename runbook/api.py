@@ -44,7 +44,7 @@ def run(playbook: PlaybookLike, params: Mapping[str, Any] | None = None, *,
     if plan_file is not None:
         from runbook.planfile import apply_plan_file
 
-        given = apply_plan_file(plan_file, loaded, given, opts)
+        given = apply_plan_file(plan_file, loaded, given, opts, registry)
     return Engine(loaded, given, opts, registry=registry).run()
 
 
@@ -82,14 +82,19 @@ def resume(run_id: str, *, rollback: bool = False, params: Mapping[str, Any] | N
     from runbook.journal import Journal, default_journal_path
 
     opts = _options(options, fields)
+    if sandbox is not None:
+        opts.sandbox = sandbox_dir(sandbox, cli=opts.from_cli)[0]
     journal = Journal(Path(opts.journal_path or default_journal_path()))
     try:
         state, path = load_resume(journal, run_id, None if playbook is None
                                   or isinstance(playbook, Playbook) else str(playbook),
-                                  cli=opts.from_cli)
+                                  cli=opts.from_cli, rollback=rollback)
     finally:
         journal.close()
     state.rollback_only = rollback
+    from runbook.durable import same_shape
+
+    same_shape(state, opts)
     if isinstance(playbook, Playbook):
         loaded, text = playbook, ""
     elif str(path) == "<python>":
@@ -99,8 +104,6 @@ def resume(run_id: str, *, rollback: bool = False, params: Mapping[str, Any] | N
     else:
         loaded, text = _load(path, opts.targets, registry), path.read_text(encoding="utf-8")
     check_unchanged(state, loaded, text, accept_changed=accept_changed, cli=opts.from_cli)
-    if sandbox is not None:
-        opts.sandbox = sandbox_dir(sandbox, cli=opts.from_cli)[0]
     opts.audit_log = opts.audit_log or state.run.get("audit_log")
     opts.reason = opts.reason or state.run.get("reason")
     given = {**state.run["params"], **(params or {})}

@@ -411,7 +411,7 @@ class AuditPlugin:
         fields["status"] = "started"
         fields["data"] = self._clean({
             "params": run.params, "playbook_path": run.playbook_path,
-            "runner": socket.gethostname(), "pid": os.getpid(),
+            "runner": socket.gethostname(), "pid": os.getpid(), "sandbox": run.sandbox,
         })
         self.log.append(fields, durable=False)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from runbook.errors import RunbookError, StepError
-from runbook.recorder import Recorder
+from runbook.recorder import Recorder, capped
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -59,7 +59,7 @@ class BackgroundSteps:
         rec = self.recorder
         bg.result.status = "ok"
         bg.result.rc = final.rc
-        bg.result.result = rec.redact(value)
+        bg.result.result = rec.redact(capped(value))
         rec.durable.step(step_id, "done", rc=final.rc, result=bg.result.result)
         rec.context(step_id, status="ok", result=value, rc=final.rc, stdout=final.stdout)
         if exited_by_itself not in (None, 0):

@@ -66,8 +66,10 @@ class Checks:
                 return res
             self._evaluate(check, action, args, self.context_for(step, target, cid), res, probed)
             res.ok, res.status = True, "ok"
-        except (CheckFailed, CommandError, StepError, RunbookError) as exc:
+        except CheckFailed as exc:
             self._failed(check, res, exc)
+        except (CommandError, StepError, RunbookError) as exc:  # the probe or `that` broke
+            self._failed(check, res, exc, evaluated=False)
         self.recorder.ctx["checks"][cid] = {"ok": res.ok,
                                             "result": probed[0] if probed else None}
         self._finished(res)
@@ -90,14 +92,22 @@ class Checks:
         else:
             retrying(check.retry, (CommandError, CheckFailed, StepError), attempt)
 
-    def _failed(self, check: Check, res: CheckResult, exc: Exception) -> None:
+    def _failed(self, check: Check, res: CheckResult, exc: Exception, *,
+                evaluated: bool = True) -> None:
+        """``evaluated`` False: the check could not be evaluated at all (status
+        ``error``), which is not the same as a check that does not hold."""
         res.ok = False
-        res.status = "warn" if check.on_fail == "warn" else "failed"
+        res.status = "warn" if check.on_fail == "warn" else (
+            "failed" if evaluated else "error")
         detail = self.recorder.redact.text(str(exc))
-        res.message = f"{check.message} ({detail})" if check.message else detail
+        if not evaluated:  # the check's own message says what it means when it does not hold
+            res.message = f"could not check: {detail}"
+        else:
+            res.message = f"{check.message} ({detail})" if check.message else detail
         if check.on_fail == "warn":
             self.recorder.add_finding(
-                severity=check.severity, title=check.message or detail,
+                severity=check.severity,
+                title=(check.message if evaluated else None) or res.message or detail,
                 evidence={"probe": check.probe, "expected": check.that,
                           "observed": res.observed}, step=res.step)
 

@@ -51,6 +51,9 @@ def handle_errors(func: F) -> F:
             _fail(f"locked: {exc}", 5)
         except RunbookError as exc:
             _fail(f"error: {exc}")
+        except (UnicodeError, RecursionError, OverflowError) as exc:
+            # Hostile input that slipped past the readers: a message, never a traceback.
+            _fail(f"error: cannot use this input: {type(exc).__name__}: {exc}")
         return None
 
     return wrapper  # type: ignore[return-value]
@@ -78,6 +81,9 @@ def run_options(func: F) -> F:
         click.option("--sandbox", metavar="SCENARIO|DIR",
                      help="Run against the simulated estate: a scenario name or a sandbox "
                           "folder."),
+        click.option("--keep-sandbox", is_flag=True,
+                     help="Keep the sandbox folder made for a --sandbox SCENARIO (removed at "
+                          "the end otherwise, unless the run can be resumed)."),
         click.option("--reason", help="Why (a ticket or a sentence); recorded in the audit "
                                       "log."),
         click.option("--audit-log", type=click.Path(dir_okay=False),
@@ -119,7 +125,8 @@ def _execute(playbook_path: str, *, dry_run: bool, yes: bool, plan_file: str | N
              params: tuple[str, ...], params_file: str | None, inventory: str | None,
              target_uris: tuple[str, ...], offline: bool, sandbox: str | None,
              reason: str | None, audit_log: str | None, forks: int, as_json: bool,
-             force_unlock: bool = False, output: str | None = None) -> None:
+             force_unlock: bool = False, output: str | None = None,
+             keep_sandbox: bool = False) -> None:
     from runbook.engine import RunOptions
     from runbook.interrupts import sigterm_interrupts
     from runbook.loader import load
@@ -137,7 +144,8 @@ def _execute(playbook_path: str, *, dry_run: bool, yes: bool, plan_file: str | N
     try:
         given = _given(params, params_file)
         _run_playbook(playbook, options, given, plan_file=plan_file, sandbox=sandbox,
-                      as_json=as_json, output=output, playbook_path=playbook_path)
+                      as_json=as_json, output=output, playbook_path=playbook_path,
+                      keep_sandbox=keep_sandbox)
     finally:
         if prefetch is not None:
             prefetch.close()
@@ -164,12 +172,12 @@ def _given(params: tuple[str, ...], params_file: str | None) -> dict[str, Any]:
 
 def _run_playbook(playbook: Playbook, options: RunOptions, given: dict[str, Any], *,
                   plan_file: str | None, sandbox: str | None, as_json: bool,
-                  output: str | None, playbook_path: str) -> None:
+                  output: str | None, playbook_path: str, keep_sandbox: bool = False) -> None:
     """Run or plan through the library; print the plan, the summary or JSON; exit."""
     from runbook import api
     from runbook.console import render_plan
 
-    console = _console(options, sandbox, as_json)
+    console, made = _console(options, sandbox, as_json)
     if options.dry_run:
         result = api.plan(playbook, given, output=output, options=options)
     else:
@@ -180,40 +188,78 @@ def _run_playbook(playbook: Playbook, options: RunOptions, given: dict[str, Any]
     if output and not as_json:
         console.print(f"plan saved to {output}; run it with: runbook run "
                       f"{playbook_path} --plan {output}")
+    if made is not None:
+        _tidy_sandbox(console, made, result.outcome, keep=keep_sandbox)
     sys.exit(result.exit_code)
 
 
-def _console(options: RunOptions, sandbox: str | None, as_json: bool) -> Any:
-    """The console (stderr under --json), the sandbox made data, the progress observer."""
+RESUMABLE = ("needs-attention", "interrupted")
+"""Outcomes after which a run may still be resumed (its sandbox is still needed)."""
+
+
+def _tidy_sandbox(console: Any, made: Path, outcome: str, *, keep: bool) -> None:
+    """A sandbox made for a scenario name goes at the end, unless kept or still needed."""
+    from runbook.console import CLOSED
+
+    if not keep and outcome not in RESUMABLE:
+        import shutil
+
+        shutil.rmtree(made, ignore_errors=True)
+        return
+    why = "--keep-sandbox" if keep else "the run may be resumed there"
+    with contextlib.suppress(*CLOSED):
+        console.print(f"[dim]sandbox kept ({why}): {made}; inspect it with runbook sim "
+                      f"state {made}[/]")
+
+
+def _console(options: RunOptions, sandbox: str | None,
+             as_json: bool) -> tuple[Any, Path | None]:
+    """The console (stderr under --json), the sandbox made data, the progress observer;
+    and the sandbox folder made for a scenario name, if one was."""
     from runbook.console import ConsoleObserver, make_console
 
     console = make_console(sys.stderr if as_json else None)
+    made: Path | None = None
     if sandbox:
         from runbook.api import sandbox_dir
 
         options.sandbox, scenario = sandbox_dir(sandbox, cli=True)
         if scenario is not None:
-            console.print(f"[dim]sandbox: {options.sandbox} (scenario {scenario}); inspect "
-                          f"it with runbook sim state {options.sandbox}[/]")
+            made = options.sandbox
+            console.print(f"[dim]sandbox: {options.sandbox} (scenario {scenario}); removed "
+                          f"at the end unless --keep-sandbox[/]")
     if not as_json:
         options.observers.append(ConsoleObserver(console, plan=options.dry_run))
-    return console
+    return console, made
 
 
 def _finish(console: Any, result: Any, as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2, default=str))
-    else:
-        from runbook.console import render_summary
+    """Print the result; a closed pipe or terminal loses the print, never the exit code."""
+    from runbook.console import CLOSED
 
-        render_summary(console, result)
+    try:
+        if as_json:
+            click.echo(json.dumps(result.to_dict(), indent=2, default=str))
+        else:
+            from runbook.console import render_summary
+
+            render_summary(console, result)
+    except CLOSED:
+        _silence_stdout()
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe: send what is still buffered nowhere (no error at exit)."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def _read_params_file(path: str) -> dict[str, Any]:
     from runbook.errors import PlaybookError
-    from runbook.yamlsrc import load_yaml
+    from runbook.yamlsrc import load_yaml, read_text
 
-    source = load_yaml(Path(path).read_text(encoding="utf-8"), path)
+    source = load_yaml(read_text(path, "params file")[1], path)
     if not isinstance(source.data, dict):
         raise PlaybookError("a params file is a mapping of NAME: VALUE", file=path, line=1)
     return dict(source.data)
@@ -264,7 +310,7 @@ def resume(run_id: str, rollback: bool, yes: bool, accept_changed_playbook: bool
     sigterm_interrupts()
     options = RunOptions(yes=yes, force_unlock=force_unlock, from_cli=True,
                          targets=_targets(inventory, target_uris))
-    console = _console(options, sandbox, as_json)
+    console, _ = _console(options, sandbox, as_json)
     result = api.resume(run_id, rollback=rollback, params=parse_assignments(list(params)),
                         playbook=playbook_path, accept_changed=accept_changed_playbook,
                         options=options)
@@ -302,6 +348,26 @@ def runs_show(run_id: str, as_json: bool) -> None:
     click.echo(json.dumps(detail, indent=2, default=str) if as_json else format_run(detail))
 
 
+@runs.command(name="resolve")
+@click.argument("run_id")
+@click.option("--reason", required=True,
+              help="What was done by hand (recorded in the audit log).")
+@click.option("--json", "as_json", is_flag=True)
+@handle_errors
+def runs_resolve(run_id: str, reason: str, as_json: bool) -> None:
+    """Close a run that needs attention once its remaining commands were done by hand."""
+    from runbook.engine import _actor
+    from runbook.resolve import resolve_run
+
+    done = resolve_run(run_id, reason, actor=_actor())
+    if as_json:
+        click.echo(json.dumps(done, indent=2))
+        return
+    click.echo(f"run {done['run_id']} resolved: {reason}")
+    for cmd in done["commands"]:
+        click.echo(f"  done by hand: $ {cmd}")
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--inventory", type=click.Path(exists=True, dir_okay=False),
@@ -310,6 +376,7 @@ def runs_show(run_id: str, as_json: bool) -> None:
 def validate(paths: tuple[str, ...], inventory: str | None) -> None:
     """Check playbooks (files or folders); every problem with file:line and field."""
     from runbook.loader import find_playbooks, validate_paths
+    from runbook.result import plural
 
     files = list(find_playbooks(list(paths)))
     targets: list[str] = []
@@ -322,7 +389,8 @@ def validate(paths: tuple[str, ...], inventory: str | None) -> None:
         click.echo(str(problem), err=True)
     bad = len({p.file for p in problems})
     click.echo(f"{len(files) - bad}/{len(files)} playbooks valid"
-               + (f", {len(problems)} problems" if problems else ""), err=bool(problems))
+               + (f", {plural(len(problems), 'problem')}" if problems else ""),
+               err=bool(problems))
     sys.exit(EXIT_USAGE if problems else 0)
 
 

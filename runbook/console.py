@@ -7,10 +7,12 @@ appear only on a terminal (rich decides); piped output stays plain text.
 
 from __future__ import annotations
 
+import functools
 import shlex
 import threading
 import time
-from typing import IO, Any
+from collections.abc import Callable
+from typing import IO, Any, TypeVar
 
 from rich.console import Console
 from rich.markup import escape
@@ -19,11 +21,11 @@ from rich.text import Text
 
 from runbook._plugin_markers import hookimpl
 from runbook.events import Event, RunInfo
-from runbook.result import RunResult
+from runbook.result import RunResult, plural
 
 _MARK = {"ok": "[green]✓[/]", "failed": "[red]✗[/]", "warn": "[yellow]![/]",
          "skipped": "[dim]-[/]", "planned": "[cyan]·[/]", "started": "[blue]↻[/]",
-         "declined": "[red]✗[/]"}
+         "declined": "[red]✗[/]", "error": "[red]?[/]"}
 
 
 class _Elapsed:
@@ -37,8 +39,39 @@ class _Elapsed:
         return f"{escape(self.label)} [dim]{time.monotonic() - self.started:.1f}s[/]"
 
 
+F = TypeVar("F", bound=Callable[..., None])
+
+CLOSED = (BrokenPipeError, ConnectionResetError, ValueError, OSError)
+"""What writing to a closed pipe or terminal raises (ValueError: a closed file)."""
+
+
+class _Console(Console):
+    """rich's Console, except that a broken pipe is an error the caller handles
+    (rich's default exits the process with status 1, halfway through a run)."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError("the console's output was closed")
+
+
 def make_console(file: IO[str] | None = None) -> Console:
-    return Console(file=file, highlight=False, soft_wrap=True)
+    return _Console(file=file, highlight=False, soft_wrap=True)
+
+
+def _unless_closed(method: F) -> F:
+    """Console output never decides a run's fate: once the terminal or pipe is gone
+    the observer switches itself off, and the run (audit log, journal) goes on."""
+
+    @functools.wraps(method)
+    def guarded(self: ConsoleObserver, *args: Any, **kwargs: Any) -> None:
+        if self.off:
+            return
+        try:
+            method(self, *args, **kwargs)
+        except CLOSED:
+            self.off = True
+            self.status = None
+
+    return guarded  # type: ignore[return-value]
 
 
 class ConsoleObserver:
@@ -50,6 +83,8 @@ class ConsoleObserver:
         self.status: Status | None = None
         self.started: dict[str, float] = {}
         self._write_lock = threading.Lock()
+        self.off = False
+        """The output went away (a closed pipe or terminal): print nothing more."""
 
     def _print(self, text: str) -> None:
         console = self.console
@@ -63,13 +98,16 @@ class ConsoleObserver:
             console.file.flush()
 
     @hookimpl
+    @_unless_closed
     def runbook_run_started(self, run: RunInfo) -> None:
         mode = "plan (dry-run: nothing will change)" if run.dry_run else "run"
         self._print(f"[bold]{escape(run.playbook)}[/] {mode} · run {run.run_id} · "
                     f"actor {escape(run.actor)}"
+                    + (f" · [yellow]sandbox {escape(run.sandbox)}[/]" if run.sandbox else "")
                     + (f" · reason: {escape(run.reason)}" if run.reason else ""))
 
     @hookimpl
+    @_unless_closed
     def runbook_check_finished(self, run: RunInfo, event: Event) -> None:
         if self.plan:
             return
@@ -81,6 +119,7 @@ class ConsoleObserver:
         self._print(line)
 
     @hookimpl
+    @_unless_closed
     def runbook_step_started(self, run: RunInfo, event: Event) -> None:
         if self.plan or event.step is None:
             return
@@ -98,13 +137,16 @@ class ConsoleObserver:
             self.status = None
 
     @hookimpl
+    @_unless_closed
     def runbook_step_finished(self, run: RunInfo, event: Event) -> None:
         if self.plan or event.step is None:
             return
         self._stop_status()
         mark = _MARK.get(event.status or "", "?")
         took = f" {event.duration_ms / 1000:.2f}s" if event.duration_ms else ""
-        line = f"  {mark} {escape(event.step)} [dim]{event.status}{took}[/]"
+        attempts = event.data.get("attempts") or 0
+        tries = f" after {attempts} attempts" if attempts > 1 else ""
+        line = f"  {mark} {escape(event.step)} [dim]{event.status}{tries}{took}[/]"
         if event.status == "skipped" and event.data.get("when"):
             line += f" [dim](when {escape(str(event.data['when']))})[/]"
         if event.message and event.status in ("failed", "declined"):
@@ -112,18 +154,21 @@ class ConsoleObserver:
         self._print(line)
 
     @hookimpl
+    @_unless_closed
     def runbook_gate_answered(self, run: RunInfo, event: Event) -> None:
         self._stop_status()
         how = event.data.get("how", "")
         self._print(f"  ? gate at {escape(str(event.step))}: {event.status} ({escape(how)})")
 
     @hookimpl
+    @_unless_closed
     def runbook_rollback_started(self, run: RunInfo, event: Event) -> None:
         self._stop_status()
         cmd = "; ".join(event.data.get("commands") or [shlex.join(event.argv or [])])
         self._print(f"  ↶ rolling back {escape(str(event.step))}: {escape(cmd)}")
 
     @hookimpl
+    @_unless_closed
     def runbook_rollback_finished(self, run: RunInfo, event: Event) -> None:
         mark = _MARK.get(event.status or "", "?")
         line = f"    {mark} rollback of {escape(str(event.step))} {event.status}"
@@ -133,7 +178,9 @@ class ConsoleObserver:
 
 
 def render_plan(console: Console, result: RunResult) -> None:
-    """The dry-run review: per step its target, exact commands, rollback, gate, decision."""
+    """The dry-run review: the params, then per step its target, exact commands,
+    rollback, gate, decision, and what else a reviewer needs (timeouts, retries...)."""
+    _print_params(console, result.params)
     checks = [c for c in result.checks if c.kind == "precondition"]
     if checks:
         console.print("[bold]Preconditions[/] (read-only, evaluated live)")
@@ -152,6 +199,12 @@ def render_plan(console: Console, result: RunResult) -> None:
                           f"{escape(' and '.join(c.expected))}")
 
 
+def _print_params(console: Console, params: dict[str, Any]) -> None:
+    if params:
+        console.print("[bold]Params[/] " + escape(", ".join(
+            f"{n}=<secret>" if v == "***" else f"{n}={v!r}" for n, v in params.items())))
+
+
 def _print_planned_step(console: Console, n: int, s: Any) -> None:
     kind = "[yellow]MUTATES[/]" if s.mutating else "read-only"
     title = f" — {escape(s.title)}" if s.title else ""
@@ -164,6 +217,8 @@ def _print_planned_step(console: Console, n: int, s: Any) -> None:
     for label, value in (("gate", s.gate), ("rollback", s.rollback)):
         if value:
             console.print(f"     {label}: {escape(value)}")
+    for line in s.review:
+        console.print(f"     {escape(line)}")
     if s.status == "skipped":
         console.print("     [dim]skipped[/]")
     elif s.status == "ok" and s.result is not None:
@@ -209,7 +264,7 @@ def render_summary(console: Console, result: RunResult) -> None:
     tally = ", ".join(f"{n} {status}" for status, n in counts.items()) or "no steps"
     console.print(
         f"[bold {colour}]{result.outcome}[/] · exit {result.exit_code} · steps: {tally} · "
-        f"{len(result.rollbacks)} rollbacks · {result.duration_ms / 1000:.2f}s")
+        f"{plural(len(result.rollbacks), 'rollback')} · {result.duration_ms / 1000:.2f}s")
     if result.error and result.exit_code != 0:
         console.print(f"  {escape(result.error)}")
     if result.audit_log:

@@ -14,12 +14,15 @@ import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runbook.errors import PlaybookError
 from runbook.journal import FINAL, Journal, RollbackRecord, StepRecord, lock_key
 from runbook.models import Playbook
 from runbook.procs import pid_alive
+
+if TYPE_CHECKING:
+    from runbook.options import RunOptions
 
 
 @dataclass
@@ -32,6 +35,8 @@ class ResumeState:
     hosts: dict[str, dict[str, StepRecord]] = field(default_factory=dict)
     rollbacks: list[RollbackRecord] = field(default_factory=list)
     rollback_only: bool = False
+    retry_failed: bool = False
+    """``resume --rollback`` of a needs-attention run: its failed rollbacks run again."""
 
     @property
     def was_rolling_back(self) -> bool:
@@ -51,7 +56,8 @@ class Durable:
 
     def open_run(self, playbook: Playbook, params: dict[str, Any], targets: list[str], *,
                  actor: str, reason: str | None, audit_log: str | None, lock: bool,
-                 takeover: bool, resumed: bool) -> dict[str, Any] | None:
+                 takeover: bool, resumed: bool,
+                 options: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """Take the run's lock (LockedError when held; with ``takeover`` the previous
         holder is returned) and record the run, or reopen a resumed one."""
         if self.journal is None:
@@ -71,7 +77,7 @@ class Durable:
             sha256=playbook.sha256, text=_source_text(playbook),
             params={n: v for n, v in params.items() if n not in secret},
             secret_params=secret, targets=targets, actor=actor, reason=reason,
-            audit_log=audit_log, lock_key=key)
+            audit_log=audit_log, lock_key=key, options=options)
         return previous
 
     def step(self, step_id: str, state: str, *, defer: bool | None = None,
@@ -117,7 +123,7 @@ def _source_text(playbook: Playbook) -> str | None:
 
 
 def load_resume(journal: Journal, run_id: str, playbook_path: str | None = None, *,
-                cli: bool = True) -> tuple[ResumeState, Path]:
+                cli: bool = True, rollback: bool = False) -> tuple[ResumeState, Path]:
     """Read an interrupted run; refuse (PlaybookError, exit 2) what cannot be resumed.
     ``cli``: the error names the command line's RUN_ID, else the call's ``run_id``."""
     file, field = ("<command line>", "RUN_ID") if cli else ("<resume>", "run_id")
@@ -127,15 +133,13 @@ def load_resume(journal: Journal, run_id: str, playbook_path: str | None = None,
         hint = f"; it matches {', '.join(candidates)}" if candidates else \
             "; `runbook runs` lists recent runs"
         raise PlaybookError(f"no run {run_id!r} in the journal{hint}", file=file, field=field)
-    if run["status"] in FINAL:
-        raise PlaybookError(f"run {run['run_id']} already finished ({run['status']}); "
-                            "nothing to resume", file=file, field=field)
+    retry = _finished(journal, run, rollback=rollback, file=file, field=field)
     if run["status"] == "running" and run["host"] == socket.gethostname() and pid_alive(
             run["pid"]) and run["pid"] != os.getpid():
         raise PlaybookError(f"run {run['run_id']} is still running (pid {run['pid']}); "
                             "interrupt it first", file=file, field=field)
     path = Path(playbook_path or run["playbook_path"])
-    state = ResumeState(run["run_id"], run)
+    state = ResumeState(run["run_id"], run, retry_failed=retry)
     for rec in journal.steps(run["run_id"]):
         if rec.host:
             state.hosts.setdefault(rec.step_id, {})[rec.host] = rec
@@ -143,6 +147,21 @@ def load_resume(journal: Journal, run_id: str, playbook_path: str | None = None,
             state.steps[rec.step_id] = rec
     state.rollbacks = journal.rollbacks(run["run_id"])
     return state, path
+
+
+def _finished(journal: Journal, run: dict[str, Any], *, rollback: bool, file: str,
+              field: str) -> bool:
+    """Refuse a finished run, except ``--rollback`` of one whose rollbacks failed
+    (True: retry them)."""
+    failed = [r for r in journal.rollbacks(run["run_id"]) if r.state == "failed"]
+    retry = rollback and run["status"] == "needs-attention" and bool(failed)
+    if run["status"] in FINAL and not retry:
+        hint = (f"; retry its failed rollbacks with: runbook resume {run['run_id']} "
+                f"--rollback, or, once done by hand, close it with: runbook runs resolve "
+                f"{run['run_id']} --reason TEXT") if failed else ""
+        raise PlaybookError(f"run {run['run_id']} already finished ({run['status']}); "
+                            f"nothing to resume{hint}", file=file, field=field)
+    return retry
 
 
 def check_unchanged(state: ResumeState, playbook: Playbook, text: str, *,
@@ -161,4 +180,39 @@ def check_unchanged(state: ResumeState, playbook: Playbook, text: str, *,
         file=playbook.origin, field="sha256")
 
 
-__all__ = ["Durable", "ResumeState", "check_unchanged", "load_resume", "lock_key"]
+def same_shape(state: ResumeState, options: RunOptions) -> None:
+    """A resume works on what the run worked on: the sandbox and targets the journal
+    kept are used when none are given, and different ones are refused (exit 2) with
+    the command that resumes the run as it was."""
+    from runbook.engine import run_shape
+
+    kept = state.run.get("options") or {}
+    if not kept:  # a run journaled before runs kept their options
+        return
+    given = run_shape(options)
+    where = ("<command line>", "--sandbox") if options.from_cli else ("<resume>", "sandbox")
+    command = f"runbook resume {state.run_id}"
+    if given["sandbox"] is None and kept.get("sandbox"):
+        if not Path(kept["sandbox"], "state.json").is_file():
+            raise PlaybookError(f"run {state.run_id} ran in the sandbox {kept['sandbox']}, "
+                                "which is gone; it cannot be resumed elsewhere",
+                                file=where[0], field=where[1])
+        options.sandbox = Path(kept["sandbox"])
+    elif given["sandbox"] != kept.get("sandbox"):
+        ran = f"in the sandbox {kept['sandbox']}" if kept.get("sandbox") else \
+            "against the real systems (no sandbox)"
+        raise PlaybookError(f"run {state.run_id} ran {ran}; resume it there, as it "
+                            f"remembers: {command}", file=where[0], field=where[1])
+    if not options.targets and kept.get("targets"):
+        from runbook.models import Target
+
+        options.targets = {n: Target.model_validate(t) for n, t in kept["targets"].items()}
+    elif given["targets"] != kept.get("targets", {}):
+        raise PlaybookError(f"run {state.run_id} ran with other targets (inventory, "
+                            f"--target) than given now; resume it with the targets it "
+                            f"remembers: {command}", file=where[0],
+                            field="--target" if options.from_cli else "targets")
+
+
+__all__ = ["Durable", "ResumeState", "check_unchanged", "load_resume", "lock_key",
+           "same_shape"]

@@ -9,8 +9,19 @@ _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 
 
+MAX_DURATION = 366 * 86400.0
+"""No wait, timeout or delay is longer than a year (a huge one overflows the clock)."""
+
+
 def parse_duration(value: object) -> float:
     """Seconds as a float; ValueError with what was expected otherwise."""
+    seconds = _parse(value)
+    if seconds > MAX_DURATION:
+        raise ValueError(f"a duration cannot be longer than a year (366d), got {value!r}")
+    return seconds
+
+
+def _parse(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected a duration such as 30s, 5m or 500ms, got {value!r}")
     if isinstance(value, (int, float)):

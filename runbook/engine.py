@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import secrets
 import sys
 import time
@@ -71,6 +72,8 @@ class Engine:
             from runbook.loader import validate
 
             validate(playbook, registry=self.registry)
+        if opts.dry_run:
+            params = _plan_params(playbook, params)
         self.params = resolve_params(playbook, params or {}, **(
             {} if opts.from_cli else {"file": "<params>", "hint": "give it in params"}))
         self.run_id = run_id or new_run_id()
@@ -124,6 +127,7 @@ class Engine:
                               background=self.background, checks=self.checks,
                               connections=conns, templates=self.templates,
                               context_for=self.context_for, forks=opts.forks)
+        self.hosts.probe_once = opts.dry_run
         self.resumer = Resume(self.resume, self.playbook, checks=self.checks, gates=self.gates,
                               rollbacks=self.rollbacks, planner=self.planner,
                               run_step=self._step)
@@ -133,28 +137,59 @@ class Engine:
     def run(self) -> RunResult:
         started = time.monotonic()
         self._open_journal()
-        self.recorder.emit("runbook_run_started")
-        if self._forced is not None:
-            holder = {k: v for k, v in self._forced.items() if k != "key"}
-            self.recorder.gate_answered(
-                "force-unlock", "approved",
-                f"took over the lock held by run {holder.get('run_id')}",
-                how="--force-unlock", holder=holder)
         outcome = "planned" if self.options.dry_run else "succeeded"
         try:
-            outcome = self._body(outcome) if self.resume is None else self._resumed(outcome)
-        except KeyboardInterrupt:
-            outcome = self._interrupted()
+            self.recorder.emit("runbook_run_started")
+            self._forced_unlock()
+            try:
+                outcome = self._body(outcome) if self.resume is None else \
+                    self._resumed(outcome)
+            except KeyboardInterrupt:
+                outcome = self._interrupted()
+        except Exception as exc:
+            outcome = self._crashed(exc)
         finally:
             self.background.stop_all()
             self.connections.close()
         self.result.outcome = outcome
         self.result.exit_code = OUTCOME_EXIT[outcome]
         self.result.duration_ms = round((time.monotonic() - started) * 1000, 3)
-        self.recorder.run_finished()
-        self.recorder.durable.finish("paused" if self._paused else outcome,
-                                     self.result.exit_code)
+        self._finish()
         return self.result
+
+    def _forced_unlock(self) -> None:
+        if self._forced is not None:
+            holder = {k: v for k, v in self._forced.items() if k != "key"}
+            self.recorder.gate_answered(
+                "force-unlock", "approved",
+                f"took over the lock held by run {holder.get('run_id')}",
+                how="--force-unlock", holder=holder)
+
+    def _finish(self) -> None:
+        """Record the end (audit log, observers) and always close the run in the journal
+        and release its lock, even when the audit log refuses the last write."""
+        try:
+            self.recorder.run_finished()
+        except Exception as exc:
+            self.result.error = (self.result.error + "; " if self.result.error else "") + \
+                self.redact.text(f"run.finished could not be recorded: {exc}")
+        finally:
+            self.recorder.durable.finish("paused" if self._paused else self.result.outcome,
+                                         self.result.exit_code)
+
+    def _crashed(self, exc: Exception) -> str:
+        """An unexpected error mid-run (a refused audit write, a full disk, a bug): roll
+        back what can be; what cannot stays listed and the run stays resumable."""
+        self.result.error = self.redact.text(
+            f"the run stopped on an unexpected error: {type(exc).__name__}: {exc}")
+        if self.options.dry_run:
+            return "failed"
+        try:
+            return self._undo("failed")
+        except Exception:
+            self._paused = True
+            self.result.manual += self.rollbacks.commands_left()
+            return "needs-attention"
 
     def _open_journal(self) -> None:
         """Take the lock and record the run before anything runs (exit 5 when locked)."""
@@ -165,13 +200,18 @@ class Engine:
         self._forced = self.recorder.durable.open_run(
             pb, self.params, names, actor=self.result.actor, reason=self.options.reason,
             audit_log=self.result.audit_log, lock=self.options.lock,
-            takeover=self.options.force_unlock, resumed=self.resume is not None)
+            takeover=self.options.force_unlock, resumed=self.resume is not None,
+            options=run_shape(self.options))
 
     def _interrupted(self) -> str:
         """Ctrl-C or SIGTERM: the command is already stopped; roll back, pause or leave."""
         self.result.error = "interrupted"
+        # A paused run is resumed from the journal; a background step that ends now can
+        # be resumed only if the playbook says it may be restarted.
+        can_pause = all(self.playbook.step(sid).on_resume == "restart"
+                        for sid in self.background.running)
         self.background.stop_all()
-        decision = self.gates.interrupted(bool(self.rollbacks))
+        decision = self.gates.interrupted(bool(self.rollbacks), can_pause=can_pause)
         if decision == "pause":
             self._paused = True
             self.result.error = (f"interrupted and paused; continue with: runbook resume "
@@ -179,7 +219,8 @@ class Engine:
             return "interrupted"
         if decision == "leave":
             self.result.manual += self.rollbacks.commands_left()
-            self.result.error = "interrupted and left as is; pending rollbacks listed below"
+            self.result.error = ("interrupted and left as is; the pending rollbacks are listed "
+                                 "above, left to do by hand")
             return "needs-attention"
         return self._undo("interrupted")
 
@@ -190,31 +231,35 @@ class Engine:
             if error:
                 self.result.error = error
                 return "failed"
-        pre_failed = None if resuming else self._preconditions()
-        if pre_failed is not None and not dry:
+        pre_outcome, pre_failed = (None, None) if resuming else self._preconditions()
+        if pre_outcome is not None and not dry:
             self.result.error = pre_failed
-            return "precondition-failed"
+            return pre_outcome
         try:
             for step in self.playbook.steps:
                 self.resumer.step(step) if resuming else self._step(step)
             self._verify()
         except Abort as abort:
             return self._aborted(abort)
-        if pre_failed is not None or self._plan_failed:
+        if pre_outcome is not None or self._plan_failed:
             self.result.error = pre_failed or self._plan_failed
-            return "precondition-failed" if pre_failed is not None else "failed"
+            return pre_outcome or "failed"
         return outcome
 
-    def _preconditions(self) -> str | None:
-        """What the first precondition that does not hold says (a run stops at it)."""
-        failed = None
+    def _preconditions(self) -> tuple[str | None, str | None]:
+        """The outcome and message of the first precondition that does not hold
+        (``precondition-failed``) or could not be checked (``could-not-check``); a run
+        stops at it."""
+        first: tuple[str | None, str | None] = (None, None)
         for i, check in enumerate(self.playbook.preconditions):
             res = self.checks.run(check, "precondition", f"precondition-{i + 1}")
-            if res.ok is False and check.on_fail == "abort" and failed is None:
-                failed = res.message or "a precondition did not hold"
+            if res.ok is False and check.on_fail == "abort" and first[0] is None:
+                first = ("could-not-check", res.message or "a precondition could not be checked") \
+                    if res.status == "error" else \
+                    ("precondition-failed", res.message or "a precondition did not hold")
                 if not self.options.dry_run:
                     break
-        return failed
+        return first
 
     def _verify(self) -> None:
         dry = self.options.dry_run
@@ -259,6 +304,11 @@ class Engine:
                 return
             planned = self.planner.plan(step)
             res.commands, res.argv = planned.commands, planned.argv
+            if self.options.dry_run:
+                from runbook.review import review_lines
+
+                res.review = review_lines(step, self.playbook, planned.hosts[0].args
+                                          if planned.hosts else None, self.redact)
             if planned.gate is not None:
                 res.gate = self.gates.gate(step.id, planned.gate, res.commands) \
                     if planned.asks else planned.gate
@@ -321,6 +371,14 @@ class Engine:
     def _resumed(self, outcome: str) -> str:
         """Continue an interrupted run from the journal; or finish (or start) its rollback."""
         assert self.resume is not None
+        if self.interactive and not self.options.yes and not self.gates.ask(
+                "resume", f"resume run {self.run_id} of {self.playbook.name} ("
+                + ("roll it back" if self.resume.rollback_only else "go on from where it "
+                   "stopped") + ")?"):
+            self._paused = True  # nothing done: it stays resumable
+            self.result.error = (f"not resumed; run {self.run_id} stays as it was "
+                                 f"(runbook resume {self.run_id} when ready)")
+            return "declined"
         if self.resumer.start():
             self.result.error = f"rolled back interrupted run {self.resume.run_id}"
             return self._undo("failed")
@@ -335,6 +393,28 @@ class Engine:
         return ActionContext(executor=executor or self.connections.executor("local"),
                              step=step_id or (step.id if step else ""), timeout=timeout,
                              runtime=self.runtime)
+
+
+def _plan_params(playbook: Playbook, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A plan needs no secret: one not given shows as ``<secret>`` where it goes."""
+    from runbook.review import SECRET_PLACEHOLDER
+
+    return {**{n: SECRET_PLACEHOLDER for n, p in playbook.params.items()
+               if p.secret and p.default is None}, **(params or {})}
+
+
+def run_shape(options: RunOptions) -> dict[str, Any]:
+    """What shapes a run besides the playbook and params, as the journal keeps it for
+    its resume: the sandbox and the targets given (inventory, ``--target``), without
+    settings that look secret."""
+    return {"sandbox": str(Path(options.sandbox).resolve()) if options.sandbox else None,
+            "targets": {name: {k: v for k, v in t.model_dump(mode="json",
+                                                              exclude_none=True).items()
+                               if not _SECRET_KEY.search(k)}
+                        for name, t in options.targets.items()}}
+
+
+_SECRET_KEY = re.compile(r"pass|secret|token", re.I)
 
 
 def _local_env(options: RunOptions) -> dict[str, str]:

@@ -33,6 +33,8 @@ class RunInfo:
     dry_run: bool
     started_at: str = field(default_factory=utcnow)
     audit_path: str | None = None
+    sandbox: str | None = None
+    """The simulated estate's folder the run works on (None: the real systems)."""
 
 
 @dataclass

@@ -67,12 +67,13 @@ class Gates:
             return self.ask(step_id, question)
         return False
 
-    def interrupted(self, anything_to_undo: bool) -> str:
-        """Ctrl-C: ``rollback``, ``pause`` or ``leave``; a person decides on a terminal."""
+    def interrupted(self, anything_to_undo: bool, *, can_pause: bool = True) -> str:
+        """Ctrl-C: ``rollback``, ``pause`` or ``leave``; a person decides on a terminal.
+        ``can_pause`` False (a resume could not work) leaves pause out of the offer."""
         decision, how = "rollback", "no terminal: rolling back"
         if self.interactive and anything_to_undo:
             discard_typeahead()
-            decision, how = ask_interrupt(), "terminal"
+            decision, how = ask_interrupt(pause=can_pause), "terminal"
         self.recorder.gate_answered(
             "interrupt", decision, "interrupted: roll back, pause (resume later) or leave as is?",
             how=how, decision=decision)
@@ -88,11 +89,20 @@ def discard_typeahead() -> None:
             termios.tcflush(sys.stdin.fileno(), termios.TCIFLUSH)
 
 
+YES, NO = ("y", "yes"), ("", "n", "no")
+
+
 def terminal_prompt(step_id: str, message: str) -> bool:
+    """Ask on the terminal; Enter is the default shown (no); anything but yes or no
+    asks again rather than choosing for the operator."""
     discard_typeahead()
     sys.stderr.write(f"\n? [{step_id}] {message}\n  Proceed? [y/N] ")
-    sys.stderr.flush()
-    line = sys.stdin.readline()
-    if not line:
-        raise EOFError
-    return line.strip().lower() in ("y", "yes")
+    while True:
+        sys.stderr.flush()
+        line = sys.stdin.readline()
+        if not line:
+            raise EOFError
+        answer = line.strip().lower()
+        if answer in YES or answer in NO:
+            return answer in YES
+        sys.stderr.write(f"  {line.strip()!r} is neither yes nor no. Proceed? [y/N] ")

@@ -117,7 +117,7 @@ def runbook_rollback_finished(run: RunInfo, event: Event) -> None:
 def runbook_run_finished(run: RunInfo, event: Event) -> None:
     """A run ended. ``event.status`` is the outcome (``succeeded``, ``failed``,
     ``rolled-back``, ``needs-attention``, ``declined``, ``precondition-failed``,
-    ``planned``) and ``event.rc`` the exit code."""
+    ``could-not-check``, ``planned``) and ``event.rc`` the exit code."""
 
 
 @hookspec

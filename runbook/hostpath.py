@@ -23,7 +23,7 @@ from runbook.checks import Checks, retrying
 from runbook.errors import CheckFailed, CommandError, RunbookError, StepError
 from runbook.events import Event
 from runbook.planner import HostPlan, PlannedStep
-from runbook.recorder import Recorder, UntilNotMet
+from runbook.recorder import Recorder, UntilNotMet, capped
 from runbook.result import StepResult
 from runbook.rollbacks import RollbackStack
 
@@ -54,6 +54,8 @@ class HostResult:
     resumed: bool = False
     checked: bool = False
     exc: BaseException | None = None
+    waits: str | None = None
+    """In a plan, a polling step probed once whose ``until`` does not hold yet."""
 
     @property
     def result(self) -> Any:
@@ -87,6 +89,8 @@ class HostPath:
         self.templates = templates
         self.context_for = context_for
         self.forks = forks
+        self.probe_once = False
+        """A plan: a polling step (``until``) is probed once, never waited through."""
 
     def _executor(self, planned: PlannedStep, host: str) -> Executor | None:
         return None if planned.action.in_engine else self.connections.executor(host)
@@ -145,12 +149,14 @@ class HostPath:
             if step.until is not None:
                 ok = self.templates.evaluate(step.until, {**self.recorder.ctx, "result": value},
                                              step=step.id, field="until")
-                if not ok:
+                if not ok and self.probe_once:
+                    hr.waits = f"would wait until {step.until} (it does not hold yet)"
+                elif not ok:
                     raise UntilNotMet(f"until {step.until!r} did not hold after "
                                       f"{hr.attempts} attempt(s)", step=step.id, result=value)
             return value
 
-        if step.retry is None:
+        if step.retry is None or self.probe_once:
             return attempt()
         return retrying(step.retry, (CommandError, StepError), attempt)
 
@@ -190,12 +196,14 @@ class HostPath:
         if hr.status == "failed":
             self._single_failed(planned, res, hr)
         res.status = "started" if step.background else "ok"
+        if hr.waits:
+            res.review.append(hr.waits)
         rec.store(step, res, res.result if step.background else hr.value)
         rec.durable.step(step.id, "checking" if step.checks else (
             "started" if step.background else "done"), rc=res.rc, result=res.result,
             attempts=res.attempts, duration_ms=res.duration_ms)
+        res.rollback = self._push(planned, hr) or res.rollback  # before anything can fail
         rec.step_finished(res)
-        res.rollback = self._push(planned, hr) or res.rollback
         if step.restores:
             self.rollbacks.discharge(step.restores)
         self.post_checks(planned, res, [planned.target])
@@ -285,7 +293,7 @@ class HostPath:
         rec = self.recorder
         self.run_on_host(planned, planned.host(hr.host), hr)
         rec.durable.step(planned.id, "done" if hr.status == "ok" else "failed", host=hr.host,
-                         rc=hr.rc, error=hr.error, result=rec.redact(hr.result),
+                         rc=hr.rc, error=hr.error, result=rec.redact(capped(hr.result)),
                          duration_ms=hr.duration_ms)
         rec.emit("runbook_step_finished", Event(
             "step.finished", step=planned.id, action=planned.action.name, target=hr.host,
@@ -335,7 +343,7 @@ class HostPath:
         values = {h: (r.result if r.status == "ok" else None) for h, r in results.items()}
         rec.context(planned.id, status=res.status, result=values, rc=None, stdout=None,
                     hosts={h: o | {"result": values[h]} for h, o in res.hosts.items()})
-        res.result = rec.redact(values)
+        res.result = rec.redact(capped(values))
         if planned.step.register_as:
             rec.ctx[planned.step.register_as] = values
         return too_many

@@ -49,14 +49,28 @@ def refuse_interrupts() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def ask_interrupt() -> str:
-    """On a terminal: ``rollback``, ``pause`` (resume later) or ``leave``."""
-    sys.stderr.write("\nInterrupted. [r]oll back now, [p]ause and resume later with "
-                     "`runbook resume`, or [l]eave as is? [r/p/l] ")
-    sys.stderr.flush()
-    try:
-        line = sys.stdin.readline()
-    except (KeyboardInterrupt, OSError):
-        line = ""
-    answer = line.strip().lower()[:1]
-    return {"p": "pause", "l": "leave"}.get(answer, "rollback")
+ANSWERS = {"": "rollback", "r": "rollback", "roll back": "rollback", "rollback": "rollback",
+           "p": "pause", "pause": "pause", "l": "leave", "leave": "leave"}
+
+
+def ask_interrupt(pause: bool = True) -> str:
+    """On a terminal: ``rollback`` (the default, on Enter), ``pause`` (resume later;
+    offered only when ``pause``) or ``leave``. Anything else asks again; a closed
+    terminal or a second Ctrl-C rolls back."""
+    offer = ("[r]oll back now, [p]ause and resume later with `runbook resume`, or [l]eave "
+             "as is? [r/p/l] (Enter: roll back) ") if pause else (
+             "[r]oll back now or [l]eave as is (this run cannot be paused: it could not be "
+             "resumed)? [r/l] (Enter: roll back) ")
+    sys.stderr.write("\nInterrupted. " + offer)
+    while True:
+        sys.stderr.flush()
+        try:
+            line = sys.stdin.readline()
+        except (KeyboardInterrupt, OSError):
+            return "rollback"
+        if not line:
+            return "rollback"
+        decision = ANSWERS.get(line.strip().lower())
+        if decision is not None and (pause or decision != "pause"):
+            return decision
+        sys.stderr.write(f"  {line.strip()!r} is not an answer. " + offer)

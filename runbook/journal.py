@@ -21,9 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runbook.errors import LockedError
+from runbook.errors import LockedError, RunbookError
 from runbook.events import utcnow
 from runbook.procs import pid_alive
+
+
+class JournalError(RunbookError):
+    """The journal file exists but is not a database runbook can use."""
+
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -44,7 +49,8 @@ CREATE TABLE IF NOT EXISTS runs (
     finished TEXT,
     status TEXT NOT NULL,
     exit_code INTEGER,
-    lock_key TEXT
+    lock_key TEXT,
+    options TEXT
 );
 CREATE TABLE IF NOT EXISTS steps (
     run_id TEXT NOT NULL,
@@ -85,7 +91,7 @@ CREATE TABLE IF NOT EXISTS locks (
 """
 
 FINAL = {"succeeded", "failed", "rolled-back", "declined", "precondition-failed",
-         "needs-attention", "interrupted"}
+         "could-not-check", "needs-attention", "interrupted", "resolved"}
 """Run statuses that cannot be resumed."""
 
 
@@ -150,9 +156,18 @@ class Journal:
         self._lock = threading.RLock()
         self._queue: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
         with self._lock, _init_lock(path):
-            db = self._db()
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(SCHEMA)
+            try:
+                db = self._db()
+                db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(SCHEMA)
+                columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+                if "options" not in columns:  # written before runs kept their options
+                    db.execute("ALTER TABLE runs ADD COLUMN options TEXT")
+            except sqlite3.DatabaseError as exc:
+                self._local.db = None
+                raise JournalError(
+                    f"{path}: the journal cannot be read ({exc}); nothing ran. Move it aside "
+                    "(its runs can no longer be resumed) and run again") from exc
 
     def _db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
@@ -200,16 +215,18 @@ class Journal:
     def start_run(self, *, run_id: str, playbook: str, playbook_path: str, sha256: str,
                   text: str | None, params: dict[str, Any], secret_params: list[str],
                   targets: list[str], actor: str, reason: str | None,
-                  audit_log: str | None, lock_key: str | None) -> None:
+                  audit_log: str | None, lock_key: str | None,
+                  options: dict[str, Any] | None = None) -> None:
+        """``options``: what shaped the run (sandbox, targets), for its resume."""
         with self._tx() as db:
             db.execute(
                 "INSERT INTO runs (run_id, playbook, playbook_path, playbook_sha256, "
                 "playbook_text, params, secret_params, targets, actor, reason, host, pid, "
-                "audit_log, started, status, lock_key) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "audit_log, started, status, lock_key, options) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (run_id, playbook, playbook_path, sha256, text, _dumps(params),
                  _dumps(secret_params), _dumps(targets), actor, reason, socket.gethostname(),
-                 os.getpid(), audit_log, utcnow(), "running", lock_key))
+                 os.getpid(), audit_log, utcnow(), "running", lock_key, _dumps(options or {})))
 
     def reopen_run(self, run_id: str) -> None:
         """A resumed run now belongs to this process."""
@@ -245,6 +262,7 @@ class Journal:
         out = dict(row)
         for key in ("params", "secret_params", "targets"):
             out[key] = _loads(out[key])
+        out["options"] = _loads(out.get("options")) or {}
         return out
 
     def runs(self, *, playbook: str | None = None, status: str | None = None,

@@ -9,6 +9,7 @@ from typing import Any
 from runbook.durations import parse_duration
 from runbook.errors import PlaybookError, Problem, ValidationErrors
 from runbook.models import Param, Playbook
+from runbook.redact import MIN_SECRET, secret_values
 
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
@@ -109,9 +110,18 @@ def resolve_params(playbook: Playbook, given: Mapping[str, Any], *,
             message = f"expected a {param.type} (the value is secret, so not shown)" \
                 if param.secret else str(exc)
             problems.append(Problem(file, None, f"params.{name}", message))
+            continue
+        if param.secret and name in given and _too_short(out[name]):
+            problems.append(Problem(file, None, f"params.{name}", (
+                f"a secret shorter than {MIN_SECRET} characters is refused: it could not be "
+                "hidden in command output without showing where it is (and how long)")))
     if problems:
         raise ValidationErrors(problems)
     return out
+
+
+def _too_short(value: Any) -> bool:
+    return any(len(s) < MIN_SECRET for s in secret_values(value))
 
 
 def parse_assignments(pairs: list[str]) -> dict[str, str]:

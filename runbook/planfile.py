@@ -9,12 +9,21 @@ since, or params that differ; during the run each mutating step the plan
 showed with known commands must run exactly those commands. A step that
 waited on an earlier result is typed as such (``waits_on``), never guessed
 from its text.
+
+A plan cannot be forged by whoever can write the file: besides its sha256 it
+carries an HMAC keyed with a secret kept in ``$RUNBOOK_HOME/plan.key`` (0600),
+so a plan runs only where it was made. What a step may do is decided from the
+playbook itself, not from the plan's own ``mutating`` flags, and a mutating
+step the reviewed plan did not run (skipped by its ``when``) is refused.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import os
+import secrets
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +35,7 @@ from runbook.params import coerce
 if TYPE_CHECKING:
     from runbook.options import RunOptions
     from runbook.planner import PlannedStep
+    from runbook.plugins import Registry
 
 FORMAT = 2
 
@@ -33,6 +43,33 @@ FORMAT = 2
 def _digest(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"),
                                      default=str).encode()).hexdigest()
+
+
+NOT_IN_PLAN = "(not run in the reviewed plan: its when was false)"
+"""The commands a plan expects of a mutating step it skipped: none can match."""
+
+
+def _key() -> bytes:
+    """This runbook home's plan-signing key, made on first use (readable by its owner)."""
+    from runbook.paths import runbook_home
+
+    path = runbook_home() / "plan.key"
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_bytes()
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_bytes(32))
+        return path.read_bytes()
+
+
+def _signature(body: dict[str, Any]) -> str:
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hmac.new(_key(), text, hashlib.sha256).hexdigest()
 
 
 def write_plan_file(path: str | Path, playbook: Playbook, params: dict[str, Any],
@@ -47,29 +84,38 @@ def write_plan_file(path: str | Path, playbook: Playbook, params: dict[str, Any]
         "run_id": run_id,
         "steps": {p.id: p.record() for p in planned},
     }
-    doc = {**body, "sha256": _digest(body)}
+    doc = {**body, "sha256": _digest(body), "signature": _signature(body)}
     Path(path).write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
 
 
 def read_plan_file(path: str | Path) -> dict[str, Any]:
     """The plan's contents, once its own hash says nobody edited it."""
     file = str(path)
+    from runbook.yamlsrc import read_text
+
     try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        doc = json.loads(read_text(path, "plan file")[1])
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise PlaybookError(f"cannot read plan file: {exc}", file=file) from exc
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise PlaybookError(f"not a runbook plan file (format {FORMAT}); make a new plan",
                             file=file)
     claimed = doc.pop("sha256", None)
+    signature = doc.pop("signature", None)
     if claimed != _digest(doc):
         raise PlaybookError("plan file was modified after it was written (sha256 mismatch)",
                             file=file, field="sha256")
+    if not isinstance(signature, str) or not hmac.compare_digest(signature, _signature(doc)):
+        raise PlaybookError("plan file was not signed by this runbook home (edited, or made "
+                            "elsewhere); make a new plan here", file=file, field="signature")
+    if not isinstance(doc.get("steps"), dict) or not isinstance(doc.get("params"), dict):
+        raise PlaybookError("plan file lacks its steps or params; make a new plan",
+                            file=file, field="steps")
     return doc
 
 
 def apply_plan_file(path: str | Path, playbook: Playbook, given: dict[str, Any],
-                    options: RunOptions) -> dict[str, Any]:
+                    options: RunOptions, registry: Registry | None = None) -> dict[str, Any]:
     """Check a plan against the playbook and params; set the commands each mutating
     step must run; return the params to run with."""
     file = str(path)
@@ -79,10 +125,27 @@ def apply_plan_file(path: str | Path, playbook: Playbook, given: dict[str, Any],
                             f"(sha256 {doc['playbook_sha256'][:12]} -> {playbook.sha256[:12]});"
                             " make a new plan", file=file, field="playbook_sha256")
     params = _merge_params(doc, playbook, given, file, cli=options.from_cli)
-    options.expected_commands = {
-        sid: list(s["commands"]) for sid, s in doc["steps"].items()
-        if s["mutating"] and not s["execute"] and s["waits_on"] is None}
+    options.expected_commands = _expected(doc, playbook, registry)
     return params
+
+
+def _expected(doc: dict[str, Any], playbook: Playbook,
+              registry: Registry | None) -> dict[str, list[str]]:
+    """Each mutating step's reviewed commands, mutating as the playbook's own actions
+    say; a mutating step the plan did not run may not run now."""
+    from runbook.plugins import default_registry
+
+    registry = registry or default_registry()
+    expected: dict[str, list[str]] = {}
+    for step in playbook.steps:
+        if not registry.action(step.action).mutating:
+            continue
+        planned = doc["steps"].get(step.id)
+        if planned is None:
+            expected[step.id] = [NOT_IN_PLAN]
+        elif planned.get("waits_on") is None:
+            expected[step.id] = list(planned.get("commands") or [])
+    return expected
 
 
 def _merge_params(doc: dict[str, Any], playbook: Playbook, given: dict[str, Any], file: str,

@@ -108,7 +108,7 @@ def describe_commands(action: Action[Any], args: BaseModel, executor: Executor |
     """The commands as a person reads them (redacted), or the action's own description."""
     if action.in_engine or executor is None:
         return [redact.text(action.describe(args))]
-    return [redact.text(executor.describe(redact(list(argv))))
+    return [redact.text(executor.describe(redact.argv(argv)))
             for argv in action.commands(args)]
 
 
@@ -140,7 +140,7 @@ class Planner:
             if self.dry_run and waits:
                 return None, f"{step.when} (decided at run time: waits on {', '.join(waits)})"
             raise
-        seen = observe(self.templates, [step.when], self.ctx)
+        seen = self.redact(observe(self.templates, [step.when], self.ctx))
         return decision, f"{step.when} -> {str(decision).lower()}" + (
             f" (observed {', '.join(f'{k} = {v!r}' for k, v in seen.items())})" if seen else "")
 
@@ -167,7 +167,7 @@ class Planner:
         execute = not (self.dry_run and (action.mutating or action.in_engine or action.waits
                                          or self.offline))
         argv = () if executor is None or self.dry_run else tuple(
-            tuple(self.redact(executor.wire_argv(a))) for a in action.commands(args))
+            tuple(self.redact.argv(executor.wire_argv(a))) for a in action.commands(args))
         host = HostPlan(target, args, tuple(describe_commands(action, args, executor,
                                                               self.redact)), argv)
         gate = step.confirm or (action.summary if action.always_gated else None)
@@ -198,7 +198,7 @@ class Planner:
         args = self.args(action, step.with_, step.id, "with", scope=scope)
         assert not isinstance(args, WaitsOn)
         executor = self.connections.executor(name)
-        argv = tuple(tuple(self.redact(executor.wire_argv(a))) for a in action.commands(args))
+        argv = tuple(tuple(self.redact.argv(executor.wire_argv(a))) for a in action.commands(args))
         return HostPlan(name, args, tuple(describe_commands(action, args, executor,
                                                             self.redact)), argv)
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from runbook.actions import NoOp
 from runbook.durable import Durable
-from runbook.errors import CommandError, StepError
+from runbook.errors import AuditError, CommandError, StepError
 from runbook.events import Event, ObserverDispatch, RunInfo
 from runbook.models import Playbook, Step
 from runbook.redact import Redactor
@@ -46,12 +46,15 @@ class Recorder:
         self.observers = observers
         self._dispatch = ObserverDispatch(observers)
         self._hook = plugin_hook
+        self.audit: object | None = None
+        """The audit log's observer (switched off if its disk refuses a write)."""
 
     @classmethod
     def for_run(cls, playbook: Playbook, options: RunOptions, *, result: RunResult,
                 ctx: dict[str, Any], redact: Redactor, plugin_hook: Any) -> Recorder:
         """The recorder of a run: its audit log (first observer) and journal, as asked."""
         observers = list(options.observers)
+        audit: object | None = None
         audit_path: Path | None = None
         if options.audit:
             from runbook.audit import AuditLog, AuditPlugin, default_audit_path
@@ -59,19 +62,24 @@ class Recorder:
             audit_path = Path(options.audit_log or default_audit_path())
             result.audit_log = str(audit_path)
             observers.insert(0, AuditPlugin(AuditLog(audit_path), redact.text))
+            audit = observers[0]
         info = RunInfo(
             run_id=result.run_id, playbook=playbook.name, playbook_sha256=playbook.sha256,
             playbook_path=playbook.origin, actor=result.actor, reason=options.reason,
             params=result.params, dry_run=options.dry_run,
-            audit_path=str(audit_path) if audit_path else None)
+            audit_path=str(audit_path) if audit_path else None,
+            sandbox=str(Path(options.sandbox).resolve()) if options.sandbox else None)
         result.started_at = info.started_at
         journal = None
         if options.journal and not options.dry_run:
             from runbook.journal import Journal, default_journal_path
 
             journal = Journal(Path(options.journal_path or default_journal_path()))
-        return cls(info=info, result=result, ctx=ctx, durable=Durable(journal, result.run_id),
-                   redact=redact, observers=observers, plugin_hook=plugin_hook)
+        recorder = cls(info=info, result=result, ctx=ctx,
+                       durable=Durable(journal, result.run_id), redact=redact,
+                       observers=observers, plugin_hook=plugin_hook)
+        recorder.audit = audit
+        return recorder
 
     # --- observers -----------------------------------------------------------------
 
@@ -83,22 +91,43 @@ class Recorder:
         third of a millisecond per event, twice per step)."""
         kwargs: dict[str, Any] = {"run": self.info}
         if event is not None:
-            event.argv = self.redact(event.argv) if event.argv else event.argv
+            event.argv = self.redact.argv(event.argv) if event.argv else event.argv
             event.message = self.redact.text(event.message) if event.message else event.message
             event.data = self.redact(event.data)
             kwargs["event"] = event
         for method, names in self._dispatch.get(hook):
-            method(**{n: kwargs[n] for n in names})
+            try:
+                method(**{n: kwargs[n] for n in names})
+            except (OSError, AuditError) as exc:
+                if self.audit is None or getattr(method, "__self__", None) is not self.audit:
+                    raise
+                self._audit_lost(exc)
         getattr(self._hook, hook)(**kwargs)
+
+    def _audit_lost(self, exc: OSError | AuditError) -> None:
+        """The audit log's disk refused a write (full, say). Nothing more may run
+        unaudited: raise, so the step about to start does not; the rollback that
+        follows runs without the audit log and is recorded in the journal."""
+        self.observers.remove(self.audit)
+        self.audit = None
+        self._dispatch = ObserverDispatch(self.observers)
+        raise AuditError(f"the audit log could not be written ({exc}); "
+                         "stopped before running anything more, rolling back (recorded in "
+                         "the journal)") from exc
 
     def sync(self) -> None:
         """Make everything recorded so far durable (journal commit, audit fsync)."""
         if self.durable.journal is not None:
             self.durable.journal.flush()
-        for observer in self.observers:
+        for observer in list(self.observers):
             sync = getattr(observer, "sync", None)
             if callable(sync):
-                sync()
+                try:
+                    sync()
+                except (OSError, AuditError) as exc:
+                    if observer is not self.audit:
+                        raise
+                    self._audit_lost(exc)
 
     def gate_answered(self, step: str, status: str, message: str, **data: Any) -> None:
         self.emit("runbook_gate_answered", Event(
@@ -138,10 +167,10 @@ class Recorder:
     def store(self, step: Step, res: StepResult, value: Any) -> None:
         """A step's value: into its result (redacted), the context and its register."""
         if isinstance(value, NoOp):
-            res.result = self.redact({"noop": value.reason, "result": value.result})
+            res.result = self.redact(capped({"noop": value.reason, "result": value.result}))
             value = value.result
         else:
-            res.result = self.redact(value)
+            res.result = self.redact(capped(value))
         if isinstance(value, dict) and "rc" in value:
             res.rc = value.get("rc")
         self.context(step.id, status=res.status, result=value, rc=res.rc,
@@ -155,14 +184,35 @@ class Recorder:
         if isinstance(exc, CommandError):
             res.rc = exc.rc
         if isinstance(exc, UntilNotMet):
-            res.result = self.redact(exc.result)
+            res.result = self.redact(capped(exc.result))
 
     # --- findings ------------------------------------------------------------------
 
     def add_finding(self, *, severity: str, title: str, evidence: Any = None,
                     next_step: str | None = None, step: str | None = None) -> None:
         self.result.findings.append(Finding(severity, self.redact.text(title),
-                                            self.redact(evidence), next_step, step))
+                                            self.redact(evidence),
+                                            self.redact.text(next_step) if next_step else None,
+                                            step))
+
+
+STORED_TEXT = 64_000
+"""Characters of one text value (a command's stdout, say) that the result, the journal
+and ``--json`` keep: the first and last halves, with what was left out stated.
+Templates of later steps still see the whole value."""
+
+
+def capped(value: Any, limit: int = STORED_TEXT) -> Any:
+    """value with every long string cut to its head and tail."""
+    if isinstance(value, str) and len(value) > limit:
+        half = limit // 2
+        return (f"{value[:half]}\n[... {len(value) - 2 * half} characters not stored: "
+                f"stored output is capped at {limit} characters ...]\n{value[-half:]}")
+    if isinstance(value, dict):
+        return {k: capped(v, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        return [capped(v, limit) for v in value]
+    return value
 
 
 def _first(argv: list[list[str]]) -> list[str] | None:

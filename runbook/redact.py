@@ -1,47 +1,89 @@
-"""Secrets never leave the process: every string shown or stored goes through here."""
+"""Secrets never leave the process: every string shown or stored goes through here.
+
+A secret is hidden where it was put, never by blind substring replacement of
+short values (``-p token=t`` once turned ``precondition`` into ``precondi***ion``,
+and the pattern of ``***`` gave the secret away):
+
+- an argv element that contains a secret came from it: the whole element is
+  masked (``argv``), never a part of it;
+- a string that *is* a secret (a result field, an element of a list-typed
+  secret) is masked whole;
+- free text (command output, error messages) is masked where a secret appears
+  in it, for secrets of at least ``MIN_SECRET`` characters: shorter ones are
+  refused as param values (``runbook.params``), so none reaches free text.
+"""
 
 from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 MASK = "***"
 
+MIN_SECRET = 6
+"""Shorter secrets are refused as param values: masked inside free text, their
+length and position would show through, and they are guessable anyway."""
+
+
+def secret_values(value: object) -> list[str]:
+    """The strings a secret param's value consists of (each element of a list or map)."""
+    if value is None or isinstance(value, bool):
+        return []
+    if isinstance(value, Mapping):
+        return [s for v in value.values() for s in secret_values(v)]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [s for v in value for s in secret_values(v)]
+    text = str(value)
+    return [text] if text else []
+
 
 class Redactor:
-    """Replaces every known secret value with ``***`` in strings and nested data."""
+    """Masks known secret values in argv, strings and nested data."""
 
     def __init__(self, secrets: Iterable[object] = ()) -> None:
+        self._whole: set[str] = set()
         self._values: list[str] = []
         self._pattern: re.Pattern[str] | None = None
         self.add(*secrets)
 
     def add(self, *secrets: object) -> None:
         for value in secrets:
-            if value is None or isinstance(value, bool):
-                continue
-            text = str(value)
-            # Also the forms a secret takes once quoted for display (shlex.join).
-            for form in (text, shlex.quote(text), text.replace("'", "'\"'\"'")):
-                if form and form not in self._values:
-                    self._values.append(form)
+            for text in secret_values(value):
+                self._whole.add(text)
+                # Also the forms a secret takes once quoted for display (shlex.join).
+                for form in (text, shlex.quote(text), text.replace("'", "'\"'\"'")):
+                    if len(form) >= MIN_SECRET and form not in self._values:
+                        self._values.append(form)
         # Longest first, so a secret containing another is masked whole.
         ordered = sorted(self._values, key=len, reverse=True)
         self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
 
     def __bool__(self) -> bool:
-        return self._pattern is not None
+        return bool(self._whole)
 
     def text(self, value: str) -> str:
-        if self._pattern is None:
+        """Free text: a secret itself is masked whole; inside text, long-enough ones."""
+        if not self._whole:
             return value
-        return self._pattern.sub(MASK, value)
+        if value in self._whole:
+            return MASK
+        return value if self._pattern is None else self._pattern.sub(MASK, value)
+
+    def argv(self, argv: Iterable[Any]) -> list[Any]:
+        """An argv: an element that carries a secret is masked whole (``--token=***``
+        would still say where the secret went and how it was written)."""
+        if not self._whole:
+            return list(argv)
+        return [MASK if isinstance(a, str) and self._carries(a) else a for a in argv]
+
+    def _carries(self, element: str) -> bool:
+        return any(secret in element for secret in self._whole)
 
     def __call__(self, value: Any) -> Any:
         """Redact strings inside any JSON-like value."""
-        if self._pattern is None:
+        if not self._whole:
             return value
         if isinstance(value, str):
             return self.text(value)

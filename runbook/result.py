@@ -16,6 +16,7 @@ EXIT_NEEDS_ATTENTION = 3
 EXIT_DECLINED = 4
 EXIT_LOCKED = 5
 EXIT_PRECONDITION = 6
+EXIT_COULD_NOT_CHECK = 7
 
 OUTCOME_EXIT = {
     "succeeded": EXIT_OK,
@@ -26,7 +27,16 @@ OUTCOME_EXIT = {
     "declined": EXIT_DECLINED,
     "interrupted": EXIT_DECLINED,
     "precondition-failed": EXIT_PRECONDITION,
+    "could-not-check": EXIT_COULD_NOT_CHECK,
 }
+"""Exit codes: 0 ok, 1 failed (rolled back), 2 usage, 3 needs attention, 4 declined or
+interrupted, 5 locked, 6 a precondition does not hold, 7 a precondition could not be
+checked (its probe failed or its expression raised); nothing changed for 6 and 7."""
+
+
+def plural(count: int, word: str) -> str:
+    """``1 rollback``, ``2 rollbacks``."""
+    return f"{count} {word}" + ("" if count == 1 else "s")
 
 
 @dataclass
@@ -39,7 +49,7 @@ class CheckResult:
     expected: list[str]
     observed: Any = None
     message: str | None = None
-    status: str = "ok"  # ok, failed, warn, skipped
+    status: str = "ok"  # ok, failed, warn, skipped, error (could not check)
     attempts: int = 1
     step: str | None = None
 
@@ -74,6 +84,9 @@ class StepResult:
     title: str | None = None
     hosts: dict[str, dict[str, Any]] = field(default_factory=dict)
     """A fan-out step's outcome on each host: status, rc, result, error, duration_ms."""
+    review: list[str] = field(default_factory=list)
+    """What a reviewer of the plan needs besides the commands: timeout, retry, until,
+    restores, checks, env/cwd/stdin ("label: value" lines)."""
 
 
 @dataclass

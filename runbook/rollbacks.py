@@ -152,8 +152,9 @@ class RollbackStack:
 
     def rebuild(self, state: ResumeState, playbook: Playbook) -> None:
         """A resumed run's stack, from the journal (secrets rendered again, never stored)."""
+        again = ("pending", "running", "failed") if state.retry_failed else ("pending", "running")
         for rb in state.rollbacks:
-            if rb.state not in ("pending", "running"):
+            if rb.state not in again:
                 continue
             args = rb.args
             spec = _spec(playbook, rb.step_id)

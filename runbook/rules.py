@@ -25,6 +25,7 @@ from runbook.errors import Problem
 from runbook.executors.kinds import reference_settings
 from runbook.executors.validation import target_problems
 from runbook.models import NAME_RE
+from runbook.names import undefined_names
 from runbook.params import coerce
 from runbook.plugins import Registry
 from runbook.shape import pydantic_problems
@@ -462,7 +463,7 @@ ArgumentRule = Callable[[Rules, FieldPath, str, type[Action[Any]], dict[str, Any
 
 PLAYBOOK_RULES: tuple[PlaybookRule, ...] = (
     name_format, param_names_and_defaults, declared_targets, defaults_target,
-    at_least_one_step, every_step, preconditions_and_verify,
+    at_least_one_step, every_step, preconditions_and_verify, undefined_names,
 )
 TARGET_RULES: tuple[TargetRule, ...] = (
     target_name_is_string, target_references, target_connection,

@@ -44,10 +44,11 @@ class Templates:
     def env(self) -> jinja2.Environment:
         if self._env is None:
             from jinja2 import StrictUndefined
-            from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-            env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
-                                                keep_trailing_newline=True)
+            from runbook.budget import BudgetedEnvironment
+
+            env = BudgetedEnvironment(undefined=StrictUndefined, autoescape=False,
+                                      keep_trailing_newline=True)
             env.filters["duration"] = parse_duration
             env.filters.update(self._filters)
             self._env = env
@@ -83,6 +84,9 @@ class Templates:
         """Evaluate an expression (``when``, ``that``, ``until``) to a Python value."""
         import jinja2
 
+        from runbook import budget
+
+        budget.reset()
         try:
             value = self._expr(source)(**context)
             if isinstance(value, jinja2.Undefined):
@@ -100,6 +104,9 @@ class Templates:
             match = _SINGLE_EXPR.match(value)
             if match:
                 return self.evaluate(match.group("expr"), context, step=step, field=field)
+            from runbook import budget
+
+            budget.reset()
             try:
                 return self._tmpl(value).render(**context)
             except Exception as exc:

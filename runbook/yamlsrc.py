@@ -95,19 +95,21 @@ class _Builder:
 
 
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[Any, Any]:
+        """A mapping; ``<<`` merges as YAML 1.1 defines it: the mapping's own keys win
+        over merged ones wherever they are written, earlier merges over later ones."""
         out: dict[Any, Any] = {}
+        merged_keys: set[Any] = set()
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
-                merged = self.build(value_node, path)
-                for item in merged if isinstance(merged, list) else [merged]:
-                    if isinstance(item, dict):
-                        for k, v in item.items():
-                            out.setdefault(k, v)
+                self._merge(value_node, path, out, merged_keys)
                 continue
             key = self.build(key_node, path)
             if not isinstance(key, Hashable):
                 raise PlaybookError("a mapping key must be a plain value", file=self.file,
                                     line=key_node.start_mark.line + 1)
+            if key in merged_keys:  # overrides what a merge brought
+                merged_keys.discard(key)
+                del out[key]
             if key in out:
                 raise PlaybookError(f"duplicate key {key!r}", file=self.file,
                                     line=key_node.start_mark.line + 1,
@@ -116,6 +118,21 @@ class _Builder:
             self.lines[sub] = key_node.start_mark.line + 1
             out[key] = self.build(value_node, sub)
         return out
+
+    def _merge(self, value_node: yaml.Node, path: Path, out: dict[Any, Any],
+               merged_keys: set[Any]) -> None:
+        merged = self.build(value_node, path)
+        items = merged if isinstance(merged, list) else [merged]
+        if not items or not all(isinstance(item, dict) for item in items):
+            raise PlaybookError("a merge (<<) takes a mapping or a list of mappings (an "
+                                "alias such as *defaults)", file=self.file,
+                                line=value_node.start_mark.line + 1, field=_dotted(path))
+        for item in items:
+            for k, v in item.items():
+                if k not in out:
+                    out[k] = v
+                    merged_keys.add(k)
+
 
 def _dotted(path: Path) -> str:
     out = ""
@@ -130,13 +147,16 @@ def dotted(path: Path) -> str:
 
 
 def read_text(path: str | os.PathLike[str], what: str = "file") -> tuple[bytes, str]:
-    """A file's bytes and UTF-8 text; PlaybookError (with the line of a bad byte) otherwise."""
+    """A file's bytes and UTF-8 text; PlaybookError (with the line of a bad byte) otherwise.
+    Reads at most MAX_BYTES (``/dev/zero`` or a huge file is refused, not read)."""
     file = os.fspath(path)
     try:
         with open(file, "rb") as fh:
-            raw = fh.read()
+            raw = fh.read(MAX_BYTES + 1)
     except OSError as exc:
         raise PlaybookError(f"cannot read {what}: {exc.strerror or exc}", file=file) from exc
+    if len(raw) > MAX_BYTES:
+        raise PlaybookError(f"{what} too large (over {MAX_BYTES // 1000} kB)", file=file)
     try:
         return raw, raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -589,8 +589,9 @@ def test_json_prints_a_parseable_run_result(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("where", ["with", "with-whole-value", "when"])
-def test_an_undefined_name_fails_the_step_without_a_traceback(
+def test_an_undefined_name_is_refused_before_anything_runs(
         tmp_path: Path, runbook_home: Path, where: str) -> None:
+    """Names are known at load time (issue 13): a typo no longer fails mid-run."""
     log = tmp_path / "log"
     typo = append("typo", log, "typo")
     if where == "with":
@@ -603,11 +604,10 @@ def test_an_undefined_name_fails_the_step_without_a_traceback(
                         append("two", log, "do-2"))
     proc = run_cli("run", pb)
     no_traceback(proc)
-    assert proc.returncode == 1, output(proc)
-    assert lines(log) == ["do-1", "undo-1"]
-    assert "step 'typo' failed" in proc.stdout
-    assert "no_such_name" in proc.stdout
-    assert last_run(runbook_home)[-1]["status"] == "rolled-back"
+    assert proc.returncode == 2, output(proc)
+    assert not log.exists()
+    assert re.search(rf"{re.escape(str(pb))}:\d+: steps\[1\]\.(with|when).*undefined name "
+                     r"'no_such_name'", proc.stderr), proc.stderr
 
 
 # --- interrupts ---------------------------------------------------------------------------------

@@ -569,7 +569,8 @@ def test_on_fail_abort_stops_without_rolling_back(tmp_path: Path) -> None:
 # --- 14. template errors ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("value", ["x-{{ no_such_name }}", "{{ no_such_name }}"],
+@pytest.mark.parametrize("value", ["x-{{ steps.one.result.no_such_name }}",
+                                   "{{ steps.one.result.no_such_name }}"],
                          ids=["inside-text", "whole-value"])
 def test_an_undefined_name_fails_its_step_and_rolls_back(tmp_path: Path, value: str) -> None:
     log = tmp_path / "log"
@@ -595,11 +596,12 @@ def test_an_undefined_name_in_an_expression_fails_the_step_not_the_engine(
     log = tmp_path / "log"
     typo = append("typo", log, "typo")
     if where == "when":
-        typo["when"] = "no_such_name"
+        typo["when"] = "steps.one.result.no_such_name"
     elif where == "until":
-        typo.update(until="no_such_name", retry={"attempts": 2, "delay": "10ms"})
+        typo.update(until="steps.one.result.no_such_name",
+                    retry={"attempts": 2, "delay": "10ms"})
     else:
-        typo["checks"] = [probe("true", that="no_such_name")]
+        typo["checks"] = [probe("true", that="steps.one.result.no_such_name")]
     text = playbook(append("one", log, "do-1", undo="undo-1"), typo, append("two", log, "do-2"))
     res = run_pb(text)
     assert res.step("typo").status == "failed"

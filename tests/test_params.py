@@ -138,7 +138,7 @@ def test_defaults_are_applied_and_typed() -> None:
 
 
 def test_given_strings_are_coerced() -> None:
-    params = resolve_params(PLAYBOOK, {"api_token": "x", "ticket": "INC-1", "replicas": "3",
+    params = resolve_params(PLAYBOOK, {"api_token": "x-token", "ticket": "INC-1", "replicas": "3",
                                        "quiet_for": "2m", "force": "yes",
                                        "hosts": "db1,db2"})
     assert params["replicas"] == 3
@@ -149,7 +149,7 @@ def test_given_strings_are_coerced() -> None:
 
 def test_unknown_and_missing_params_are_reported_together() -> None:
     with pytest.raises(ValidationErrors) as info:
-        resolve_params(PLAYBOOK, {"namespce": "x", "api_token": "x"})
+        resolve_params(PLAYBOOK, {"namespce": "x", "api_token": "x-token"})
     problems = {p.field: p.message for p in info.value.problems}
     assert set(problems) == {"params.namespce", "params.ticket"}
     assert "unknown param" in problems["params.namespce"]

@@ -110,12 +110,13 @@ def test_the_library_saves_and_runs_a_plan(tmp_path: Path) -> None:
     planned = runbook.plan(pb, {"suffix": "lib"}, output=out, interactive=False)
     assert planned.outcome == "planned" and lines(log) == []
     with pytest.raises(PlaybookError) as caught:
-        runbook.run(pb, {"suffix": "other", "token": "t0"}, plan_file=out, interactive=False)
+        runbook.run(pb, {"suffix": "other", "token": "t0-token"}, plan_file=out,
+                    interactive=False)
     assert caught.value.problem.field == "params.suffix"
-    runbook.plan(pb, {"suffix": "lib", "token": "s"}, output=out, interactive=False)
+    runbook.plan(pb, {"suffix": "lib", "token": "s-token"}, output=out, interactive=False)
     with pytest.raises(PlaybookError, match=r"give them again: params token$"):
         runbook.run(pb, {"suffix": "lib"}, plan_file=out, interactive=False)
-    result = runbook.run(pb, {"suffix": "lib", "token": "s"}, plan_file=out,
+    result = runbook.run(pb, {"suffix": "lib", "token": "s-token"}, plan_file=out,
                          interactive=False)
     assert result.outcome == "succeeded", result.error
     assert lines(log) == ["alpha-lib", "rc=0"]

@@ -226,7 +226,8 @@ steps:
 
 
 def test_undefined_name_fails_the_step_cleanly(tmp_path: Path) -> None:
-    """A typo in ``when`` fails that step with a TemplateError; the run still rolls back."""
+    """A name missing at run time fails that step with a TemplateError; the run still
+    rolls back. (An unknown top-level name is refused when the playbook loads.)"""
     marker = tmp_path / "marker"
     playbook = runbook.loads(f"""\
 runbook: 1
@@ -239,7 +240,7 @@ steps:
   - id: typo
     action: host.shell
     with: {{command: [echo, hi]}}
-    when: "flga"
+    when: "steps.make.result.flga"
 """)
     result = runbook.run(playbook, yes=True)
     assert result.outcome == "rolled-back"
