@@ -232,6 +232,9 @@ class HostPath:
                 earlier: Mapping[str, StepRecord], happened: Happened) -> None:
         """Every host of a group, batch by batch; each host's outcome, events and
         rollback are its own. Hosts done before a crash keep their results."""
+        if not planned.hosts:
+            self._no_hosts(planned, res)
+            return
         started = time.monotonic()
         self.recorder.durable.step(planned.id, "running", seq=seq)
         results: dict[str, HostResult] = {}
@@ -244,10 +247,14 @@ class HostPath:
                     results[host] = HostResult(host, status="failed", error=error)
                     self.recorder.durable.step(planned.id, "failed", host=host, error=error,
                                                defer=True)
+            ran = False
             for batch in planned.batches if not _too_many(planned, results) else ():
                 hosts = [planned.host(h) for h in batch if h in todo and h not in results]
                 if not hosts:
                     continue
+                if ran and planned.step.pause:
+                    time.sleep(planned.step.pause)
+                ran = True
                 prepared = list(pool.map(lambda h: self.prepare(planned, h, seq), hosts))
                 self.recorder.sync()  # one journal commit and one audit fsync per batch
                 for hr in pool.map(self._member, [planned] * len(hosts), prepared):
@@ -255,6 +262,13 @@ class HostPath:
                 if _too_many(planned, results):
                     break
         self._group_finished(planned, res, results, started)
+
+    def _no_hosts(self, planned: PlannedStep, res: StepResult) -> None:
+        """``hosts`` rendered to an empty list: nothing runs, the step is skipped."""
+        res.status = "skipped"
+        res.when = f"hosts: {planned.step.hosts} is empty: no hosts, skipped"
+        self.recorder.context(planned.id, status="skipped")
+        self.recorder.step_finished(res)
 
     def _resumed(self, planned: PlannedStep, earlier: Mapping[str, StepRecord],
                  results: dict[str, HostResult], happened: Happened) -> list[str]:

@@ -151,6 +151,11 @@ class Step(Model):
     """For a background step that died with the runner: start it again on resume?"""
     serial: int | str | None = None
     max_fail: int | str | None = None
+    hosts: str | list[str] | None = None
+    """Fan out over these host names (a template rendering to a list, known at run time);
+    each inherits the step's target settings."""
+    pause: Duration | None = None
+    """Sleep between batches of a fan-out (not after the last)."""
 
 
 class Defaults(Model):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from runbook.errors import ArgumentsInvalid, StepError, TemplateError
+from runbook.executors.kinds import kind_of
 from runbook.models import Step
 from runbook.templating import Templates, referenced_names
 
@@ -149,7 +150,9 @@ class Planner:
         cannot be, or if it differs from the reviewed plan)."""
         action = self.registry.action(step.action)
         target = self.connections.target_name(step.target)
-        if self.connections.is_group(target):
+        if step.hosts is not None:
+            planned = self._runtime(step, action, target)
+        elif self.connections.is_group(target):
             planned = self._group(step, action, target)
         else:
             planned = self._single(step, action, target)
@@ -175,13 +178,53 @@ class Planner:
                            asks=gate is not None and (not action.always_gated or self.dry_run),
                            execute=execute)
 
-    def _group(self, step: Step, action: Action[Any], target: str) -> PlannedStep:
+    def _runtime(self, step: Step, action: Action[Any], target: str) -> PlannedStep:
+        """A fan-out over ``hosts`` named at run time; in a plan, a WaitsOn while an
+        earlier planned step decides them."""
+        raw = step.hosts
+        try:
+            names = self.templates.render(raw, self.ctx, step=step.id, field="hosts")
+        except TemplateError:
+            waits = self.waits_on(raw)
+            if self.dry_run and waits:
+                expr = str(raw).strip().removeprefix("{{").removesuffix("}}").strip()
+                return PlannedStep(step, action, target, True, execute=False,
+                                   waits_on=WaitsOn(f"hosts: from {expr}", tuple(waits)))
+            raise
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise StepError(f"hosts must render to a list of host names, got {names!r}",
+                            step=step.id)
+        if not names:
+            return PlannedStep(step, action, target, True)
+        return self._group(step, action, target, self.runtime_members(target, names))
+
+    def runtime_members(self, target: str, names: list[str]) -> list[str]:
+        """Host names known at run time as targets: each not already declared inherits
+        ``target``'s settings, as a bare name in a group does."""
+        from runbook.models import Target
+
+        base = self.connections.targets[target]
+        kind = kind_of(self.registry, base.connection)
+        for name in names:
+            if name in self.connections.targets:
+                continue
+            inherited = base.model_dump(exclude={"hosts"}, exclude_none=True, by_alias=True)
+            if kind is None or kind.reaches_hosts:
+                inherited["host"] = name
+            made = Target.model_validate(inherited)
+            self.connections.targets[name] = made
+            self.ctx["targets"].setdefault(name, {"name": name, "connection": made.connection,
+                                                  "vars": made.vars, "hosts": None})
+        return list(dict.fromkeys(names))
+
+    def _group(self, step: Step, action: Action[Any], target: str,
+               names: list[str] | None = None) -> PlannedStep:
         from runbook.fanout import batches, failure_budget
 
         if step.background or action.in_engine:
             raise StepError(f"{step.action} cannot fan out over group {target!r}",
                             step=step.id)
-        names = self.members(target)
+        names = self.members(target) if names is None else names
         try:
             plan = batches(names, step.serial)
             budget = failure_budget(step.max_fail, len(names))

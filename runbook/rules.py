@@ -372,6 +372,19 @@ def fan_out_amounts(rules: Rules, scope: StepScope) -> None:
                 rules.add((*scope.path, key), str(exc).replace("max_fail", key))
 
 
+def runtime_hosts(rules: Rules, scope: StepScope) -> None:
+    """``hosts`` on a step needs a declared target whose settings the hosts inherit."""
+    hosts = scope.step.get("hosts")
+    if hosts is None:
+        return
+    target = scope.step.get("target")
+    if target is None:
+        target = (rules.data.get("defaults") or {}).get("target")
+    if not isinstance(target, str) or target not in rules.targets:
+        rules.add((*scope.path, "hosts"), "hosts needs a declared target whose settings "
+                                          "the hosts inherit (set target on the step)")
+
+
 def step_register(rules: Rules, scope: StepScope) -> None:
     """register names an identifier no param, reserved name or earlier step uses."""
     reg = scope.step.get("register")
@@ -471,7 +484,7 @@ TARGET_RULES: tuple[TargetRule, ...] = (
 STEP_RULES: tuple[StepRule, ...] = (
     step_id, step_action, step_target, step_expressions, step_background,
     background_reference, rollback_auto, rollback_explicit, step_restores, fan_out_amounts,
-    step_register, step_checks,
+    runtime_hosts, step_register, step_checks,
 )
 CHECK_RULES: tuple[CheckRule, ...] = (check_probe, check_target, check_expressions)
 ARGUMENT_RULES: tuple[ArgumentRule, ...] = (
