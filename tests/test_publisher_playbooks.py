@@ -157,3 +157,28 @@ def test_a_refused_downgrade_leaves_the_exact_command(tmp_path: Path,
     assert ("yum -y downgrade httpd-2.4.6-97.el7.centos mod_ssl-1:2.4.6-97.el7.centos "
             "openssl-libs-1:1.0.2k-19.el7 perfsonar-toolkit-4.4.5-1.el7") in proc.stdout
     assert host(box)["packages"] == host(box, "psds-itb1")["packages"]
+
+
+def test_consistency_with_reboot_brings_every_service_back_on_new_code(
+        tmp_path: Path, runbook_home: Path) -> None:
+    box = sandbox(tmp_path, "package-drift")
+    before = host(box)
+    proc = runbook("run", CONSISTENCY, "--sandbox", box, "--yes", "--json", "-p", "reboot=true")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    after = host(box)
+    assert after["packages"] == host(box, "psds-itb1")["packages"]
+    assert after["booted"] > before["booted"]
+    assert not set(after["procs"]) & set(before["procs"])   # every process restarted
+    httpd = next(pid for pid, p in after["procs"].items() if p["name"] == "httpd")
+    assert "(deleted)" not in host_path(box, "psds0", f"/proc/{httpd}/maps").read_text()
+    assert not host_path(box, "psds0", "/proc/2001/maps").exists()
+    assert after["stompclt"]["pid"] in after["procs"] and after["stompclt"]["reliable"]
+    status = runbook("sim", "exec", box, "--host", "psds0", "--", "stompclt", "--conf", CONF,
+                     "--status")
+    assert (status.returncode, status.stdout.strip()) == \
+        (0, f"stompclt (pid {after['stompclt']['pid']}) running"), status.stderr
+    check = runbook("run", CONSISTENCY, "--sandbox", box, "--yes", "--json")
+    assert check.returncode == 0, check.stdout + check.stderr
+    steps = {s["id"]: s for s in json.loads(check.stdout)["steps"]}
+    assert steps["still-old"]["result"]["processes"] == []
+    assert steps["restart"]["status"] == "skipped" and steps["reboot"]["status"] == "skipped"

@@ -109,7 +109,9 @@ PART = Part(
     tools={"rpm": "runbook_stomp.sim.tool_rpm", "yum": "runbook_stomp.sim.tool_yum",
            "systemctl": "runbook_stomp.sim.tool_systemctl",
            "simplevisor": "runbook_stomp.sim.tool_simplevisor",
-           "ps": "runbook_stomp.sim.tool_ps", "find": "runbook_stomp.sim.tool_find"},
+           "ps": "runbook_stomp.sim.tool_ps", "find": "runbook_stomp.sim.tool_find",
+           "stompclt": "runbook_stomp.sim.tool_stompclt",
+           "reboot": "runbook_stomp.sim.tool_reboot", "uptime": "runbook_stomp.sim.tool_uptime"},
     knobs={"tick_seconds": 0.2,           # one tick of every publisher host
            "produce_per_tick": 1,         # messages the datastore enqueues per tick
            "send_per_tick": 4,            # messages a healthy stompclt sends per tick

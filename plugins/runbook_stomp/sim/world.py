@@ -23,7 +23,8 @@ def build(state: State, scenario: Scenario, start: float) -> None:
     for name, spec in scenario.settings.get("publisher", {}).items():
         h = {"packages": dict(spec["packages"]), "procs": {}, "next_pid": 2911000,
              "stompclt": {"pid": None}, "queue": [round(start, 3)] * int(spec.get("backlog", 0)),
-             "refused_topic": spec.get("refused_topic"), "stale": list(spec.get("stale", []))}
+             "refused_topic": spec.get("refused_topic"), "stale": list(spec.get("stale", [])),
+             "booted": start - 40 * 86400}
         h["procs"][str(spec.get("httpd_pid", 2001))] = {"name": "httpd", "rss_kb": 9000}
         estate.start_stompclt(h, {"reliable": spec.get("reliable", False),
                                   "window": spec.get("window"),
