@@ -239,3 +239,36 @@ def run_cli_pty(*args: object, answer: str, prompt: str = "Proceed? [y/N]",
     if not answered:
         raise AssertionError(f"the prompt {prompt!r} never appeared; terminal showed:\n{text}")
     return rc, text
+
+
+def run_with_tools(tmp_path: Path, tools: Path, *steps: dict[str, Any],
+                   target: str = "psds0") -> Any:
+    """``steps`` as a playbook on one local target whose PATH starts with ``tools`` (the
+    stand-ins a test wrote), run through the library with the run's own audit log."""
+    import runbook
+
+    doc = {"runbook": 1, "name": "t", "title": "with tools",
+           "targets": {target: {"connection": "local",
+                                "env": {"PATH": f"{tools}:{os.environ['PATH']}"}}},
+           "defaults": {"target": target}, "steps": list(steps)}
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return runbook.run(path, yes=True, audit_log=str(tmp_path / "audit.jsonl"))
+
+
+def step_result(res: Any, step: str) -> Any:
+    """The result of step ``step`` in a library RunResult."""
+    return next(s for s in res.steps if s.id == step).result
+
+
+def run_json(playbook: Path, box: Path) -> tuple[int, dict[str, Any]]:
+    """``runbook run PLAYBOOK --sandbox BOX --yes --json``: exit status and document."""
+    proc = run_cli("run", playbook, "--sandbox", box, "--yes", "--json")
+    assert proc.stdout, proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def json_step(result: dict[str, Any], step_id: str) -> dict[str, Any]:
+    """Step ``step_id`` of a ``--json`` run document."""
+    found: dict[str, Any] = next(s for s in result["steps"] if s["id"] == step_id)
+    return found

@@ -9,12 +9,10 @@ reads the world and the audit trail.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-from helpers import audit_events, run_cli, write_playbook
+from helpers import audit_events, json_step, run_json, write_playbook
 
 from runbook import sim
 
@@ -50,15 +48,7 @@ def log_starts(directory: Path) -> list[int]:
     return [int(p["start"]) for p in state["kafka"]["topics"][TOPIC]["partitions"]]
 
 
-def run_json(playbook: Path, box: Path) -> tuple[int, dict[str, Any]]:
-    proc = run_cli("run", playbook, "--sandbox", box, "--yes", "--json")
-    assert proc.stdout, proc.stderr
-    return proc.returncode, json.loads(proc.stdout)
-
-
-def step(result: dict[str, Any], step_id: str) -> dict[str, Any]:
-    found: dict[str, Any] = next(s for s in result["steps"] if s["id"] == step_id)
-    return found
+step = json_step
 
 
 def test_preview_changes_nothing_and_reset_moves_the_committed_offsets(

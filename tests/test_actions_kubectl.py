@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-from helpers import audit_events, run_cli, write_playbook
+from helpers import audit_events, json_step, run_json, write_playbook
 
 from runbook import sim
 
@@ -30,15 +29,7 @@ def box(tmp_path: Path) -> Path:
     return directory
 
 
-def run_json(playbook: Path, box: Path) -> tuple[int, dict[str, Any]]:
-    proc = run_cli("run", playbook, "--sandbox", box, "--yes", "--json")
-    assert proc.stdout, proc.stderr
-    return proc.returncode, json.loads(proc.stdout)
-
-
-def step(result: dict[str, Any], step_id: str) -> dict[str, Any]:
-    found: dict[str, Any] = next(s for s in result["steps"] if s["id"] == step_id)
-    return found
+step = json_step
 
 
 def test_rollout_status_waits_until_the_new_pods_are_ready(tmp_path: Path, box: Path) -> None:

@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from helpers import run_with_tools, step_result
 
-import runbook
 from runbook.result import RunResult
 
 SYSTEMCTL = r'''
@@ -82,23 +81,12 @@ def tools(tmp_path: Path) -> Path:
     return folder
 
 
-def run(tmp_path: Path, tools: Path, *steps: dict[str, Any]) -> RunResult:
-    doc = {"runbook": 1, "name": "t", "title": "host actions",
-           "targets": {"db1": {"connection": "local",
-                               "env": {"PATH": f"{tools}:{os.environ['PATH']}"}}},
-           "defaults": {"target": "db1"}, "steps": list(steps)}
-    path = tmp_path / "t.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return runbook.run(path, yes=True)
-
 
 def units(tools: Path) -> dict[str, str]:
     found: dict[str, str] = json.loads((tools / "units.json").read_text())
     return found
 
 
-def result(res: RunResult, step: str) -> Any:
-    return next(s for s in res.steps if s.id == step).result
 
 
 FAIL = {"id": "boom", "action": "host.shell", "with": {"command": ["false"]}}
@@ -230,3 +218,11 @@ def test_log_scan_needs_exactly_one_source(tmp_path: Path, tools: Path) -> None:
     with pytest.raises(RunbookError, match="give exactly one of path, unit, pod, deployment"):
         run(tmp_path, tools, {"id": "scan", "action": "host.log_scan",
                               "with": {"path": "/x", "unit": "cassandra"}})
+
+
+def run(tmp_path: Path, tools: Path, *steps: dict[str, Any]) -> RunResult:
+    res: RunResult = run_with_tools(tmp_path, tools, *steps, target="db1")
+    return res
+
+
+result = step_result

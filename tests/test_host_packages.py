@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from helpers import run_with_tools, step_result
 from runbook_host.versions import deb_compare, rpm_compare
 
-import runbook
 from runbook.result import RunResult
 
 RPM = r'''
@@ -86,18 +85,7 @@ def tools(tmp_path: Path) -> Path:
     return folder
 
 
-def run(tmp_path: Path, tools: Path, *steps: dict[str, Any]) -> RunResult:
-    doc = {"runbook": 1, "name": "t", "title": "packages",
-           "targets": {"psds0": {"connection": "local",
-                                 "env": {"PATH": f"{tools}:{os.environ['PATH']}"}}},
-           "defaults": {"target": "psds0"}, "steps": list(steps)}
-    path = tmp_path / "t.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return runbook.run(path, yes=True, audit_log=str(tmp_path / "audit.jsonl"))
 
-
-def result(res: RunResult, step: str) -> Any:
-    return next(s for s in res.steps if s.id == step).result
 
 
 def rpmdb(tools: Path) -> dict[str, str]:
@@ -206,3 +194,11 @@ def test_needs_restart_finds_a_process_mapping_a_deleted_file(tmp_path: Path,
     got = result(res, "old")
     assert got["processes"] == [{"pid": proc.pid, "name": "httpd", "files": [str(lib)]}]
     assert got["names"] == ["httpd"]
+
+
+def run(tmp_path: Path, tools: Path, *steps: dict[str, Any]) -> RunResult:
+    res: RunResult = run_with_tools(tmp_path, tools, *steps)
+    return res
+
+
+result = step_result

@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from helpers import run_with_tools, step_result
 
-import runbook
 from runbook.result import RunResult
 
 SIMPLEVISOR = r'''
@@ -85,18 +84,7 @@ def tools(tmp_path: Path) -> Path:
     return folder
 
 
-def run(tmp_path: Path, tools: Path, *steps: dict[str, Any]) -> RunResult:
-    doc = {"runbook": 1, "name": "t", "title": "stomp actions",
-           "targets": {"psds0": {"connection": "local",
-                                 "env": {"PATH": f"{tools}:{os.environ['PATH']}"}}},
-           "defaults": {"target": "psds0"}, "steps": list(steps)}
-    path = tmp_path / "t.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return runbook.run(path, yes=True, audit_log=str(tmp_path / "audit.jsonl"))
 
-
-def result(res: RunResult, step: str) -> Any:
-    return next(s for s in res.steps if s.id == step).result
 
 
 def test_stomp_config_reads_the_flat_style_and_masks_the_auth(tmp_path: Path,
@@ -224,3 +212,11 @@ def test_queue_progress_of_a_missing_queue_fails(tmp_path: Path, tools: Path) ->
                                          "samples": 2}})
     assert res.exit_code != 0
     assert "cannot list the queue" in str(res.steps[0].error)
+
+
+def run(tmp_path: Path, tools: Path, *steps: dict[str, Any]) -> RunResult:
+    res: RunResult = run_with_tools(tmp_path, tools, *steps)
+    return res
+
+
+result = step_result
