@@ -356,7 +356,7 @@ def runs_show(run_id: str, as_json: bool) -> None:
 @handle_errors
 def runs_resolve(run_id: str, reason: str, as_json: bool) -> None:
     """Close a run that needs attention once its remaining commands were done by hand."""
-    from runbook.engine import _actor
+    from runbook.options import default_actor as _actor
     from runbook.resolve import resolve_run
 
     done = resolve_run(run_id, reason, actor=_actor())

@@ -184,7 +184,7 @@ def same_shape(state: ResumeState, options: RunOptions) -> None:
     """A resume works on what the run worked on: the sandbox and targets the journal
     kept are used when none are given, and different ones are refused (exit 2) with
     the command that resumes the run as it was."""
-    from runbook.engine import run_shape
+    from runbook.options import run_shape
 
     kept = state.run.get("options") or {}
     if not kept:  # a run journaled before runs kept their options

@@ -14,16 +14,12 @@ its post-conditions. Then verify. A failure unwinds the rollback stack
 
 from __future__ import annotations
 
-import getpass
-import os
-import re
 import secrets
 import sys
 import time
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runbook.actions import ActionContext
@@ -35,7 +31,7 @@ from runbook.errors import GateDeclined, RunbookError
 from runbook.gates import Gates, Prompt
 from runbook.hostpath import HostPath
 from runbook.models import Playbook, Step
-from runbook.options import RunOptions
+from runbook.options import RunOptions, default_actor, local_env, run_shape, transport_for
 from runbook.params import resolve_params
 from runbook.planner import PlannedStep, Planner
 from runbook.plugins import Registry, default_registry
@@ -48,7 +44,6 @@ from runbook.runtime import RunRuntime
 from runbook.templating import Templates
 
 if TYPE_CHECKING:
-    from runbook.connections import Transport
     from runbook.executors.base import Executor
 
 __all__ = ["Engine", "Prompt", "RunOptions", "new_run_id"]
@@ -81,9 +76,9 @@ class Engine:
         self.redact = Redactor([v for n, v in self.params.items()
                                 if playbook.params[n].secret])
         self.connections = Connections(
-            playbook, self.registry, overrides=opts.targets, local_env=_local_env(opts),
+            playbook, self.registry, overrides=opts.targets, local_env=local_env(opts),
             render=lambda settings, where: self.templates.render(settings, self.ctx, field=where),
-            prefetch=opts.prefetch, transport=_transport(opts))
+            prefetch=opts.prefetch, transport=transport_for(opts))
         self.targets = self.connections.targets
         self.ctx: dict[str, Any] = {
             **self.params, "params": dict(self.params), "steps": {}, "checks": {},
@@ -92,7 +87,7 @@ class Engine:
         self.interactive = sys.stdin.isatty() if opts.interactive is None else opts.interactive
         self.result = RunResult(
             run_id=self.run_id, playbook=playbook.name, outcome="running", exit_code=-1,
-            dry_run=opts.dry_run, actor=opts.actor or _actor(), reason=opts.reason,
+            dry_run=opts.dry_run, actor=opts.actor or default_actor(), reason=opts.reason,
             params={n: (MASK if playbook.params[n].secret else v)
                     for n, v in self.params.items()}, started_at="")
         self.recorder = Recorder.for_run(playbook, opts, result=self.result, ctx=self.ctx,
@@ -401,43 +396,3 @@ def _plan_params(playbook: Playbook, params: Mapping[str, Any] | None) -> dict[s
 
     return {**{n: SECRET_PLACEHOLDER for n, p in playbook.params.items()
                if p.secret and p.default is None}, **(params or {})}
-
-
-def run_shape(options: RunOptions) -> dict[str, Any]:
-    """What shapes a run besides the playbook and params, as the journal keeps it for
-    its resume: the sandbox and the targets given (inventory, ``--target``), without
-    settings that look secret."""
-    return {"sandbox": str(Path(options.sandbox).resolve()) if options.sandbox else None,
-            "targets": {name: {k: v for k, v in t.model_dump(mode="json",
-                                                              exclude_none=True).items()
-                               if not _SECRET_KEY.search(k)}
-                        for name, t in options.targets.items()}}
-
-
-_SECRET_KEY = re.compile(r"pass|secret|token", re.I)
-
-
-def _local_env(options: RunOptions) -> dict[str, str]:
-    """The local executor's environment: the caller's, plus a sandbox's stand-ins."""
-    if options.sandbox is None:
-        return dict(options.env)
-    from runbook import sim
-
-    return {**options.env, **sim.sandbox_env(Path(options.sandbox))}
-
-
-def _transport(options: RunOptions) -> Transport | None:
-    """In a sandbox, SSH targets on its simulated hosts run there, without an sshd."""
-    if options.sandbox is None:
-        return None
-    from runbook.sim.transport import for_sandbox
-
-    return for_sandbox(Path(options.sandbox))
-
-
-def _actor() -> str:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = str(os.getuid())
-    return os.environ.get("RUNBOOK_ACTOR", user)
