@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from runbook.sim.parts import Fault, Host, Part, Scenario
+from runbook_stomp.sim import estate
 
 CONF = """# RSV stompclt: publish the datastore's metrics to the central broker
 <incoming-queue>
@@ -49,11 +50,15 @@ FLUSH = ("Nov 12 04:10:41 psds0 stompclt[2911029]: [ERROR] failed to flush outgo
          "(13469824136 bytes)!\n")
 REFUSED = (f"Nov 12 05:02:13 psds0 stompclt[2911031]: unexpected ERROR frame received: User "
            f"CN=psds0.example.org, is not authorized to write to: {TOPIC}\n")
-MAPS_OK = ("7f0000000000-7f0000021000 r-xp 00000000 fd:00 4000                    "
-           "/usr/sbin/httpd\n")
-MAPS_STALE = ("7f0000000000-7f0000021000 r-xp 00000000 fd:00 4000                    "
-              "/usr/sbin/httpd (deleted)\n7f0200000000-7f0200021000 r-xp 00000000 fd:00 4002"
-              "                    /usr/lib64/libssl.so.1.0.2k (deleted)\n")
+BOOTED = 1_760_000_000.0          # when both hosts booted (/proc/stat btime)
+HTTPD_STARTED = BOOTED + 600.0    # httpd (pid 2001) started ten minutes later
+INSTALLED = {f: BOOTED - 30 * 86400 for f in estate.HTTPD_FILES.values()}
+LIBSSL = estate.HTTPD_FILES["openssl-libs"]
+DRIFT_STALE = [estate.HTTPD_FILES["httpd"]]
+"""package-drift: httpd's binary was replaced by a rename (``(deleted)``) and libssl
+rewritten in place three days after httpd started (a newer mtime)."""
+DRIFT_TIMES = {**INSTALLED, estate.HTTPD_FILES["httpd"]: BOOTED + 3 * 86400,
+               LIBSSL: BOOTED + 3 * 86400}
 
 PROD = {"httpd": "2.4.6-97.el7.centos", "mod_ssl": "1:2.4.6-97.el7.centos",
         "openssl-libs": "1:1.0.2k-19.el7", "stompclt": "1.6-1.el7",
@@ -63,20 +68,25 @@ ITB = {"httpd": "2.4.6-99.el7.centos.1", "mod_ssl": "1:2.4.6-99.el7.centos.1",
        "perfsonar-toolkit": "4.4.6-1.el7"}
 
 
-def _files(conf: str, syslog: str = "", maps: str = MAPS_OK) -> dict[str, str]:
+def _files(conf: str, syslog: str = "", stale: tuple[str, ...] = ()) -> dict[str, str]:
     return {"/etc/rsv/stompclt/default.conf": conf, "/etc/simplevisor/rsv.conf": SIMPLEVISOR,
             "/etc/simplevisor/stompclt.conf": CHILD, "/var/log/messages": syslog,
-            "/proc/2001/maps": maps}
+            "/proc/2001/maps": estate.maps_text(list(stale)),
+            "/proc/2001/stat": estate.stat_text("2001", "httpd", HTTPD_STARTED, BOOTED),
+            "/proc/stat": estate.boot_text(BOOTED)}
 
 
-def _hosts(prod_conf: str, syslog: str = "", maps: str = MAPS_OK) -> tuple[Host, ...]:
-    return (Host("psds0", "127.0.1.41", files=_files(prod_conf, syslog, maps)),
+def _hosts(prod_conf: str, syslog: str = "", stale: tuple[str, ...] = ()) -> tuple[Host, ...]:
+    return (Host("psds0", "127.0.1.41", files=_files(prod_conf, syslog, stale)),
             Host("psds-itb1", "127.0.1.42", files=_files(FIXED)))
 
 
+BOOT = {"booted": BOOTED, "httpd_started": HTTPD_STARTED, "file_times": INSTALLED}
+
+
 def _settings(prod: dict[str, object]) -> dict[str, object]:
-    itb = {"packages": ITB, "reliable": True, "window": 100}
-    return {"publisher": {"psds0": {"packages": ITB, **prod}, "psds-itb1": itb}}
+    itb = {"packages": ITB, "reliable": True, "window": 100, **BOOT}
+    return {"publisher": {"psds0": {"packages": ITB, **BOOT, **prod}, "psds-itb1": itb}}
 
 
 SCENARIOS = (
@@ -90,12 +100,11 @@ SCENARIOS = (
              settings=_settings({"backlog": 50, "refused_topic": TOPIC}),
              hosts=_hosts(CONF, REFUSED)),
     Scenario("package-drift", "psds0 is older than psds-itb1 on several packages and httpd "
-             "still runs replaced files.", ("publisher",), knobs={"warmup_seconds": 1.0},
-             settings={"publisher": {
-                 "psds0": {"packages": PROD, "reliable": True, "window": 100,
-                           "stale": ["/usr/sbin/httpd", "/usr/lib64/libssl.so.1.0.2k"]},
-                 "psds-itb1": {"packages": ITB, "reliable": True, "window": 100}}},
-             hosts=_hosts(FIXED, "", MAPS_STALE)),
+             "still runs replaced files (its binary deleted, libssl rewritten in place).",
+             ("publisher",), knobs={"warmup_seconds": 1.0},
+             settings=_settings({"packages": PROD, "reliable": True, "window": 100,
+                                 "stale": DRIFT_STALE, "file_times": DRIFT_TIMES}),
+             hosts=_hosts(FIXED, "", tuple(DRIFT_STALE))),
     Scenario("publisher-healthy", "Both hosts up to date and publishing: reliable, window "
              "and heart-beat set, the queue drains.", ("publisher",),
              knobs={"warmup_seconds": 1.0},
@@ -111,7 +120,8 @@ PART = Part(
            "simplevisor": "runbook_stomp.sim.tool_simplevisor",
            "ps": "runbook_stomp.sim.tool_ps", "find": "runbook_stomp.sim.tool_find",
            "stompclt": "runbook_stomp.sim.tool_stompclt",
-           "reboot": "runbook_stomp.sim.tool_reboot", "uptime": "runbook_stomp.sim.tool_uptime"},
+           "reboot": "runbook_stomp.sim.tool_reboot", "uptime": "runbook_stomp.sim.tool_uptime",
+           "stat": "runbook_stomp.sim.tool_stat"},
     knobs={"tick_seconds": 0.2,           # one tick of every publisher host
            "produce_per_tick": 1,         # messages the datastore enqueues per tick
            "send_per_tick": 4,            # messages a healthy stompclt sends per tick

@@ -1,13 +1,17 @@
 """Stand-in for ``yum -y install|downgrade NAME-[EPOCH:]VERSION-RELEASE...``.
 
-Replacing a file httpd maps leaves httpd on the old code (``(deleted)`` in its
-``/proc/PID/maps``) until it restarts. Fault ``yum_refuses_downgrade``: every
-downgrade fails as yum does when the old version is gone from the repositories.
+Replacing a file httpd maps leaves httpd on the old code until it restarts:
+most packages replace it by a rename (``(deleted)`` in httpd's
+``/proc/PID/maps``), ``openssl-libs`` rewrites its library in place (a newer
+mtime than httpd's start, what the ``stat`` stand-in reports).
+Fault ``yum_refuses_downgrade``: every downgrade fails as yum does when the old
+version is gone from the repositories.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +34,17 @@ def _install(h: dict[str, Any], specs: list[str]) -> list[str] | None:
     return changed
 
 
+def _replace_files(h: dict[str, Any], changed: list[str], now: float) -> None:
+    """The updated packages' files: rewritten in place (a new mtime) or renamed over."""
+    for pkg in changed:
+        file = estate.HTTPD_FILES.get(pkg)
+        if file is None:
+            continue
+        h.setdefault("file_times", {})[file] = now
+        if pkg not in estate.IN_PLACE:
+            h["stale"] = sorted({*h.get("stale", []), file})
+
+
 def run(directory: Path, argv: list[str]) -> int:
     if len(argv) < 3 or argv[0] != "-y" or argv[1] not in ("install", "downgrade"):
         print("yum: this stand-in knows -y install|downgrade NAME-VERSION...", file=sys.stderr)
@@ -46,10 +61,9 @@ def run(directory: Path, argv: list[str]) -> int:
         if changed is None:
             return 1
         pid = estate.httpd_pid(h)
-        stale = [estate.HTTPD_FILES[p] for p in changed if p in estate.HTTPD_FILES]
-        h["stale"] = sorted(set(stale + h.setdefault("stale", [])))
-    if pid and stale:
-        estate.write_maps(directory, name, pid, h["stale"])
+        _replace_files(h, changed, time.time())
+    if pid:
+        estate.write_proc(directory, name, h, pid)
     print(f"{'Updated' if argv[1] == 'install' else 'Downgraded'}: " + " ".join(argv[2:]))
     print("Complete!")
     return 0
