@@ -219,6 +219,10 @@ def _print_planned_step(console: Console, n: int, s: Any) -> None:
             console.print(f"     {label}: {escape(value)}")
     for line in s.review:
         console.print(f"     {escape(line)}")
+    if getattr(s, "preview", None):
+        console.print("     would change:")
+        for line in s.preview.splitlines():
+            console.print(f"       {escape(line)}", highlight=False)
     if s.status == "skipped":
         console.print("     [dim]skipped[/]")
     elif s.status == "ok" and s.result is not None:

@@ -105,7 +105,7 @@ class Engine:
         self.gates = Gates(rec, yes=opts.yes, interactive=self.interactive, prompt=opts.prompt,
                            dry_run=opts.dry_run)
         self.background = BackgroundSteps(rec)
-        self.runtime = RunRuntime(self.background, self.gates, rec)
+        self.runtime = RunRuntime(self.background, self.gates, rec, conns, self.registry)
         self.rollbacks = RollbackStack(registry=self.registry, templates=self.templates,
                                        recorder=rec, executor=conns.executor,
                                        context_for=self.context_for)
@@ -298,7 +298,7 @@ class Engine:
             if step.when is not None and not self._when(step, res):
                 return
             planned = self.planner.plan(step)
-            res.commands, res.argv = planned.commands, planned.argv
+            res.commands, res.argv, res.preview = planned.commands, planned.argv, planned.preview
             if self.options.dry_run:
                 from runbook.review import review_lines
 

@@ -147,8 +147,8 @@ class NeedsRestart(Action[NeedsRestartArgs]):
     start (replaced in place), as `needs-restarting` / `checkrestart` do; only
     read-only mappings count for that (a file mapped writable changes because it
     is written). The boot time and the file times are whole seconds, so a file
-    changed within two seconds after the start is not counted. A process vanishing meanwhile is skipped.
-    Each process found is a finding.
+    changed within two seconds after the start is not counted. A process
+    vanishing meanwhile is skipped. Each process found is a finding.
     """
 
     name = "host.needs_restart"
