@@ -24,9 +24,18 @@ QUEUE = "/var/spool/rsv/stompclt"
 SYSLOG = "/var/log/messages"
 HTTPD_FILES = {"httpd": "/usr/sbin/httpd", "mod_ssl": "/usr/lib64/httpd/modules/mod_ssl.so",
                "openssl-libs": "/usr/lib64/libssl.so.1.0.2k"}
-IN_PLACE = frozenset({"openssl-libs"})
+IN_PLACE = ("openssl-libs",)
 """Packages whose update rewrites httpd's file in place (same inode, a newer mtime);
 the others replace it by a rename (``(deleted)`` in httpd's maps)."""
+WEB = {"name": "httpd", "files": HTTPD_FILES, "in_place": list(IN_PLACE)}
+"""The web server of an RPM host: its process and unit name, the files of each
+package it maps, the packages rewritten in place. A Debian host has its own
+(``apache2``; dpkg replaces every file by a rename)."""
+
+
+def web(h: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = h.get("web") or WEB
+    return found
 HZ = 100
 BASE_RSS_KB = 48_000
 
@@ -100,10 +109,11 @@ def syslog(directory: Path, name: str, line: str) -> None:
         out.write(f"{stamp} {name} {line}\n")
 
 
-def maps_text(stale: list[str]) -> str:
-    """httpd's ``/proc/PID/maps``: the files it maps, ``(deleted)`` when replaced by a rename."""
+def maps_text(files: list[str], stale: list[str]) -> str:
+    """The web server's ``/proc/PID/maps``: the files it maps, ``(deleted)`` when replaced
+    by a rename."""
     lines = []
-    for n, file in enumerate(HTTPD_FILES.values()):
+    for n, file in enumerate(files):
         gone = " (deleted)" if file in stale else ""
         lines.append(f"7f{n:02x}00000000-7f{n:02x}00021000 r-xp 00000000 fd:00 {4000 + n}"
                      f"                    {file}{gone}")
@@ -124,9 +134,11 @@ def boot_text(booted: float) -> str:
 
 
 def write_proc(directory: Path, name: str, h: dict[str, Any], pid: str) -> None:
-    """httpd's ``/proc/PID/maps`` and ``/proc/PID/stat`` on host ``name``, and ``/proc/stat``."""
+    """The web server's ``/proc/PID/maps`` and ``/proc/PID/stat`` on host ``name``, and
+    ``/proc/stat``."""
     proc = h["procs"][pid]
-    for path, text in ((f"/proc/{pid}/maps", maps_text(h.get("stale", []))),
+    files = list(web(h)["files"].values())
+    for path, text in ((f"/proc/{pid}/maps", maps_text(files, h.get("stale", []))),
                        (f"/proc/{pid}/stat", stat_text(pid, proc["name"], proc["started"],
                                                        h["booted"])),
                        ("/proc/stat", boot_text(h["booted"]))):
@@ -136,9 +148,9 @@ def write_proc(directory: Path, name: str, h: dict[str, Any], pid: str) -> None:
 
 
 def start_httpd(h: dict[str, Any], t: float) -> str:
-    """httpd starts (again) on the files installed now: nothing of it is stale."""
+    """The web server starts (again) on the files installed now: nothing of it is stale."""
     pid = new_pid(h)
-    h["procs"][pid] = {"name": "httpd", "rss_kb": 9000, "started": t}
+    h["procs"][pid] = {"name": web(h)["name"], "rss_kb": 9000, "started": t}
     h["stale"] = []
     return pid
 
@@ -149,4 +161,18 @@ def drop_proc(directory: Path, name: str, pid: str) -> None:
 
 
 def httpd_pid(h: dict[str, Any]) -> str | None:
-    return next((p for p, proc in h["procs"].items() if proc["name"] == "httpd"), None)
+    """The web server's pid (httpd, or apache2 on a Debian host)."""
+    return next((p for p, proc in h["procs"].items() if proc["name"] == web(h)["name"]), None)
+
+
+def replace_files(h: dict[str, Any], changed: list[str], now: float) -> None:
+    """The updated packages' files the web server maps: rewritten in place (a new
+    mtime) or renamed over (``(deleted)`` in its maps until it restarts)."""
+    spec = web(h)
+    for pkg in changed:
+        file = spec["files"].get(pkg)
+        if file is None:
+            continue
+        h.setdefault("file_times", {})[file] = now
+        if pkg not in spec["in_place"]:
+            h["stale"] = sorted({*h.get("stale", []), file})

@@ -1,4 +1,5 @@
-"""Stand-in for ``systemctl restart|is-active httpd`` on a publisher host.
+"""Stand-in for ``systemctl restart|is-active httpd`` on a publisher host (``apache2`` on
+a Debian one).
 
 A restart starts httpd with a new pid on the files installed now (its
 ``/proc/PID/maps`` has nothing ``(deleted)``, its ``/proc/PID/stat`` a start
@@ -25,8 +26,9 @@ def run(directory: Path, argv: list[str]) -> int:
     with transaction(directory) as state:
         name = hosts.current(state) or ""
         h = estate.host(state, name)
-        old = estate.httpd_pid(h) if unit == "httpd" else None
-        if unit != "httpd":
+        served = estate.web(h)["name"]
+        old = estate.httpd_pid(h) if unit == served else None
+        if unit != served:
             print(f"Failed to {verb} {unit}.service: Unit {unit}.service not found.",
                   file=sys.stderr)
             return 5 if verb != "is-active" else 4

@@ -34,17 +34,6 @@ def _install(h: dict[str, Any], specs: list[str]) -> list[str] | None:
     return changed
 
 
-def _replace_files(h: dict[str, Any], changed: list[str], now: float) -> None:
-    """The updated packages' files: rewritten in place (a new mtime) or renamed over."""
-    for pkg in changed:
-        file = estate.HTTPD_FILES.get(pkg)
-        if file is None:
-            continue
-        h.setdefault("file_times", {})[file] = now
-        if pkg not in estate.IN_PLACE:
-            h["stale"] = sorted({*h.get("stale", []), file})
-
-
 def run(directory: Path, argv: list[str]) -> int:
     if len(argv) < 3 or argv[0] != "-y" or argv[1] not in ("install", "downgrade"):
         print("yum: this stand-in knows -y install|downgrade NAME-VERSION...", file=sys.stderr)
@@ -52,6 +41,9 @@ def run(directory: Path, argv: list[str]) -> int:
     with transaction(directory) as state:
         name = hosts.current(state) or ""
         h = estate.host(state, name)
+        if h.get("manager", "rpm") != "rpm":
+            print("bash: yum: command not found", file=sys.stderr)
+            return 127
         if argv[1] == "downgrade" and state["faults"].get("yum_refuses_downgrade"):
             for spec in argv[2:]:
                 print(f"Package {spec} not available for downgrade.")
@@ -61,7 +53,7 @@ def run(directory: Path, argv: list[str]) -> int:
         if changed is None:
             return 1
         pid = estate.httpd_pid(h)
-        _replace_files(h, changed, time.time())
+        estate.replace_files(h, changed, time.time())
     if pid:
         estate.write_proc(directory, name, h, pid)
     print(f"{'Updated' if argv[1] == 'install' else 'Downgraded'}: " + " ".join(argv[2:]))

@@ -26,9 +26,12 @@ def build(state: State, scenario: Scenario, start: float) -> None:
              "stompclt": {"pid": None}, "queue": [round(start, 3)] * int(spec.get("backlog", 0)),
              "refused_topic": spec.get("refused_topic"), "stale": list(spec.get("stale", [])),
              "booted": spec.get("booted", start - 40 * 86400),
-             "file_times": dict(spec.get("file_times", {}))}
+             "file_times": dict(spec.get("file_times", {})),
+             "web": spec.get("web", estate.WEB), "repo": spec.get("repo", {}),
+             "manager": spec.get("manager", "rpm")}
         h["procs"][str(spec.get("httpd_pid", 2001))] = {
-            "name": "httpd", "rss_kb": 9000, "started": spec.get("httpd_started", start)}
+            "name": h["web"]["name"], "rss_kb": 9000,
+            "started": spec.get("httpd_started", start)}
         estate.start_stompclt(h, {"reliable": spec.get("reliable", False),
                                   "window": spec.get("window"),
                                   "heart_beat": spec.get("reliable", False)}, start)
