@@ -219,16 +219,21 @@ def _print_planned_step(console: Console, n: int, s: Any) -> None:
             console.print(f"     {label}: {escape(value)}")
     for line in s.review:
         console.print(f"     {escape(line)}")
-    if getattr(s, "preview", None):
-        console.print("     would change:")
-        for line in s.preview.splitlines():
-            console.print(f"       {escape(line)}", highlight=False)
+    _print_preview(console, getattr(s, "preview", None))
     if s.status == "skipped":
         console.print("     [dim]skipped[/]")
     elif s.status == "ok" and s.result is not None:
         console.print(f"     [dim]result: {escape(_short(s.result))}[/]")
     elif s.status == "failed":
         console.print(f"     [red]failed:[/] {escape(s.error or '')}")
+
+
+def _print_preview(console: Console, preview: str | None) -> None:
+    """What a mutating step would change (``Action.preview``), as the plan read it."""
+    if preview:
+        console.print("     would change:")
+        for line in preview.splitlines():
+            console.print(f"       {escape(line)}", highlight=False)
 
 
 def _print_check(console: Console, c: Any, indent: str = "   ") -> None:
