@@ -15,8 +15,8 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bott
 table{border-collapse:collapse;width:100%;background:#fff;font-size:13px}
 th,td{border:1px solid #e1e4ea;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#eef0f4}code,pre{font:12px/1.4 ui-monospace,Menlo,Consolas,monospace}
-pre{background:#0f1420;color:#e6e9ef;padding:8px;overflow-x:auto;white-space:pre-wrap;
-margin:4px 0}
+pre{background:#0f1420;color:#e6e9ef;padding:8px;overflow:auto;white-space:pre-wrap;
+margin:4px 0;max-height:240px}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-weight:600;color:#fff;
 background:#6b7280}
 .ok,.succeeded,.approved,.done{background:#15803d}.failed,.declined,.critical,.error{background:#b91c1c}
@@ -57,7 +57,7 @@ TEMPLATE = """<!DOCTYPE html>
 {% if d.events and d.events[0].data and d.events[0].data.sandbox %}
 <tr><td>sandbox</td><td>{{ d.events[0].data.sandbox }} (simulated estate)</td></tr>{% endif %}
 {% if fin.message %}<tr><td>error</td><td>{{ fin.message }}</td></tr>{% endif %}
-{% if run.params %}<tr><td>params</td><td>{% for k, v in run.params.items() %}
+{% if run.params or run.secret_params %}<tr><td>params</td><td>{% for k, v in run.params.items() %}
 <code>{{ k }}={{ v }}</code> {% endfor %}
 {% if run.secret_params %}<span class="muted">(secret, not stored:
 {{ run.secret_params | join(', ') }})</span>{% endif %}</td></tr>{% endif %}
