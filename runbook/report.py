@@ -90,7 +90,8 @@ def report_after_run(console: Any, result: Any, output: str) -> None:
 
 def report_data(run_id: str, *, audit_log: str | Path | None = None) -> ReportData:
     """The run from the journal (if it was journaled) and its events from the audit log."""
-    from runbook.audit import AuditError, default_audit_path, read_run, verify
+    from runbook.audit import default_audit_path, read_run, verify
+    from runbook.errors import AuditError
     from runbook.events import utcnow
 
     run, steps = _journaled(run_id)
