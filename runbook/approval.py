@@ -131,20 +131,10 @@ def _append(path: Path, approval: dict[str, Any]) -> None:
 def approval_of(doc: dict[str, Any], playbook: Playbook, file: str) -> PlanApproval | None:
     """The valid approval of a verified plan (the latest), None if there is none.
     A record that does not check out refuses the plan: someone edited it."""
-    from runbook.planfile import signed
-
-    valid: list[dict[str, Any]] = []
-    for n, rec in enumerate(doc.get("approvals") or [], 1):
-        body = {k: v for k, v in rec.items() if k != "signature"} if isinstance(rec, dict) \
-            else {}
-        if not body or not signed(body, rec.get("signature")) or \
-                body.get("plan_sha256") != doc["sha256"]:
-            raise PlaybookError(f"approval {n} does not belong to this plan as it is (the plan "
-                                "or the approval was edited, or it was copied from another "
-                                "plan); approve the plan again", file=file,
-                                field=f"approvals[{n - 1}]")
-        if body["approver"] != doc.get("actor") or playbook.approval.self_approval:
-            valid.append(body)
+    records = [_checked(n, rec, doc, file) for n, rec in
+               enumerate(doc.get("approvals") or [], 1)]
+    valid = [r for r in records
+             if r["approver"] != doc.get("actor") or playbook.approval.self_approval]
     if not valid:
         return None
     last = valid[-1]
@@ -153,6 +143,20 @@ def approval_of(doc: dict[str, Any], playbook: Playbook, file: str) -> PlanAppro
              if step.get("gate") and step.get("waits_on") is None}
     return PlanApproval(approver=last["approver"], reason=last["reason"], at=last["at"],
                         plan_sha256=doc["sha256"], author=doc.get("actor"), gates=gates)
+
+
+def _checked(n: int, rec: Any, doc: dict[str, Any], file: str) -> dict[str, Any]:
+    """An approval record signed here for this very plan, or PlaybookError."""
+    from runbook.planfile import signed
+
+    body = {k: v for k, v in rec.items() if k != "signature"} if isinstance(rec, dict) else {}
+    if not body or not signed(body, rec.get("signature")) or \
+            body.get("plan_sha256") != doc["sha256"]:
+        raise PlaybookError(f"approval {n} does not belong to this plan as it is (the plan "
+                            "or the approval was edited, or it was copied from another "
+                            "plan); approve the plan again", file=file,
+                            field=f"approvals[{n - 1}]")
+    return body
 
 
 def require_approval(playbook: Playbook, options: RunOptions, plan_file: str | Path | None,

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from runbook.errors import GateDeclined
+from runbook.events import Event
 from runbook.interrupts import ask_interrupt
 from runbook.recorder import Recorder
 
@@ -43,6 +44,8 @@ class Gates:
             answer, how = True, "--yes"
         elif self.interactive:
             try:
+                self.recorder.emit("runbook_gate_asked", Event("gate.asked", step=step_id,
+                                                               message=message))
                 answer, how = self.prompt(step_id, message), "terminal"
             except EOFError:
                 answer, how = False, "terminal closed"

@@ -87,7 +87,14 @@ def plan_markdown(result: RunResult, playbook: Playbook, targets: Mapping[str, T
     out += _head(result, playbook, plan_file)
     if playbook.summary:
         out += [playbook.summary.strip(), ""]
-    out += _params(result) + _targets(playbook, targets)
+    out += _params(result) + _targets(playbook, targets) + _body(result)
+    out += _approval(result, playbook, plan_file)
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _body(result: RunResult) -> list[str]:
+    """Preconditions, steps (with their checks), verify and findings."""
+    out: list[str] = []
     pre = [c for c in result.checks if c.kind == "precondition"]
     if pre:
         out += ["## Preconditions (read-only, evaluated live)", ""]
@@ -102,8 +109,7 @@ def plan_markdown(result: RunResult, playbook: Playbook, targets: Mapping[str, T
     if result.findings:
         out += ["## Findings", ""] + [f"- **{f.severity}** {f.title}" for f in result.findings]
         out.append("")
-    out += _approval(result, playbook, plan_file)
-    return "\n".join(out).rstrip() + "\n"
+    return out
 
 
 def _head(result: RunResult, playbook: Playbook, plan_file: str | None) -> list[str]:
@@ -159,26 +165,33 @@ def _step(n: int, s: StepResult, checks: list[CheckResult]) -> list[str]:
     out = [f"### {n}. {code(s.id)}" + (f" — {s.title}" if s.title else ""), "",
            f"{code(s.action)} on {code(s.target)} · {kind}"
            + (" · background" if s.background else ""), ""]
-    if s.when:
-        out.append(f"- when: {code(s.when)}")
-    if s.gate:
-        out.append(f"- **gate**: {s.gate.removeprefix('asks: ')}")
-    if s.rollback:
-        out.append(f"- rollback: {code(s.rollback)}")
-    out += [f"- {line}" for line in s.review]
-    out += [_check_line(c) for c in checks]
-    if s.status == "skipped":
-        out.append("- skipped (its `when` is false)")
-    elif s.status == "ok" and s.result is not None:
-        answer = str(s.result)
-        cut = answer[:LIVE_ANSWER] + (" …" if len(answer) > LIVE_ANSWER else "")
-        out.append(f"- live answer: {code(cut)}")
-    elif s.status == "failed":
-        out.append(f"- **failed in the dry-run**: {s.error or ''}")
+    out += _facts(s) + [_check_line(c) for c in checks] + _outcome(s)
     if s.commands:
         fence = "````" if any("```" in c for c in s.commands) else "```"
         out += ["", fence + "console", *[f"$ {c}" for c in s.commands], fence]
     return [*out, ""]
+
+
+def _facts(s: StepResult) -> list[str]:
+    out = [f"- when: {code(s.when)}"] if s.when else []
+    if s.gate:
+        out.append(f"- **gate**: {s.gate.removeprefix('asks: ')}")
+    if s.rollback:
+        out.append(f"- rollback: {code(s.rollback)}")
+    return out + [f"- {line}" for line in s.review]
+
+
+def _outcome(s: StepResult) -> list[str]:
+    """What the dry-run learnt of the step: skipped, a live answer, a failure."""
+    if s.status == "skipped":
+        return ["- skipped (its `when` is false)"]
+    if s.status == "ok" and s.result is not None:
+        answer = str(s.result)
+        cut = answer[:LIVE_ANSWER] + (" …" if len(answer) > LIVE_ANSWER else "")
+        return [f"- live answer: {code(cut)}"]
+    if s.status == "failed":
+        return [f"- **failed in the dry-run**: {s.error or ''}"]
+    return []
 
 
 def _approval(result: RunResult, playbook: Playbook, plan_file: str | None) -> list[str]:
