@@ -67,7 +67,7 @@ def approve(path: str | Path, reason: str, *, actor: str,
         raise PlaybookError("say why the plan may run (a ticket or a sentence)",
                             file="<command line>", field="--reason")
     doc = read_plan_file(path)
-    policy = _policy(doc, file)
+    policy = _policy(doc)
     author = doc.get("actor")
     if not isinstance(author, str):
         raise PlaybookError("this plan does not name its author (made by an older runbook); "
@@ -98,25 +98,12 @@ def approve(path: str | Path, reason: str, *, actor: str,
     return record
 
 
-def _policy(doc: dict[str, Any], file: str) -> Approval:
-    """The playbook's approval rules, read from the file the plan was made from
-    (refused if it changed since: the plan would not run anyway)."""
-    import hashlib
+def _policy(doc: dict[str, Any]) -> Approval:
+    """The playbook's approval rules as the plan recorded them (signed with it)."""
+    from runbook.models import Approval
 
-    from runbook.models import Approval, approval_shorthand
-    from runbook.yamlsrc import load_yaml, read_text
-
-    where = doc.get("playbook_path")
-    if not isinstance(where, str) or not Path(where).is_file():
-        raise PlaybookError(f"the plan's playbook {where!r} is not there to read its approval "
-                            "rules", file=file, field="playbook_path")
-    raw, text = read_text(where)
-    if hashlib.sha256(raw).hexdigest() != doc.get("playbook_sha256"):
-        raise PlaybookError(f"the playbook {where} changed since this plan was made; make a "
-                            "new plan", file=file, field="playbook_sha256")
-    data = load_yaml(text, where).data
-    spec = data.get("approval") if isinstance(data, dict) else None
-    return Approval.model_validate(approval_shorthand({} if spec is None else spec))
+    spec = doc.get("approval")
+    return Approval.model_validate(spec if isinstance(spec, dict) else {})
 
 
 def _append(path: Path, approval: dict[str, Any]) -> None:

@@ -124,6 +124,8 @@ def run(playbook: str, dry_run: bool, yes: bool, plan_file: str | None, **kw: An
 @handle_errors
 def plan(playbook: str, output: str | None, **kw: Any) -> None:
     """Dry-run review of PLAYBOOK: commands, targets, rollbacks, gates, live checks."""
+    if kw["as_json"] and kw["fmt"] == "markdown":
+        _fail("error: --format markdown and --json both write to stdout; choose one")
     _execute(playbook, dry_run=True, yes=False, plan_file=None, output=output, **kw)
 
 

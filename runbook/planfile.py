@@ -97,6 +97,7 @@ def write_plan_file(path: str | Path, playbook: Playbook, params: dict[str, Any]
         "secret_params": sorted(n for n in params if playbook.params[n].secret),
         "run_id": run_id,
         "actor": actor,
+        "approval": playbook.approval.model_dump(),
         "steps": {p.id: p.record() for p in planned},
     }
     doc = {**body, "sha256": _digest(body), "signature": _signature(body)}

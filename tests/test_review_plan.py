@@ -98,7 +98,10 @@ def test_an_approval_by_another_person_answers_the_gates_it_saw(
     proc = run_cli("plan", "approve", out, "--reason", "CHG-1 reviewed")
     assert proc.returncode == 0, proc.stderr
     assert "approved by bob" in proc.stdout
-    record = json.loads(out.read_text())["approvals"][0]
+    saved = json.loads(out.read_text())
+    assert saved["actor"] == "alice"
+    assert saved["approval"] == {"required": False, "self_approval": False}
+    record = saved["approvals"][0]
     assert record["approver"] == "bob" and record["plan_sha256"] == doc["sha256"]
     approval_event = [e for e in _events(runbook_home, doc["run_id"])
                       if e["step"] == "plan-approval"]
@@ -201,3 +204,6 @@ def test_plan_stays_a_command_with_approve_beside_it(tmp_path: Path) -> None:
     assert sub.returncode == 0 and "Usage: python -m runbook plan approve" in sub.stdout
     missing = run_cli("plan", "approve", tmp_path / "nope.json", "--reason", "x")
     assert missing.returncode == 2 and "does not exist" in missing.stderr
+    pb, _ = _playbook(tmp_path)
+    both = run_cli("plan", pb, "--format", "markdown", "--json")
+    assert both.returncode == 2 and "choose one" in both.stderr
