@@ -45,9 +45,10 @@ def run(playbook: PlaybookLike, params: Mapping[str, Any] | None = None, *,
         from runbook.planfile import apply_plan_file
 
         given = apply_plan_file(plan_file, loaded, given, opts, registry)
-    from runbook.approval import require_approval
+    if loaded.approval.required:
+        from runbook.approval import require_approval
 
-    require_approval(loaded, opts, plan_file)
+        require_approval(loaded, opts, plan_file)
     return Engine(loaded, given, opts, registry=registry).run()
 
 

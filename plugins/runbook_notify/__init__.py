@@ -69,7 +69,20 @@ def runbook_run_started(run: RunInfo) -> None:
     _guard(_started)(run)
 
 
+def _configured() -> bool:
+    """Anything to read at all? (Keeps an unconfigured run from loading the config model.)"""
+    import os
+
+    from runbook.paths import runbook_home
+
+    return any(os.environ.get(v) for v in ("RUNBOOK_NOTIFY_CONFIG", "RUNBOOK_NOTIFY_WEBHOOK",
+                                           "RUNBOOK_NOTIFY_SYSLOG")) or \
+        (runbook_home() / "notify.yaml").is_file()
+
+
 def _started(run: RunInfo) -> None:
+    if not _configured():
+        return
     from runbook_notify.config import settings_for
 
     settings = settings_for(run.playbook)
