@@ -115,3 +115,28 @@ def test_report_command_and_unknown_runs(tmp_path: Path, runbook_home: Path) -> 
     missing = run_cli("report", "19990101-nope", "-o", tmp_path / "x.html")
     assert missing.returncode == 2 and "no audit trail for run" in missing.stderr
     assert not (tmp_path / "x.html").exists()
+
+
+def test_a_fan_out_has_a_bar_per_host(tmp_path: Path) -> None:
+    import yaml
+
+    import runbook
+    from runbook.report import report_data, write_report
+
+    pb = tmp_path / "fan.yaml"
+    pb.write_text(yaml.safe_dump({
+        "runbook": 1, "name": "fan", "targets": {"web": {"connection": "local",
+                                                         "hosts": ["a", "b", "c"]}},
+        "steps": [{"id": "hello", "target": "web", "action": "host.shell",
+                   "with": {"command": ["sh", "-c", "sleep 0.2; echo hi"]}}]}))
+    result = runbook.run(pb, yes=True)
+    assert result.exit_code == 0, result.error
+    data = report_data(result.run_id[:18])
+    bars = {b.label: b for b in data.bars}
+    assert {"hello @ a", "hello @ b", "hello @ c"} <= set(bars)
+    assert all(0 <= b.left <= 100 and 0 < b.width <= 100 for b in data.bars)
+    assert bars["hello @ a"].status == "ok" and bars["hello @ a"].took.endswith("ms")
+    html = write_report(result.run_id, tmp_path / "fan.html").path.read_text()
+    assert html.count('class="bar ok"') == len(data.bars)
+    steps = [(s["step"], s["host"], s["state"]) for s in data.steps]
+    assert {("hello", h, "done") for h in "abc"} <= set(steps)
