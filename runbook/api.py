@@ -45,6 +45,10 @@ def run(playbook: PlaybookLike, params: Mapping[str, Any] | None = None, *,
         from runbook.planfile import apply_plan_file
 
         given = apply_plan_file(plan_file, loaded, given, opts, registry)
+    if loaded.approval.required:
+        from runbook.approval import require_approval
+
+        require_approval(loaded, opts, plan_file)
     return Engine(loaded, given, opts, registry=registry).run()
 
 
@@ -63,7 +67,8 @@ def plan(playbook: PlaybookLike, params: Mapping[str, Any] | None = None, *,
     if output is not None:
         from runbook.planfile import write_plan_file
 
-        write_plan_file(output, loaded, engine.params, engine.planned, run_id=result.run_id)
+        write_plan_file(output, loaded, engine.params, engine.planned, run_id=result.run_id,
+                        actor=result.actor)
     return result
 
 

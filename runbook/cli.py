@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from runbook.cli_review import PLAN_EPILOG, PlanCommand
+
 if TYPE_CHECKING:
     from runbook.engine import RunOptions
     from runbook.models import Playbook, Target
@@ -105,19 +107,25 @@ def run_options(func: F) -> F:
 @click.option("--yes", "-y", is_flag=True, help="Approve every gate.")
 @click.option("--plan", "plan_file", type=click.Path(exists=True, dir_okay=False),
               help="Execute a saved plan exactly as reviewed.")
+@click.option("--report", type=click.Path(dir_okay=False),
+              help="Write a self-contained HTML report of the run to this file.")
 @handle_errors
 def run(playbook: str, dry_run: bool, yes: bool, plan_file: str | None, **kw: Any) -> None:
     """Execute PLAYBOOK."""
     _execute(playbook, dry_run=dry_run, yes=yes, plan_file=plan_file, **kw)
 
 
-@main.command()
+@main.command(cls=PlanCommand, epilog=PLAN_EPILOG)
 @run_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Save the plan (hash-locked) to run later with run --plan.")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text",
+              show_default=True, help="markdown: the plan for a change ticket, on stdout.")
 @handle_errors
 def plan(playbook: str, output: str | None, **kw: Any) -> None:
     """Dry-run review of PLAYBOOK: commands, targets, rollbacks, gates, live checks."""
+    if kw["as_json"] and kw["fmt"] == "markdown":
+        _fail("error: --format markdown and --json both write to stdout; choose one")
     _execute(playbook, dry_run=True, yes=False, plan_file=None, output=output, **kw)
 
 
@@ -126,7 +134,7 @@ def _execute(playbook_path: str, *, dry_run: bool, yes: bool, plan_file: str | N
              target_uris: tuple[str, ...], offline: bool, sandbox: str | None,
              reason: str | None, audit_log: str | None, forks: int, as_json: bool,
              force_unlock: bool = False, output: str | None = None,
-             keep_sandbox: bool = False) -> None:
+             keep_sandbox: bool = False, fmt: str = "text", report: str | None = None) -> None:
     from runbook.engine import RunOptions
     from runbook.interrupts import sigterm_interrupts
     from runbook.loader import load
@@ -145,7 +153,7 @@ def _execute(playbook_path: str, *, dry_run: bool, yes: bool, plan_file: str | N
         given = _given(params, params_file)
         _run_playbook(playbook, options, given, plan_file=plan_file, sandbox=sandbox,
                       as_json=as_json, output=output, playbook_path=playbook_path,
-                      keep_sandbox=keep_sandbox)
+                      keep_sandbox=keep_sandbox, fmt=fmt, report=report)
     finally:
         if prefetch is not None:
             prefetch.close()
@@ -172,19 +180,28 @@ def _given(params: tuple[str, ...], params_file: str | None) -> dict[str, Any]:
 
 def _run_playbook(playbook: Playbook, options: RunOptions, given: dict[str, Any], *,
                   plan_file: str | None, sandbox: str | None, as_json: bool,
-                  output: str | None, playbook_path: str, keep_sandbox: bool = False) -> None:
+                  output: str | None, playbook_path: str, keep_sandbox: bool = False,
+                  fmt: str = "text", report: str | None = None) -> None:
     """Run or plan through the library; print the plan, the summary or JSON; exit."""
     from runbook import api
     from runbook.console import render_plan
 
-    console, made = _console(options, sandbox, as_json)
+    console, made = _console(options, sandbox, as_json or fmt == "markdown")
     if options.dry_run:
         result = api.plan(playbook, given, output=output, options=options)
     else:
         result = api.run(playbook, given, plan_file=plan_file, options=options)
-    if options.dry_run and not as_json:
+    if fmt == "markdown":
+        from runbook.review import plan_markdown
+
+        click.echo(plan_markdown(result, playbook, options.targets, plan_file=output))
+    elif options.dry_run and not as_json:
         render_plan(console, result)
     _finish(console, result, as_json)
+    if report:
+        from runbook.report import report_after_run
+
+        report_after_run(console, result, report)
     if output and not as_json:
         console.print(f"plan saved to {output}; run it with: runbook run "
                       f"{playbook_path} --plan {output}")
@@ -502,9 +519,11 @@ def audit_show(run_id: str | None, audit_log: str | None, as_json: bool) -> None
         click.echo(format_trail(events))
 
 
+from runbook.cli_review import report  # noqa: E402
 from runbook.cli_sim import sim  # noqa: E402  (the group is its own module)
 
 main.add_command(sim)
+main.add_command(report)
 
 
 if __name__ == "__main__":  # pragma: no cover

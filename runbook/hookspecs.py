@@ -88,6 +88,18 @@ def runbook_gate_answered(run: RunInfo, event: Event) -> None:
 
 
 @hookspec
+def runbook_gate_asked(run: RunInfo, event: Event) -> None:
+    """A person is about to be asked at a gate (on the terminal) and the run waits.
+
+    ``event.step`` is the step, ``event.message`` the question. Not an audit
+    event (``runbook_gate_answered`` is): it lets an observer such as the
+    notifier say that a run is waiting for someone. Called only when a person
+    is asked, not when ``--yes``, an approved plan or the lack of a terminal
+    answers.
+    """
+
+
+@hookspec
 def runbook_step_started(run: RunInfo, event: Event) -> None:
     """A step is about to run its command(s).
 
