@@ -177,6 +177,8 @@ class Playbook(Model):
     preconditions: list[Check] = Field(default_factory=list)
     steps: list[Step] = Field(default_factory=list)
     verify: list[Check] = Field(default_factory=list)
+    concurrency: int = 1
+    """How many runs of this playbook on one target set may hold its lock at once."""
 
     _origin: str = PrivateAttr(default="<python>")
     _sha256: str = PrivateAttr(default="")
