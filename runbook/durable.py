@@ -129,10 +129,15 @@ class Durable:
     def finish(self, status: str, exit_code: int) -> None:
         if self.journal is None:
             return
-        # An interrupted run paused by its operator stays resumable.
-        self.journal.finish_run(self.run_id, status, exit_code)
-        if self.lock:
-            self.journal.release(self.lock, self.run_id)
+        from runbook.state import StateLost
+
+        try:
+            # An interrupted run paused by its operator stays resumable.
+            self.journal.finish_run(self.run_id, status, exit_code)
+            if self.lock:
+                self.journal.release(self.lock, self.run_id)
+        except StateLost:
+            pass  # the run stays "running"; its lock went with the connection: resumable
 
 
 def _source_text(playbook: Playbook) -> str | None:

@@ -83,7 +83,7 @@ def verify_table(db: Connector) -> VerifyReport:
     prev_seq, prev_hash = 0, GENESIS
     for position, row in enumerate(rows, 1):
         obj, seq, reason = _check((row["line"] + "\n").encode("utf-8"), prev_seq, prev_hash)
-        if reason is None and seq != row["seq"]:
+        if seq is not None and seq != row["seq"]:
             reason = (f"row seq {row['seq']} holds the event of seq {seq} (rows reordered "
                       "or renumbered)")
         if reason is not None or obj is None or seq is None:

@@ -93,10 +93,12 @@ class Connector:
             except StateLost:
                 raise
             except (_Dropped, StateError) as exc:
-                cause = exc.__cause__ if isinstance(exc, _Dropped) else exc
+                cause = exc.__cause__ or exc
                 lost = StateLost(f"the state database {self.shown} is unreachable "
                                  f"({self._hide(str(cause).strip())}); tried for "
-                                 f"{retry_bound() if retry else 0:.0f}s")
+                                 f"{retry_bound() if retry else 0:.0f}s and stopped before "
+                                 "the next command: the run stays resumable (runbook resume "
+                                 "RUN_ID once the database is back)")
                 if retry:
                     self.lost = lost
                 raise lost from cause
