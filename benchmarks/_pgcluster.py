@@ -75,10 +75,11 @@ class Cluster:
     def _cmd(self, *argv: str) -> list[str]:
         return ["runuser", "-u", self.owner, "--", *argv] if self.owner else list(argv)
 
-    def ctl(self, action: str, timeout: float = START_TIMEOUT) -> None:
-        """``pg_ctl start|stop|restart`` and wait for it."""
+    def ctl(self, action: str, timeout: float = START_TIMEOUT, mode: str = "fast") -> None:
+        """``pg_ctl start|stop|restart`` and wait for it (``mode`` of a stop: fast,
+        immediate)."""
         argv = [str(bin_dir() / "pg_ctl"), "-D", str(self.data), "-w", "-t",
-                str(int(timeout)), "-m", "fast", "-l", str(self.dir / "server.log")]
+                str(int(timeout)), "-m", mode, "-l", str(self.dir / "server.log")]
         if action in ("start", "restart"):
             argv += ["-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1"]
         proc = subprocess.run(self._cmd(*argv, action), capture_output=True, text=True,
@@ -141,7 +142,7 @@ def running_cluster() -> Iterator[Cluster]:
         yield cluster
     finally:
         with contextlib.suppress(Exception):
-            cluster.ctl("stop")
+            cluster.ctl("stop", mode="immediate")  # no shutdown checkpoint: it all goes
         shutil.rmtree(base, ignore_errors=True)
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runbook.errors import PlaybookError
 from runbook.journal import FINAL
-from runbook.state import JournalStore, open_state
+from runbook.state import open_state
+
+if TYPE_CHECKING:
+    from runbook.state import JournalStore
 
 
 def _journal() -> JournalStore:

@@ -10,11 +10,14 @@ run in the journal (status ``resolved``), releasing its lock.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runbook.errors import PlaybookError
 from runbook.events import Event, RunInfo
-from runbook.state import AuditSink, JournalStore, open_state
+from runbook.state import open_state
+
+if TYPE_CHECKING:
+    from runbook.state import AuditSink, JournalStore
 
 OPEN = ("needs-attention", "paused", "interrupted", "running")
 """Statuses a run can be resolved from (``running`` only when its runner is gone)."""

@@ -13,12 +13,22 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
-from runbook.state.base import AuditSink, JournalStore, StateBackend, StateError, StateLost
+from runbook.state.errors import StateError, StateLost
 
 if TYPE_CHECKING:
     from runbook.audit import VerifyReport
+    from runbook.state.base import AuditSink, JournalStore, StateBackend
+
+
+def __getattr__(name: str) -> Any:
+    """The Protocols, for backends and type hints, loaded when first asked for (the
+    default run path needs none of them)."""
+    if name in ("AuditSink", "JournalStore", "StateBackend"):
+        from runbook.state import base
+
+        return getattr(base, name)
+    raise AttributeError(name)
 
 __all__ = ["AuditSink", "JournalStore", "LocalState", "StateBackend", "StateError",
            "StateLost", "open_state", "redact_url", "set_cli_state", "state_url"]
@@ -41,6 +51,8 @@ def state_url(explicit: str | None = None) -> str | None:
 
 def redact_url(url: str) -> str:
     """The URL without its password (and without a ``password=`` query parameter)."""
+    from urllib.parse import urlsplit, urlunsplit
+
     parts = urlsplit(url)
     netloc = parts.netloc
     if "@" in netloc:
@@ -90,6 +102,8 @@ def open_state(url: str | None = None, *, journal_path: Path | None = None) -> S
     url = state_url(url)
     if not url:
         return LocalState(journal_path)
+    from urllib.parse import urlsplit
+
     scheme = urlsplit(url).scheme.lower()
     if scheme in ("postgresql", "postgres"):
         from runbook.state.pg import PgState

@@ -12,19 +12,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from runbook.errors import RunbookError
+from runbook.state.errors import StateError, StateLost
 
 if TYPE_CHECKING:
     from runbook.audit import VerifyReport
     from runbook.journal import RollbackRecord, StepRecord
 
 
-class StateError(RunbookError):
-    """The state store cannot be used (unreachable, wrong schema): nothing ran (exit 2)."""
-
-
-class StateLost(StateError):
-    """The state store went away mid-run and did not come back within the retry bound."""
+__all__ = ["AuditSink", "JournalStore", "StateBackend", "StateError", "StateLost"]
 
 
 class JournalStore(Protocol):

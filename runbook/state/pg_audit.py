@@ -4,15 +4,16 @@ Each row keeps the event exactly as the JSONL log would have the line
 (``line``, canonical JSON with ``seq``, ``prev`` and ``hash``), plus ``seq``,
 ``run_id``, ``event`` and ``hash`` as columns to query. Appends from every
 runner are serialised by a transaction-level advisory lock, so there is one
-chain with no gaps in ``seq``; an append before a mutating command commits
-synchronously, the others with ``synchronous_commit = off`` (on the server,
-not yet fsynced: the JSONL log's ``write`` without ``fsync``). A trigger keeps
+chain with no gaps in ``seq``. The event before a mutating command (and a
+rollback's, and the end of a run) is committed before ``append`` returns, with
+the events that came since the last commit, in one transaction. A trigger keeps
 the table append-only against mistakes; ``verify`` names a row that was edited,
 deleted or moved anyway.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Mapping
@@ -29,10 +30,18 @@ if TYPE_CHECKING:
 
 
 class PgAuditLog:
-    """``AuditSink`` on the ``audit`` table."""
+    """``AuditSink`` on the ``audit`` table.
+
+    An event that needs no durability (everything but the one before a mutating
+    command, a rollback and the end of a run) waits in memory and is written, in
+    order and in the same transaction, with the next durable one or ``sync()``:
+    one commit per mutating step, as the journal batches a command's outcome with
+    the next transition."""
 
     def __init__(self, db: Connector) -> None:
         self.db = db
+        self._pending: list[tuple[str, dict[str, Any]]] = []
+        self._last: tuple[int, str] | None = None
 
     def append(self, fields: Mapping[str, Any], *, durable: bool) -> dict[str, Any]:
         kw = dict(fields)
@@ -43,37 +52,70 @@ class PgAuditLog:
         _complete(None, "append", _add_ts(None, "append", event))
         for key in ("seq", "prev", "hash"):
             event.pop(key, None)
-        token = uuid.uuid4().hex
-
-        def write(conn: psycopg.Connection[Any]) -> dict[str, Any]:
-            if not durable:
-                conn.execute("SET LOCAL synchronous_commit = off")
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (AUDIT_LOCK,))
-            done = conn.execute("SELECT line FROM audit WHERE token=%s", (token,)).fetchone()
-            if done is not None:  # a retried transaction whose commit had gone through
-                return dict(json.loads(done["line"]))
-            last = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"
-                                ).fetchone()
-            chained = {**event, "seq": (last["seq"] if last else 0) + 1,
-                       "prev": last["hash"] if last else GENESIS}
-            chained["hash"] = _digest(chained)
-            conn.execute("INSERT INTO audit (seq, run_id, event, hash, line, token) "
-                         "VALUES (%s,%s,%s,%s,%s,%s)",
-                         (chained["seq"], chained.get("run_id"), name, chained["hash"],
-                          _canonical(chained), token))
-            return chained
         try:
-            return dict(self.db.tx(write))
+            _canonical(event)
         except (TypeError, ValueError) as exc:
             raise AuditError(f"audit event {name!r} cannot be written as JSON: {exc}") from exc
+        with self.db.lock:
+            self._pending.append((uuid.uuid4().hex, event))
+            if not durable:
+                return event
+            return self._write()[-1]
+
+    def _write(self) -> list[dict[str, Any]]:
+        """Chain and insert every pending event in one transaction, serialised with every
+        other runner by the advisory lock. Chained first from the link this process
+        wrote last (one round trip); when another runner wrote since, ``seq`` clashes
+        with its row and the transaction runs again from the table's last row."""
+        import psycopg
+
+        batch = list(self._pending)
+        if not batch:
+            return []
+        try:
+            written = self.db.tx(functools.partial(self._insert, batch, self._last))
+        except psycopg.errors.UniqueViolation:
+            written = self.db.tx(functools.partial(self._insert, batch, None))
+        del self._pending[:len(batch)]
+        if written:
+            self._last = (written[-1]["seq"], written[-1]["hash"])
+        return written or [event for _token, event in batch]
+
+    def _insert(self, batch: list[tuple[str, dict[str, Any]]], last: tuple[int, str] | None,
+                conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (AUDIT_LOCK,))
+        if self.db.retried:  # a retried transaction whose commit may have gone through
+            done = conn.execute("SELECT seq FROM audit WHERE token=%s",
+                                (batch[0][0],)).fetchone()
+            if done is not None:
+                return []
+            last = None
+        if last is None:
+            row = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"
+                               ).fetchone()
+            last = (row["seq"], row["hash"]) if row else (0, GENESIS)
+        seq, prev = last
+        rows, out = [], []
+        for token, event in batch:
+            seq += 1
+            chained = {**event, "seq": seq, "prev": prev}
+            chained["hash"] = prev = _digest(chained)
+            rows.append((seq, chained.get("run_id"), chained["event"], prev,
+                         _canonical(chained), token))
+            out.append(chained)
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO audit (seq, run_id, event, hash, line, token) "
+                            "VALUES (%s,%s,%s,%s,%s,%s)", rows)
+        return out
 
     def sync(self) -> None:
-        """Make the asynchronous commits durable: one synchronous commit flushes the WAL
-        up to it, theirs included."""
-        self.db.tx(lambda c: c.execute("SELECT 1"))
+        """Write what is pending (one transaction, committed durably)."""
+        with self.db.lock:
+            if self._pending:
+                self._write()
 
     def close(self) -> None:
-        return None
+        self.sync()
 
 
 def verify_table(db: Connector) -> VerifyReport:

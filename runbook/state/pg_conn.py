@@ -10,6 +10,7 @@ advisory locks, which the server dropped with the old session.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -42,10 +43,14 @@ class Connector:
     def __init__(self, url: str, shown: str) -> None:
         self.url = url
         self.shown = shown
+        # psycopg warns on stderr when it drops a broken pipeline; the retry says it better
+        logging.getLogger("psycopg").setLevel(logging.ERROR)
         self.lock = threading.RLock()
         self.on_reconnect: Callable[[psycopg.Connection[Any]], None] | None = None
         self._conn: psycopg.Connection[Any] | None = None
         self.lost: StateLost | None = None
+        self.retried = False
+        """True while a transaction runs again after the connection dropped."""
 
     def _hide(self, text: str) -> str:
         from urllib.parse import urlsplit
@@ -89,6 +94,7 @@ class Connector:
                         & tenacity.retry_if_not_exception_type(StateLost),
                         reraise=True):
                     with attempt:
+                        self.retried = attempt.retry_state.attempt_number > 1
                         return self._once(work)
             except StateLost:
                 raise
@@ -108,8 +114,8 @@ class Connector:
         import psycopg
 
         conn = self.connect()
-        try:
-            with conn.transaction():
+        try:  # pipelined: a transaction costs one round trip unless it reads
+            with conn.pipeline(), conn.transaction():
                 return work(conn)
         except psycopg.OperationalError as exc:
             if conn.closed:  # kept as "had one": the next connect re-takes the locks

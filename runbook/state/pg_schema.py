@@ -93,11 +93,15 @@ def migrate(conn: psycopg.Connection[Any], target: int = LATEST) -> list[int]:
 
 
 def ensure(conn: psycopg.Connection[Any]) -> None:
-    """On first use: create an empty database's schema; refuse one that is behind/ahead."""
-    version = current_version(conn)
-    if version == 0:
-        migrate(conn)
-    elif version < LATEST:
+    """On first use: create an empty database's schema; refuse one that is behind/ahead.
+    Under the migration lock, so a runner never sees another one's half-made schema."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        version = current_version(conn)
+        if version == 0:
+            migrate(conn)
+            return
+    if version < LATEST:
         raise StateError(f"the state database is at schema version {version}, this runbook "
                          f"needs {LATEST}: run `runbook state migrate` (nothing ran)")
     elif version > LATEST:
