@@ -78,7 +78,7 @@ def resume(run_id: str, *, rollback: bool = False, params: Mapping[str, Any] | N
     ``playbook``: where the playbook is now if it moved (a path), or the playbook
     itself for a run of one built in Python. ``accept_changed``: resume although the
     playbook changed since the run started."""
-    from runbook.durable import check_unchanged, load_resume
+    from runbook.durable import check_unchanged, load_resume, local_only
     from runbook.state import open_state, state_url
 
     opts = _options(options, fields)
@@ -106,6 +106,7 @@ def resume(run_id: str, *, rollback: bool = False, params: Mapping[str, Any] | N
     else:
         loaded, text = _load(path, opts.targets, registry), path.read_text(encoding="utf-8")
     check_unchanged(state, loaded, text, accept_changed=accept_changed, cli=opts.from_cli)
+    local_only(state, loaded, opts)
     opts.audit_log = opts.audit_log or state.run.get("audit_log")
     opts.reason = opts.reason or state.run.get("reason")
     given = {**state.run["params"], **(params or {})}

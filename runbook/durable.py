@@ -243,21 +243,29 @@ def same_shape(state: ResumeState, options: RunOptions) -> None:
 
 def _same_machine(state: ResumeState, kept: dict[str, Any], where: tuple[str, str]) -> None:
     """A run resumed from another machine (a shared state database) must not depend on
-    the first machine's files: its sandbox folder or a target that is that machine."""
+    the first machine's files: its sandbox folder."""
     host = state.run.get("host")
-    if not host or host == socket.gethostname():
-        return
-    if kept.get("sandbox"):
+    if host and host != socket.gethostname() and kept.get("sandbox"):
         raise PlaybookError(f"run {state.run_id} ran in the sandbox {kept['sandbox']} on "
                             f"{host}, a folder of that machine; resume it there",
                             file=where[0], field=where[1])
-    local = [n for n in state.run.get("targets") or [] if n == "local"
-             or (kept.get("targets", {}).get(n) or {}).get("connection") == "local"]
+
+
+def local_only(state: ResumeState, playbook: Playbook, options: RunOptions) -> None:
+    """Refuse to resume on another machine a run whose targets are the first machine
+    itself (``connection: local``): its commands acted there."""
+    host = state.run.get("host")
+    if not host or host == socket.gethostname():
+        return
+    targets = {**playbook.effective_targets(), **options.targets}
+    local = sorted(n for n in state.run.get("targets") or []
+                   if n in targets and targets[n].connection == "local")
     if local:
-        raise PlaybookError(f"run {state.run_id} works on {host} itself (local target "
-                            f"{', '.join(local)}); resume it on {host}",
-                            file=where[0], field="RUN_ID")
+        raise PlaybookError(f"run {state.run_id} ran on {host} with local target(s) "
+                            f"{', '.join(local)}, which act on that machine itself; resume it "
+                            f"on {host}", file="<command line>" if options.from_cli
+                            else "<resume>", field="RUN_ID" if options.from_cli else "run_id")
 
 
-__all__ = ["Durable", "ResumeState", "check_unchanged", "load_resume", "lock_key",
-           "same_shape"]
+__all__ = ["Durable", "ResumeState", "check_unchanged", "load_resume", "local_only",
+           "lock_key", "same_shape"]

@@ -73,3 +73,32 @@ def test_the_default_path_never_imports_psycopg(tmp_path: Path) -> None:
                          check=True, cwd=tmp_path).stdout
     assert "psycopg" not in out and "runbook.state.pg" not in out
     assert out.strip() == "['runbook.state', 'runbook.state.errors']"
+
+
+def test_a_run_of_another_machine_is_refused_when_it_acted_on_that_machine(
+        tmp_path: Path) -> None:
+    """Resuming from a shared database on another host: refused, with the reason, for a
+    sandbox folder of that host or a local target; a remote (ssh) target is fine."""
+    from runbook.durable import ResumeState, local_only, same_shape
+    from runbook.errors import PlaybookError
+    from runbook.models import Target
+    from runbook.options import RunOptions
+
+    pb = runbook.loads("runbook: 1\nname: remote\ntargets:\n  db: {connection: ssh, host: "
+                       "db1}\n  here: {connection: local}\nsteps:\n  - id: one\n    target: db\n"
+                       "    action: host.shell\n    with: {command: ['true']}\n")
+
+    def state(targets: list[str], sandbox: str | None = None) -> ResumeState:
+        return ResumeState("r1", {"host": "bastion-9", "targets": targets,
+                                  "options": {"sandbox": sandbox, "targets": {}}})
+
+    local_only(state(["db"]), pb, RunOptions(from_cli=True))  # ssh: any machine may
+    with pytest.raises(PlaybookError, match=r"local target.s. here, which act on that "
+                                            r"machine itself; resume it on bastion-9"):
+        local_only(state(["db", "here"]), pb, RunOptions(from_cli=True))
+    with pytest.raises(PlaybookError, match=r"local target.s. extra"):
+        local_only(state(["extra"]), pb, RunOptions(
+            targets={"extra": Target(connection="local")}))
+    sandboxed = state(["db"], sandbox=str(tmp_path / "sbx"))
+    with pytest.raises(PlaybookError, match="sbx on bastion-9, a folder of that machine"):
+        same_shape(sandboxed, RunOptions(from_cli=True))
