@@ -22,7 +22,7 @@ from runbook.result import Finding, RunResult, StepResult
 
 if TYPE_CHECKING:
     from runbook.options import RunOptions
-    from runbook.state import StateBackend
+    from runbook.state import AuditSink, StateBackend
 
 
 class UntilNotMet(StepError):
@@ -63,7 +63,7 @@ class Recorder:
 
             audit_path = Path(options.audit_log or default_audit_path())
             result.audit_log = backend.shown if options.state_url else str(audit_path)
-            observers.insert(0, AuditPlugin(backend.audit_log(audit_path), redact.text))
+            observers.insert(0, AuditPlugin(_sink(backend, options, audit_path), redact.text))
             audit = observers[0]
         info = RunInfo(
             run_id=result.run_id, playbook=playbook.name, playbook_sha256=playbook.sha256,
@@ -216,6 +216,18 @@ def capped(value: Any, limit: int = STORED_TEXT) -> Any:
 def _first(argv: list[list[str]]) -> list[str] | None:
     """The audited argv: the step's command (the first, when it runs several)."""
     return list(argv[0]) if argv else None
+
+
+def _sink(backend: StateBackend, options: RunOptions, path: Path) -> AuditSink:
+    """The backend's audit sink; with a state database and an explicit ``--audit-log``
+    FILE, mirrored to that file as well."""
+    sink = backend.audit_log(path)
+    if options.state_url and options.audit_log and "://" not in str(options.audit_log):
+        from runbook.audit import AuditLog
+        from runbook.state.mirror import MirroredAudit
+
+        return MirroredAudit(sink, AuditLog(path))
+    return sink
 
 
 def _backend(options: RunOptions) -> StateBackend:

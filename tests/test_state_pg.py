@@ -143,6 +143,21 @@ def test_a_run_keeps_journal_and_audit_in_the_database(tmp_path: Path, pg_url: s
     assert "HOST" in text.stdout and run["host"] in text.stdout
 
 
+def test_an_explicit_audit_log_mirrors_the_database_trail(tmp_path: Path,
+                                                         pg_url: str) -> None:
+    env = machine(tmp_path, "alice", pg_url)
+    mirror = tmp_path / "local-audit.jsonl"
+    done = cli(env, "run", playbook(tmp_path, nap=0), "--yes", "--audit-log", mirror)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (run,) = runs(env)
+    local = [json.loads(x) for x in mirror.read_text().splitlines()]
+    shared = events(env, run["run_id"])
+    assert [(e["event"], e["step"], e["status"]) for e in local] == \
+        [(e["event"], e["step"], e["status"]) for e in shared]
+    assert cli(env, "audit", "verify", mirror).returncode == 0  # its own intact chain
+    assert cli(env, "audit", "verify").returncode == 0
+
+
 def test_an_unreachable_database_at_start_is_exit_2_and_nothing_runs(tmp_path: Path,
                                                                      pg_cluster: Cluster,
                                                                      ) -> None:
