@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from runbook.cli_review import PLAN_EPILOG, PlanCommand
+from runbook.cli_state import audit_events_state, audit_verify_state, state, state_option
 
 if TYPE_CHECKING:
     from runbook.engine import RunOptions
@@ -95,6 +96,7 @@ def run_options(func: F) -> F:
         click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
         click.option("--force-unlock", is_flag=True,
                      help="Take over the lock of another run (audited)."),
+        state_option,
     ]
     for option in reversed(options):
         func = option(func)
@@ -313,6 +315,7 @@ def _targets(inventory: str | None, uris: tuple[str, ...]) -> dict[str, Target]:
               help="The --target definitions the run used.")
 @click.option("--force-unlock", is_flag=True, help="Take over the lock (audited).")
 @click.option("--json", "as_json", is_flag=True)
+@state_option
 @handle_errors
 def resume(run_id: str, rollback: bool, yes: bool, accept_changed_playbook: bool,
            params: tuple[str, ...], playbook_path: str | None, sandbox: str | None,
@@ -340,6 +343,7 @@ def resume(run_id: str, rollback: bool, yes: bool, accept_changed_playbook: bool
 @click.option("--status", help="Only runs with this status.")
 @click.option("--limit", type=click.IntRange(1, 10000), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
+@state_option
 @click.pass_context
 @handle_errors
 def runs(ctx: click.Context, playbook: str | None, status: str | None, limit: int,
@@ -356,6 +360,7 @@ def runs(ctx: click.Context, playbook: str | None, status: str | None, limit: in
 @runs.command(name="show")
 @click.argument("run_id")
 @click.option("--json", "as_json", is_flag=True)
+@state_option
 @handle_errors
 def runs_show(run_id: str, as_json: bool) -> None:
     """One run: params, per-step and per-host outcome, durations, rollbacks, audit trail."""
@@ -370,6 +375,7 @@ def runs_show(run_id: str, as_json: bool) -> None:
 @click.option("--reason", required=True,
               help="What was done by hand (recorded in the audit log).")
 @click.option("--json", "as_json", is_flag=True)
+@state_option
 @handle_errors
 def runs_resolve(run_id: str, reason: str, as_json: bool) -> None:
     """Close a run that needs attention once its remaining commands were done by hand."""
@@ -487,10 +493,15 @@ def audit() -> None:
 
 @audit.command(name="verify")
 @click.argument("path", required=False, type=click.Path(dir_okay=False))
+@state_option
 @handle_errors
 def audit_verify(path: str | None) -> None:
     """Recompute the chain of PATH (default the audit log) and name the first bad event."""
     from runbook.audit import default_audit_path, verify
+    from runbook.state import state_url
+
+    if state_url() and not path:
+        return audit_verify_state()
 
     target = Path(path) if path else default_audit_path()
     report = verify(target)
@@ -505,13 +516,16 @@ def audit_verify(path: str | None) -> None:
 @click.argument("run_id", required=False)
 @click.option("--audit-log", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True)
+@state_option
 @handle_errors
 def audit_show(run_id: str | None, audit_log: str | None, as_json: bool) -> None:
     """Print the audit trail of RUN_ID (a unique prefix is enough; default: the last run)."""
     from runbook.audit import default_audit_path, format_trail, last_run_id, read_run
+    from runbook.state import state_url
 
     path = Path(audit_log) if audit_log else default_audit_path()
-    events = read_run(path, run_id or last_run_id(path))
+    events = audit_events_state(run_id) if state_url() and not audit_log else \
+        read_run(path, run_id or last_run_id(path))
     if as_json:
         for e in events:
             click.echo(json.dumps(e))
@@ -524,6 +538,7 @@ from runbook.cli_sim import sim  # noqa: E402  (the group is its own module)
 
 main.add_command(sim)
 main.add_command(report)
+main.add_command(state)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -277,5 +277,6 @@ def render_summary(console: Console, result: RunResult) -> None:
     if result.error and result.exit_code != 0:
         console.print(f"  {escape(result.error)}")
     if result.audit_log:
+        flag = "--state" if "://" in result.audit_log else "--audit-log"
         console.print(f"[dim]audit: runbook audit show {result.run_id} "
-                      f"--audit-log {escape(result.audit_log)}[/]")
+                      f"{flag} {escape(result.audit_log)}[/]")

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from runbook.executors.kinds import ConnectionKind
     from runbook.samples import OutputParser
     from runbook.sim.parts import Part
+    from runbook.state import StateBackend
 
 hookspec = pluggy.HookspecMarker("runbook")
 
@@ -157,4 +158,17 @@ def runbook_sim_parts() -> list[Part]:
     scenarios (which may combine parts of other plugins and declare
     simulated hosts). All answers are collected; two different parts with one
     name is an error. See docs/simulated-estate.md.
+    """
+
+
+@hookspec(firstresult=True)
+def runbook_state_backend(url: str) -> StateBackend | None:
+    """Provide the state backend for a ``--state``/``RUNBOOK_STATE`` URL.
+
+    Asked only for a scheme runbook does not know (the local default and
+    ``postgresql://`` are built in). Return an object with the
+    ``runbook.state.StateBackend`` shape (``journal()``, ``audit_log(path)``,
+    ``audit_verify(path)``, ``audit_events(path, run_id)``, ``close()`` and a
+    ``shown`` string without secrets), or None when the URL is not yours. The
+    first answer wins; no answer is an error (exit 2) before anything runs.
     """

@@ -200,6 +200,8 @@ class Playbook(Model):
     verify: list[Check] = Field(default_factory=list)
     approval: Annotated[Approval, BeforeValidator(approval_shorthand)] = Field(
         default_factory=Approval)
+    concurrency: int = 1
+    """How many runs of this playbook on one target set may hold its lock at once."""
 
     _origin: str = PrivateAttr(default="<python>")
     _sha256: str = PrivateAttr(default="")

@@ -40,6 +40,9 @@ class RunOptions:
     journal: bool = True
     journal_path: str | Path | None = None
     force_unlock: bool = False
+    state_url: str | None = None
+    """Where runs are kept (``--state``): None is ``$RUNBOOK_STATE``, else the local
+    journal and audit log; ``postgresql://...`` a team's shared database."""
     lock: bool = True
     prefetch: Prefetch | None = None
     """Connections the CLI began opening while the engine loaded (runbook.prefetch)."""
