@@ -143,6 +143,11 @@ class Action(Generic[ArgsT]):
     """Engine-side actions (flow.*): they run no command and are only planned in a dry-run."""
     result_fields: ClassVar[Mapping[str, str]] = {}
     """The fields of the result, each with a one-line description (for docs/actions.md)."""
+    command_field: ClassVar[str | None] = None
+    """An argument holding a command (argv list or one string): a string is split into
+    words before its templates are rendered, so a value is always one argument."""
+    shell_field: ClassVar[str | None] = None
+    """The boolean argument that runs ``command_field`` through a shell (values quoted)."""
 
     def commands(self, args: ArgsT) -> list[list[str]]:
         """The exact argv list(s) this action runs, for the plan and for ``run``."""

@@ -267,20 +267,39 @@ class Planner:
              may_wait: bool = False) -> BaseModel | WaitsOn:
         """Render and validate arguments; in a dry-run, a WaitsOn where they need the
         result of a step that was only planned."""
+        from runbook.commandline import render_args
+
         try:
-            rendered = self.templates.render(dict(raw), scope or self.ctx, step=step_id,
-                                             field=field)
+            rendered = render_args(self.templates, action, raw, scope or self.ctx,
+                                   step=step_id, field=field)
         except TemplateError:
             waits = self.waits_on(dict(raw))
             if self.dry_run and waits and may_wait:
                 return WaitsOn(f"{action.name} {raw}", tuple(waits))
             raise
         try:
-            return action.validate_args(rendered)
+            args = action.validate_args(rendered.args)
         except ArgumentsInvalid as exc:
             problems = "; ".join(f"{loc or field}: {msg}" for loc, msg in exc.problems)
             raise StepError(f"invalid arguments for {action.name}: {problems}",
                             step=step_id) from None
+        self.redact.derived(rendered.pairs, scope or self.ctx)
+        self.refuse_options(action, args, rendered.risky, step_id)
+        return args
+
+    def refuse_options(self, action: Action[Any], args: BaseModel, risky: set[str],
+                       step_id: str) -> None:
+        """A value from a param or a result that would be read as an option is refused."""
+        from runbook.commandline import option_like
+
+        found = None if action.in_engine else option_like(
+            action.commands(args), risky, anywhere=action.command_field is None)
+        if found is not None:
+            raise StepError(
+                f"{action.name}: the argument {self.redact.text(found)!r} comes from a value "
+                "that begins with '-', so the command would read it as an option; a name or "
+                "value given as a param or taken from a result may not begin with '-' "
+                "(in host.shell, put it after '--' if the command takes one)", step=step_id)
 
     def waits_on(self, value: Any) -> list[str]:
         names = referenced_names(self.templates, value)
