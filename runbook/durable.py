@@ -73,7 +73,7 @@ class Durable:
             return previous
         secret = sorted(n for n, p in playbook.params.items() if p.secret)
         self.journal.start_run(
-            run_id=self.run_id, playbook=playbook.name, playbook_path=playbook.origin,
+            run_id=self.run_id, playbook=playbook.name, playbook_path=_absolute(playbook.origin),
             sha256=playbook.sha256, text=_source_text(playbook),
             params={n: v for n, v in params.items() if n not in secret},
             secret_params=secret, targets=targets, actor=actor, reason=reason,
@@ -120,6 +120,11 @@ def _source_text(playbook: Playbook) -> str | None:
         return Path(playbook.origin).read_text(encoding="utf-8")
     except OSError:
         return None
+
+
+def _absolute(origin: str) -> str:
+    """The playbook's path as resume finds it from any directory (``<python>`` as is)."""
+    return origin if origin.startswith("<") else os.path.abspath(origin)
 
 
 def load_resume(journal: Journal, run_id: str, playbook_path: str | None = None, *,

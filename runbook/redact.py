@@ -66,14 +66,15 @@ class Redactor:
     def derived(self, pairs: Iterable[tuple[str, Any]], context: Mapping[str, Any]) -> None:
         """Template output that came from a secret is a secret too (``{{ token | b64encode
         }}``, ``"Bearer {{ token[4:] }}"``): masked whole by origin, where the renderer
-        put it. ``pairs``: each template with what it rendered to. Outputs shorter than
-        ``MIN_SECRET`` (a length, a flag) say nothing worth hiding and are left alone."""
+        put it. ``pairs``: each template with what it rendered to. An output in which the
+        secret itself shows is masked as before (the secret, or the argv element);
+        outputs shorter than ``MIN_SECRET`` (a length, a flag) are left alone."""
         if not self._whole:
             return
         for source, value in pairs:
             if self._reads_secret(source, context):
                 found = [s for s in secret_values(value) if len(s) >= MIN_SECRET
-                         and s not in self._whole]
+                         and not self._carries(s)]  # a visible secret is masked anyway
                 if found:
                     self.add(*found)
 
