@@ -82,11 +82,13 @@ class Durable:
 
     def step(self, step_id: str, state: str, *, defer: bool | None = None,
              **fields: Any) -> None:
-        """Commit a transition now; a command's outcome (done, checking, failed, started)
-        is deferred to the next commit, which comes before the next mutating command."""
+        """Commit a transition now; a command's outcome (done, checking, failed) is
+        deferred to the next commit, which comes before the next mutating command. A
+        background step's ``started`` is committed at once: it names the process a resume
+        must stop, and a runner killed before the next commit would lose it."""
         if self.journal is not None:
             if defer is None:
-                defer = state in ("done", "checking", "failed", "started")
+                defer = state in ("done", "checking", "failed")
             self.journal.step(self.run_id, step_id, state=state, defer=defer, **fields)
 
     def push(self, step_id: str, target: str, action: str, args: dict[str, Any],
