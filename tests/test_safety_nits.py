@@ -76,8 +76,7 @@ def test_resume_from_another_directory_finds_the_playbook_or_says_how(
     runner.send_signal(signal.SIGKILL)
     runner.wait(timeout=10)
     kill_if_alive(read_pid(tmp_path / "in-two"))  # the runner's command outlived it
-    runs = json.loads(run_cli("runs", "--json").stdout)
-    run_id = (runs["runs"] if isinstance(runs, dict) else runs)[0]["run_id"]
+    run_id = json.loads(run_cli("runs", "--json").stdout)["runs"][0]["run_id"]
     (here / "pb.yaml").rename(here / "moved.yaml")
     lost = run_cli("resume", run_id, "--rollback", cwd=elsewhere)
     assert lost.returncode == 2
