@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
+    from runbook.commandline import OptionGuard
     from runbook.executors.base import CommandResult, Executor, Process
     from runbook.runtime import Runtime
 
@@ -72,15 +73,23 @@ class ActionContext:
     timeout: float | None = None
     runtime: Runtime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    guard: OptionGuard | None = None
+    """Values of this step that may not become options of any command it runs."""
 
     def exec(self, argv: Sequence[str], *, check: bool = True, stdin: str | None = None,
              env: Mapping[str, str] | None = None, cwd: str | None = None) -> CommandResult:
+        self._guarded(argv)
         res = self.executor.run(argv, timeout=self.timeout, stdin=stdin, env=env, cwd=cwd)
         return res.check() if check else res
 
     def start(self, argv: Sequence[str], *, stdin: str | None = None,
               env: Mapping[str, str] | None = None, cwd: str | None = None) -> Process:
+        self._guarded(argv)
         return self.executor.start(argv, stdin=stdin, env=env, cwd=cwd)
+
+    def _guarded(self, argv: Sequence[str]) -> None:
+        if self.guard is not None:
+            self.guard.check([list(argv)])
 
     def background(self, step: str) -> Process:
         if self.runtime is None:

@@ -17,7 +17,7 @@ import shlex
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from runbook.errors import TemplateError
+from runbook.errors import StepError, TemplateError
 from runbook.templating import is_template
 
 if TYPE_CHECKING:
@@ -156,3 +156,23 @@ def option_like(argvs: list[list[str]], risky: set[str], *, anywhere: bool) -> s
             if any(v in arg if anywhere else arg.startswith(v) for v in values):
                 return arg
     return None
+
+
+@dataclasses.dataclass(frozen=True)
+class OptionGuard:
+    """The values of one step (on one host) that may not become options: checked on
+    the planned commands and again on every command the action really runs
+    (``ActionContext.exec``), since some actions build more argv while they run."""
+
+    risky: frozenset[str] = frozenset()
+    anywhere: bool = True
+    action: str = ""
+
+    def check(self, argvs: list[list[str]], redact: Any = str) -> None:
+        found = option_like(argvs, set(self.risky), anywhere=self.anywhere)
+        if found is not None:
+            raise StepError(
+                f"{self.action}: the argument {redact(found)!r} comes from a value that "
+                "begins with '-', so the command would read it as an option; a name or "
+                "value given as a param or taken from a result may not begin with '-' "
+                "(in host.shell, put it after '--' if the command takes one)")

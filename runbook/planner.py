@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from runbook.commandline import OptionGuard
 from runbook.errors import ArgumentsInvalid, StepError, TemplateError
 from runbook.executors.kinds import kind_of
 from runbook.models import Step
@@ -49,6 +50,8 @@ class HostPlan:
     commands: tuple[str, ...]
     argv: tuple[tuple[str, ...], ...] = ()
     """The redacted argv as sent to the host (only when the step will run)."""
+    guard: OptionGuard = field(default_factory=OptionGuard)
+    """Values that may not become options in any command the action runs here."""
 
 
 @dataclass(frozen=True)
@@ -163,7 +166,7 @@ class Planner:
         return planned
 
     def _single(self, step: Step, action: Action[Any], target: str) -> PlannedStep:
-        args = self.args(action, step.with_, step.id, "with", may_wait=True)
+        args, guard = self.guarded_args(action, step.with_, step.id, "with", may_wait=True)
         if isinstance(args, WaitsOn):
             return PlannedStep(step, action, target, False, waits_on=args, execute=False)
         executor = None if action.in_engine else self.connections.executor(target)
@@ -172,7 +175,7 @@ class Planner:
         argv = () if executor is None or self.dry_run else tuple(
             tuple(self.redact.argv(executor.wire_argv(a))) for a in action.commands(args))
         host = HostPlan(target, args, tuple(describe_commands(action, args, executor,
-                                                              self.redact)), argv)
+                                                              self.redact)), argv, guard)
         gate = step.confirm or (action.summary if action.always_gated else None)
         return PlannedStep(step, action, target, False, (host,), gate=gate,
                            asks=gate is not None and (not action.always_gated or self.dry_run),
@@ -238,12 +241,12 @@ class Planner:
 
     def _member(self, step: Step, action: Action[Any], name: str) -> HostPlan:
         scope = {**self.ctx, "target": self.ctx["targets"][name]}
-        args = self.args(action, step.with_, step.id, "with", scope=scope)
+        args, guard = self.guarded_args(action, step.with_, step.id, "with", scope=scope)
         assert not isinstance(args, WaitsOn)
         executor = self.connections.executor(name)
         argv = tuple(tuple(self.redact.argv(executor.wire_argv(a))) for a in action.commands(args))
         return HostPlan(name, args, tuple(describe_commands(action, args, executor,
-                                                            self.redact)), argv)
+                                                            self.redact)), argv, guard)
 
     def members(self, name: str) -> list[str]:
         """The target names a group fans out to (bare host names become targets)."""
@@ -267,6 +270,14 @@ class Planner:
              may_wait: bool = False) -> BaseModel | WaitsOn:
         """Render and validate arguments; in a dry-run, a WaitsOn where they need the
         result of a step that was only planned."""
+        return self.guarded_args(action, raw, step_id, field, scope=scope,
+                                 may_wait=may_wait)[0]
+
+    def guarded_args(self, action: Action[Any], raw: Mapping[str, Any], step_id: str,
+                     field: str, *, scope: Mapping[str, Any] | None = None,
+                     may_wait: bool = False) -> tuple[BaseModel | WaitsOn, OptionGuard]:
+        """``args``, and the guard that keeps their values from becoming options (the
+        planned commands are checked here, every command run by ``ActionContext``)."""
         from runbook.commandline import render_args
 
         try:
@@ -275,7 +286,7 @@ class Planner:
         except TemplateError:
             waits = self.waits_on(dict(raw))
             if self.dry_run and waits and may_wait:
-                return WaitsOn(f"{action.name} {raw}", tuple(waits))
+                return WaitsOn(f"{action.name} {raw}", tuple(waits)), OptionGuard()
             raise
         try:
             args = action.validate_args(rendered.args)
@@ -284,22 +295,15 @@ class Planner:
             raise StepError(f"invalid arguments for {action.name}: {problems}",
                             step=step_id) from None
         self.redact.derived(rendered.pairs, scope or self.ctx)
-        self.refuse_options(action, args, rendered.risky, step_id)
-        return args
-
-    def refuse_options(self, action: Action[Any], args: BaseModel, risky: set[str],
-                       step_id: str) -> None:
-        """A value from a param or a result that would be read as an option is refused."""
-        from runbook.commandline import option_like
-
-        found = None if action.in_engine else option_like(
-            action.commands(args), risky, anywhere=action.command_field is None)
-        if found is not None:
-            raise StepError(
-                f"{action.name}: the argument {self.redact.text(found)!r} comes from a value "
-                "that begins with '-', so the command would read it as an option; a name or "
-                "value given as a param or taken from a result may not begin with '-' "
-                "(in host.shell, put it after '--' if the command takes one)", step=step_id)
+        guard = OptionGuard(frozenset(rendered.risky), action.command_field is None,
+                            action.name)
+        if not action.in_engine:
+            try:
+                guard.check(action.commands(args), self.redact.text)
+            except StepError as exc:
+                exc.step = step_id
+                raise
+        return args, guard
 
     def waits_on(self, value: Any) -> list[str]:
         names = referenced_names(self.templates, value)

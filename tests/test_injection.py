@@ -242,3 +242,19 @@ def test_an_argument_derived_from_a_secret_is_masked_whole(tmp_path: Path,
     shown = (tmp_path / "audit.jsonl").read_text() + str(result.to_dict())
     assert derived not in shown and SECRET not in shown
     assert "alice-operator" in shown
+
+
+def test_a_command_an_action_builds_while_it_runs_is_guarded_too(tmp_path: Path) -> None:
+    # restart_pods plans only "delete pod"; the deployment goes into the
+    # "get deployment" it runs between deletions: refused there, never run
+    tool = recorder_tool(tmp_path, "kubectl")
+    pb = write_playbook(tmp_path / "pb.yaml",
+                        {"id": "restart", "action": "kubectl.restart_pods",
+                         "with": {"deployment": "{{ name }}", "pods": ["web-1"],
+                                  "kubectl": str(tool)}},
+                        params={"name": {"type": "string"}})
+    result = run(pb, tmp_path, name=HOSTILE_OPTION)
+    assert result.exit_code == 1
+    assert "would read it as an option" in (result.error or ""), result.error
+    calls = (tmp_path / "calls").read_text()
+    assert "delete pod web-1" in calls and "kubeconfig" not in calls
