@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import append, audit_events, lines, write_playbook
+from helpers import append, audit_events, lines, run_cli, write_playbook
 
 import runbook
 
@@ -156,6 +156,10 @@ HOSTILE_OPTION = "--kubeconfig=/tmp/evil"
                               "tool": "{tool}"}),
     ("simplevisor.status", {"conf": "/etc/s.conf", "child": "{{ name }}",
                             "simplevisor": "{tool}"}),
+    ("svcs.state", {"patterns": ["{{ name }}"]}),
+    ("svcadm.restart", {"pattern": "{{ name }}"}),
+    ("cfs.options_update", {"additional_inventory_url": "{{ name }}", "cray": "{tool}"}),
+    ("host.process", {"names": ["web", "{{ name }}"]}),
 ])
 def test_a_value_that_would_be_read_as_an_option_is_refused_before_anything_runs(
         tmp_path: Path, action: str, with_: dict[str, Any]) -> None:
@@ -258,3 +262,16 @@ def test_a_command_an_action_builds_while_it_runs_is_guarded_too(tmp_path: Path)
     assert "would read it as an option" in (result.error or ""), result.error
     calls = (tmp_path / "calls").read_text()
     assert "delete pod web-1" in calls and "kubeconfig" not in calls
+
+
+def test_an_unbalanced_quote_in_a_param_is_one_argument_not_a_traceback(
+        tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    pb = write_playbook(
+        tmp_path / "pb.yaml",
+        {"id": "echo", "action": "host.shell",
+         "with": {"command": "sh -c 'printf \"%s|\" \"$@\" > \"$0\"' {{ out }} {{ word }}"}},
+        params={"out": {"type": "string"}, "word": {"type": "string"}})
+    proc = run_cli("run", pb, "--yes", "-p", f"out={out}", "-p", 'word=it\'s "half')
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert out.read_text() == 'it\'s "half|'
