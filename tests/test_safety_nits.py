@@ -93,3 +93,44 @@ def test_runbook_plugins_shows_durations_as_durations() -> None:
     assert "    quiet_for: duration (required)" in proc.stdout
     assert "    grace: duration (default 5s)" in proc.stdout
     assert "quiet_for: float" not in proc.stdout
+
+
+def test_ctrl_c_on_a_terminal_with_nothing_to_undo_says_so(tmp_path: Path) -> None:
+    import os
+    import select
+
+    from helpers import cli_argv, plain
+
+    pb = write_playbook(tmp_path / "pb.yaml", {
+        "id": "wait", "action": "host.query", "timeout": "60s",
+        "with": {"command": ["sh", "-c", 'touch "$0"; exec sleep 30', str(tmp_path / "in")]}})
+    master, slave = os.openpty()
+    proc = subprocess.Popen(cli_argv("run", pb, "--yes"), stdin=slave, stdout=slave,
+                            stderr=slave, env={**os.environ, "TERM": "dumb"})
+    os.close(slave)
+    seen = b""
+    try:
+        wait_for(tmp_path / "in")
+        proc.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if not select.select([master], [], [], 0.1)[0]:
+                if proc.poll() is not None:
+                    break
+                continue
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the runner has gone
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        os.close(master)
+    shown = plain(seen.decode("utf-8", "replace"))
+    assert proc.returncode == 4, shown
+    assert "gate at interrupt: rollback (nothing to undo)" in shown
+    assert "no terminal" not in shown
