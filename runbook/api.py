@@ -108,6 +108,10 @@ def resume(run_id: str, *, rollback: bool = False, params: Mapping[str, Any] | N
         raise PlaybookError(f"run {state.run_id} ran a playbook built in Python; give it "
                             "again: resume(run_id, playbook=...)", file="<python>",
                             field="playbook")
+    elif not path.is_file():
+        raise PlaybookError(f"run {state.run_id} ran the playbook {path}, which is not there "
+                            "(moved, or run from another directory); pass its path: runbook "
+                            f"resume {state.run_id} --playbook PATH", file=str(path))
     else:
         loaded, text = _load(path, opts.targets, registry), path.read_text(encoding="utf-8")
     check_unchanged(state, loaded, text, accept_changed=accept_changed, cli=opts.from_cli)

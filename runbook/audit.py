@@ -221,14 +221,23 @@ class _AuditFile:
         try:
             written = os.write(self.fd, line)
         except OSError:
-            self.size = -1
+            self._cut_back()
             raise
         if written != len(line):
-            self.size = -1
+            self._cut_back()
             raise AuditError(f"short write to audit log {self.path} ({written} of {len(line)} "
-                             "bytes; disk full?)")
+                             "bytes; disk full?); the part written was removed")
         self.size += written
         self.seq, self.prev = self.pending["seq"], self.pending["hash"]
+
+    def _cut_back(self) -> None:
+        """A write the disk refused part of: remove that part (we hold the flock), so the
+        log ends with a whole line, verifies, and takes the next run once there is room."""
+        assert self.fd is not None
+        try:
+            os.ftruncate(self.fd, self.size)
+        except OSError:
+            self.size = -1  # the log now ends in a cut line: refused until reopened
 
     def fsync(self) -> None:
         assert self.fd is not None

@@ -11,7 +11,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
-import json
 import os
 import sys
 import threading
@@ -258,7 +257,9 @@ def _finish(console: Any, result: Any, as_json: bool) -> None:
 
     try:
         if as_json:
-            click.echo(json.dumps(result.to_dict(), indent=2, default=str))
+            from runbook.jsonout import dumps, run_document
+
+            click.echo(dumps(run_document(result.to_dict())))
         else:
             from runbook.console import render_summary
 
@@ -352,9 +353,10 @@ def runs(ctx: click.Context, playbook: str | None, status: str | None, limit: in
     if ctx.invoked_subcommand is not None:
         return
     from runbook.history import format_runs, list_runs
+    from runbook.jsonout import dumps, runs_document
 
     items = list_runs(playbook=playbook, status=status, limit=limit)
-    click.echo(json.dumps(items, indent=2, default=str) if as_json else format_runs(items))
+    click.echo(dumps(runs_document(items)) if as_json else format_runs(items))
 
 
 @runs.command(name="show")
@@ -365,9 +367,10 @@ def runs(ctx: click.Context, playbook: str | None, status: str | None, limit: in
 def runs_show(run_id: str, as_json: bool) -> None:
     """One run: params, per-step and per-host outcome, durations, rollbacks, audit trail."""
     from runbook.history import format_run, show_run
+    from runbook.jsonout import dumps, run_record_document
 
     detail = show_run(run_id)
-    click.echo(json.dumps(detail, indent=2, default=str) if as_json else format_run(detail))
+    click.echo(dumps(run_record_document(detail)) if as_json else format_run(detail))
 
 
 @runs.command(name="resolve")
@@ -384,7 +387,9 @@ def runs_resolve(run_id: str, reason: str, as_json: bool) -> None:
 
     done = resolve_run(run_id, reason, actor=_actor())
     if as_json:
-        click.echo(json.dumps(done, indent=2))
+        from runbook.jsonout import dumps, resolved_document
+
+        click.echo(dumps(resolved_document(done)))
         return
     click.echo(f"run {done['run_id']} resolved: {reason}")
     for cmd in done["commands"]:
@@ -527,8 +532,10 @@ def audit_show(run_id: str | None, audit_log: str | None, as_json: bool) -> None
     events = audit_events_state(run_id) if state_url() and not audit_log else \
         read_run(path, run_id or last_run_id(path))
     if as_json:
-        for e in events:
-            click.echo(json.dumps(e))
+        from runbook.jsonout import dumps, trail_document
+
+        click.echo(dumps(trail_document(events[0]["run_id"] if events else str(run_id),
+                                        str(path), events)))
     else:
         click.echo(format_trail(events))
 

@@ -25,7 +25,7 @@ from runbook.result import RunResult, plural
 
 _MARK = {"ok": "[green]✓[/]", "failed": "[red]✗[/]", "warn": "[yellow]![/]",
          "skipped": "[dim]-[/]", "planned": "[cyan]·[/]", "started": "[blue]↻[/]",
-         "declined": "[red]✗[/]", "error": "[red]?[/]"}
+         "declined": "[red]✗[/]", "error": "[red]?[/]", "interrupted": "[yellow]■[/]"}
 
 
 class _Elapsed:

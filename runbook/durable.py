@@ -10,6 +10,7 @@ per-step states, captured pre-state, results, and the pending rollbacks.
 from __future__ import annotations
 
 import difflib
+import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,7 +72,7 @@ class Durable:
             return previous
         secret = sorted(n for n, p in playbook.params.items() if p.secret)
         self.journal.start_run(
-            run_id=self.run_id, playbook=playbook.name, playbook_path=playbook.origin,
+            run_id=self.run_id, playbook=playbook.name, playbook_path=_absolute(playbook.origin),
             sha256=playbook.sha256, text=_source_text(playbook),
             params={n: v for n, v in params.items() if n not in secret},
             secret_params=secret, targets=targets, actor=actor, reason=reason,
@@ -104,11 +105,13 @@ class Durable:
 
     def step(self, step_id: str, state: str, *, defer: bool | None = None,
              **fields: Any) -> None:
-        """Commit a transition now; a command's outcome (done, checking, failed, started)
-        is deferred to the next commit, which comes before the next mutating command."""
+        """Commit a transition now; a command's outcome (done, checking, failed) is
+        deferred to the next commit, which comes before the next mutating command. A
+        background step's ``started`` is committed at once: it names the process a resume
+        must stop, and a runner killed before the next commit would lose it."""
         if self.journal is not None:
             if defer is None:
-                defer = state in ("done", "checking", "failed", "started")
+                defer = state in ("done", "checking", "failed")
             self.journal.step(self.run_id, step_id, state=state, defer=defer, **fields)
 
     def push(self, step_id: str, target: str, action: str, args: dict[str, Any],
@@ -147,6 +150,11 @@ def _source_text(playbook: Playbook) -> str | None:
         return Path(playbook.origin).read_text(encoding="utf-8")
     except OSError:
         return None
+
+
+def _absolute(origin: str) -> str:
+    """The playbook's path as resume finds it from any directory (``<python>`` as is)."""
+    return origin if origin.startswith("<") else os.path.abspath(origin)
 
 
 def load_resume(journal: JournalStore, run_id: str, playbook_path: str | None = None, *,

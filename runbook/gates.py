@@ -92,7 +92,8 @@ class Gates:
     def interrupted(self, anything_to_undo: bool, *, can_pause: bool = True) -> str:
         """Ctrl-C: ``rollback``, ``pause`` or ``leave``; a person decides on a terminal.
         ``can_pause`` False (a resume could not work) leaves pause out of the offer."""
-        decision, how = "rollback", "no terminal: rolling back"
+        decision, how = "rollback", ("no terminal: rolling back" if anything_to_undo
+                                     or not self.interactive else "nothing to undo")
         if self.interactive and anything_to_undo:
             discard_typeahead()
             decision, how = ask_interrupt(pause=can_pause), "terminal"

@@ -177,8 +177,11 @@ class Recorder:
             self.ctx[step.register_as] = value
 
     def failure(self, res: StepResult, exc: BaseException) -> None:
-        res.status = "failed"
-        res.error = self.redact.text(str(exc))
+        """A step that did not finish: ``failed``, or ``interrupted`` (Ctrl-C, SIGTERM:
+        the operator stopped it, the step itself did not fail)."""
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        res.status = "interrupted" if interrupted else "failed"
+        res.error = "interrupted" if interrupted else self.redact.text(str(exc))
         if isinstance(exc, CommandError):
             res.rc = exc.rc
         if isinstance(exc, UntilNotMet):

@@ -69,7 +69,7 @@ class StepResult:
     action: str
     target: str
     mutating: bool
-    status: str = "pending"  # ok, failed, skipped, planned, started, declined
+    status: str = "pending"  # ok, failed, skipped, planned, started, declined, interrupted
     commands: list[str] = field(default_factory=list)
     argv: list[list[str]] = field(default_factory=list)
     rc: int | None = None

@@ -417,9 +417,10 @@ def test_runs_lists_history_with_filters(tmp_path: Path) -> None:
     assert cli("run", ok, cwd=tmp_path).returncode == 0
     assert cli("run", bad, cwd=tmp_path).returncode == 1
     listing = cli("runs", "--json", cwd=tmp_path)
-    runs = json.loads(listing.stdout)
+    runs = json.loads(listing.stdout)["runs"]
     assert [r["status"] for r in runs] == ["rolled-back", "succeeded"]
-    only_ok = json.loads(cli("runs", "--json", "--status", "succeeded", cwd=tmp_path).stdout)
+    only_ok = json.loads(cli("runs", "--json", "--status", "succeeded",
+                             cwd=tmp_path).stdout)["runs"]
     assert len(only_ok) == 1 and only_ok[0]["exit_code"] == 0
     shown = cli("runs", "show", runs[0]["run_id"], cwd=tmp_path)
     assert shown.returncode == 0 and "a: failed rc=1" in shown.stdout
