@@ -169,11 +169,13 @@ def timeline(events: list[dict[str, Any]]) -> list[Bar]:
             open_[key] = _ts(e["ts"])
         elif e["event"] in ("step.finished", "rollback.finished") and e.get("status") not in (
                 "planned", "skipped"):
-            start = open_.pop(key, _ts(e["ts"]) - (e.get("duration_ms") or 0) / 1000)
+            # a host's start may only be known from its duration: keep the bar inside the run
+            start = max(t0, open_.pop(key, _ts(e["ts"]) - (e.get("duration_ms") or 0) / 1000))
             label = ("undo " if e["event"] == "rollback.finished" else "") + key[0] + (
                 f" @ {key[1]}" if key[1] else "")
-            bars.append(Bar(label, str(e.get("status")), round((start - t0) / span * 100, 2),
-                            round(max((_ts(e["ts"]) - start) / span * 100, 0.5), 2),
+            left = min(round((start - t0) / span * 100, 2), 99.5)
+            width = min(max((_ts(e["ts"]) - start) / span * 100, 0.5), 100 - left)
+            bars.append(Bar(label, str(e.get("status")), left, round(width, 2),
                             took(e.get("duration_ms"))))
     return bars
 

@@ -89,7 +89,7 @@ def run_id_of(home: Path) -> str:
         deadline = time.monotonic() + 10
         while True:
             proc = cli("runs", "--json", cwd=home.parent)
-            runs = json.loads(proc.stdout)
+            runs = json.loads(proc.stdout)["runs"]
             if runs[-1]["resumable"] or time.monotonic() > deadline:
                 return str(runs[-1]["run_id"])
             time.sleep(0.05)
@@ -108,7 +108,8 @@ def audit(home: Path, run_id: str) -> list[dict[str, Any]]:
     if shared():
         proc = cli("audit", "show", run_id, "--json", cwd=home.parent)
         assert proc.returncode == 0, proc.stderr
-        return [json.loads(line) for line in proc.stdout.splitlines()]
+        shown: list[dict[str, Any]] = json.loads(proc.stdout)["events"]
+        return shown
     events = [json.loads(line) for line in (home / "audit.jsonl").read_text().splitlines()]
     return [e for e in events if e["run_id"] == run_id]
 

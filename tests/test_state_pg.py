@@ -81,14 +81,15 @@ def wait_for(path: Path, timeout: float = 30) -> None:
 def runs(env: dict[str, str]) -> list[dict[str, Any]]:
     proc = cli(env, "runs", "--json")
     assert proc.returncode == 0, proc.stderr
-    out: list[dict[str, Any]] = json.loads(proc.stdout)
+    out: list[dict[str, Any]] = json.loads(proc.stdout)["runs"]
     return out
 
 
 def events(env: dict[str, str], run_id: str) -> list[dict[str, Any]]:
     proc = cli(env, "audit", "show", run_id, "--json")
     assert proc.returncode == 0, proc.stderr
-    return [json.loads(line) for line in proc.stdout.splitlines()]
+    events: list[dict[str, Any]] = json.loads(proc.stdout)["events"]
+    return events
 
 
 def detail(env: dict[str, str], run_id: str) -> dict[str, Any]:
