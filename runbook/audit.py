@@ -35,14 +35,18 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
-
-import structlog
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from runbook._plugin_markers import hookimpl
 from runbook.errors import AuditError
 from runbook.events import Event, RunInfo, utcnow
 from runbook.paths import runbook_home
+
+if TYPE_CHECKING:
+    from structlog import BoundLoggerBase
+else:  # structlog's pipeline core without its package __init__ (rich, asyncio: start-up)
+    from runbook.lightimport import submodule
+    BoundLoggerBase = submodule("structlog._base").BoundLoggerBase
 
 __all__ = [
     "EVENTS",
@@ -122,7 +126,7 @@ def _render(_logger: Any, _method: str, event_dict: EventDict) -> bytes:
     return (_canonical(event_dict) + "\n").encode("utf-8")
 
 
-class _EventLogger(structlog.BoundLoggerBase):
+class _EventLogger(BoundLoggerBase):
     """A bound logger with one method, ``append``, proxied to the file sink."""
 
     def append(self, event: str, **fields: Any) -> None:
@@ -271,13 +275,8 @@ class AuditLog:
     def __init__(self, path: Path) -> None:
         self._file = _AuditFile(Path(path))
         self._mutex = threading.Lock()
-        self._logger: _EventLogger = structlog.wrap_logger(
-            self._file,
-            processors=[_add_ts, _complete, self._file.stamp, _render],
-            wrapper_class=_EventLogger,
-            context_class=dict,
-            cache_logger_on_first_use=False,
-        ).bind()
+        self._logger = _EventLogger(
+            self._file, processors=[_add_ts, _complete, self._file.stamp, _render], context={})
 
     @property
     def path(self) -> Path:
