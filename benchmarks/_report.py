@@ -234,7 +234,7 @@ def write_docs(ctx: Context, docs: Path) -> None:
           filled by the warm-up round), as installed packages do.
         """)
     body = render(ctx)
-    docs.write_text(head + "\n" + body + "\n\n" + EXPLAIN.format(o=o) + "\n",
+    docs.write_text(head + "\n" + body + "\n\n" + EXPLAIN.format(o=o, steps_1=o.steps - 1, steps_2=o.steps * 2) + "\n",
                     encoding="utf-8")
 
 
@@ -256,7 +256,7 @@ EXPLAIN = """\
   (mutating, so each step's audit event is written and fsynced before the command starts,
   and the journal records each state change). ansible-playbook: `connection: local`,
   `gather_facts: false`, `ansible.builtin.command: /bin/true`. pyinfra: `@local` with
-  `server.shell`. **Per step** is the marginal cost, (T({o.steps}) - T(1)) / {o.steps - 1},
+  `server.shell`. **Per step** is the marginal cost, (T({o.steps}) - T(1)) / {steps_1},
   computed within each round: a tool's start-up is not spread over its steps.
 - **(b) SSH, one host**: the same over SSH to an unprivileged OpenSSH server on 127.0.0.1
   started by the script (strict host key checking through a generated known_hosts file on
@@ -285,7 +285,7 @@ EXPLAIN = """\
   per-connection processes once reaped). An OpenSSH ControlMaster left running by
   ansible-playbook is not counted.
 - **runbook's engine per SSH step, in one process**: (engine time of a
-  {o.steps * 2}-step SSH run - that of a {o.steps}-step run) / {o.steps} through
+  {steps_2}-step SSH run - that of a {o.steps}-step run) / {o.steps} through
   `runbook.run` in the benchmark's own process, each round interleaved with {o.steps} bare
   paramiko `exec_command("/bin/true")` on one open connection (the floor for one SSH step):
   a step's own cost with the audit event and the journal transition made durable before the
@@ -293,4 +293,26 @@ EXPLAIN = """\
 
 The sshd runs on the same machine as the tools, so SSH figures include the server's work;
 absolute times vary by machine, the ratios are what the performance budgets in DESIGN.md
-are about."""
+are about.
+
+## What keeps runbook's costs down (and the tests that guard it)
+
+- **Start-up**: a run whose output is not a terminal never imports rich (`runbook.markup`
+  renders rich's markup as plain text, checked against rich itself); the audit pipeline is
+  structlog's `BoundLoggerBase` imported without structlog's package `__init__` (which pulls
+  in its console renderer, rich, asyncio: `runbook.lightimport`); `import runbook` imports
+  nothing heavy, not even pluggy. `tests/test_startup.py` runs the real CLI and fails if a
+  piped one-step run, `validate`, `plan` or `--help` imports what it does not use (rich,
+  structlog's package, paramiko, jinja2, ...). What is left is mostly pydantic (its import
+  and the models' construction) and importing the plugins' action modules.
+- **Stand-ins**: the generated `bin/` scripts run `python -S` and import only
+  `runbook.sim` and the tool's own `sim` modules (`tests/test_sim_cli.py`).
+- **SSH fan-out**: per connection, AES-GCM is offered first (with AES-CTR paramiko checks
+  every packet's MAC in a pure-Python loop), the key file and known_hosts are parsed once
+  per version of the file rather than per login, the server's debug messages are not
+  escaped unless logged, and an idle transport thread wakes once a second instead of ten
+  times (closing shuts its socket down, so it still ends at once); `tests/test_ssh_cost.py`
+  checks each of these against the loopback sshd. What is left per name is paramiko's
+  pure-Python packet handling: the key exchange and login (about 3 ms of CPU) and about
+  1 ms per command (channel open, exec, output, exit status, close), plus the audit event
+  and journal transition of each host-step."""
