@@ -234,8 +234,8 @@ def write_docs(ctx: Context, docs: Path) -> None:
           filled by the warm-up round), as installed packages do.
         """)
     body = render(ctx)
-    docs.write_text(head + "\n" + body + "\n\n" + EXPLAIN.format(o=o, steps_1=o.steps - 1, steps_2=o.steps * 2) + "\n",
-                    encoding="utf-8")
+    explain = EXPLAIN.format(o=o, steps_1=o.steps - 1, steps_2=o.steps * 2)
+    docs.write_text(head + "\n" + body + "\n\n" + explain + "\n", encoding="utf-8")
 
 
 def _cpu_model() -> str:
@@ -277,7 +277,8 @@ EXPLAIN = """\
   `--help`/`--version` of each tool; `runbook validate` and `runbook plan` of the one-step
   playbook; `runbook validate playbooks/` (every bundled playbook); one stand-in call of the
   simulated estate (`bin/kubectl ... get deployment ... -o json` in a `cfs-stuck-sessions`
-  sandbox, which reads, evolves and writes the sandbox's state). The one-step runs of (a)
+  sandbox, which reads, evolves and writes the sandbox's state; an untimed call just before
+  each timed one keeps the simulated time it evolves the same). The one-step runs of (a)
   are the start-up that does work: runbook one step, pyinfra one operation, ansible one
   task.
 - **CPU**: the tool's own CPU time and its children's (ansible's workers, ssh clients),

@@ -78,6 +78,8 @@ def once(case: Case, srv: Server, timeout: float) -> tuple[Sample | None, str | 
     """One run of a case: its sample, or why it failed."""
     if case.ssh:
         settle(srv)
+    if case.prime:
+        run(case.prime, timeout=timeout, env=case.env, cwd=case.cwd)
     before = logins(srv) if case.ssh else 0
     cpu0, ctx0 = children_usage()
     sshd0 = server_cpu(srv) if case.ssh else 0.0
