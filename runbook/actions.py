@@ -7,7 +7,8 @@ nothing is described twice. Read-only actions double as check probes.
 
 Optional ``capture`` reads the prior state before a mutating run, and
 ``inverse`` turns that captured state into the invocation that undoes the
-action: that is what ``rollback: auto`` runs.
+action: that is what ``rollback: auto`` runs. Optional ``preview`` reads, at
+plan time, what a mutating action would change (a diff) for the plan to show.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
+    from runbook.commandline import OptionGuard
     from runbook.executors.base import CommandResult, Executor, Process
     from runbook.runtime import Runtime
 
@@ -72,15 +74,23 @@ class ActionContext:
     timeout: float | None = None
     runtime: Runtime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    guard: OptionGuard | None = None
+    """Values of this step that may not become options of any command it runs."""
 
     def exec(self, argv: Sequence[str], *, check: bool = True, stdin: str | None = None,
              env: Mapping[str, str] | None = None, cwd: str | None = None) -> CommandResult:
+        self._guarded(argv)
         res = self.executor.run(argv, timeout=self.timeout, stdin=stdin, env=env, cwd=cwd)
         return res.check() if check else res
 
     def start(self, argv: Sequence[str], *, stdin: str | None = None,
               env: Mapping[str, str] | None = None, cwd: str | None = None) -> Process:
+        self._guarded(argv)
         return self.executor.start(argv, stdin=stdin, env=env, cwd=cwd)
+
+    def _guarded(self, argv: Sequence[str]) -> None:
+        if self.guard is not None:
+            self.guard.check([list(argv)])
 
     def background(self, step: str) -> Process:
         if self.runtime is None:
@@ -143,6 +153,11 @@ class Action(Generic[ArgsT]):
     """Engine-side actions (flow.*): they run no command and are only planned in a dry-run."""
     result_fields: ClassVar[Mapping[str, str]] = {}
     """The fields of the result, each with a one-line description (for docs/actions.md)."""
+    command_field: ClassVar[str | None] = None
+    """An argument holding a command (argv list or one string): a string is split into
+    words before its templates are rendered, so a value is always one argument."""
+    shell_field: ClassVar[str | None] = None
+    """The boolean argument that runs ``command_field`` through a shell (values quoted)."""
 
     def commands(self, args: ArgsT) -> list[list[str]]:
         """The exact argv list(s) this action runs, for the plan and for ``run``."""
@@ -175,6 +190,15 @@ class Action(Generic[ArgsT]):
     def inverse(self, args: ArgsT, captured: Any) -> Invocation | None:
         """The invocation that restores ``captured``; None if there is no inverse."""
         return None
+
+    def preview(self, args: ArgsT, ctx: ActionContext) -> str | None:
+        """What the step would change, read live without changing anything (a diff):
+        a plan of a mutating step shows it. None when there is nothing to show."""
+        return None
+
+    @classmethod
+    def has_preview(cls) -> bool:
+        return cls.preview is not Action.preview
 
     def describe(self, args: ArgsT) -> str:
         """One line for plans when the action runs no command (flow actions)."""

@@ -44,6 +44,8 @@ from runbook.paths import runbook_home
 
 if TYPE_CHECKING:
     from structlog import BoundLoggerBase
+
+    from runbook.state.base import AuditSink
 else:  # structlog's pipeline core without its package __init__ (rich, asyncio: start-up)
     from runbook.lightimport import submodule
     BoundLoggerBase = submodule("structlog._base").BoundLoggerBase
@@ -222,14 +224,23 @@ class _AuditFile:
         try:
             written = os.write(self.fd, line)
         except OSError:
-            self.size = -1
+            self._cut_back()
             raise
         if written != len(line):
-            self.size = -1
+            self._cut_back()
             raise AuditError(f"short write to audit log {self.path} ({written} of {len(line)} "
-                             "bytes; disk full?)")
+                             "bytes; disk full?); the part written was removed")
         self.size += written
         self.seq, self.prev = self.pending["seq"], self.pending["hash"]
+
+    def _cut_back(self) -> None:
+        """A write the disk refused part of: remove that part (we hold the flock), so the
+        log ends with a whole line, verifies, and takes the next run once there is room."""
+        assert self.fd is not None
+        try:
+            os.ftruncate(self.fd, self.size)
+        except OSError:
+            self.size = -1  # the log now ends in a cut line: refused until reopened
 
     def fsync(self) -> None:
         assert self.fd is not None
@@ -359,7 +370,7 @@ class AuditPlugin:
     has already redacted them: a missed secret is the costliest bug here.
     """
 
-    def __init__(self, log: AuditLog, redact: Callable[[str], str] = _identity) -> None:
+    def __init__(self, log: AuditSink, redact: Callable[[str], str] = _identity) -> None:
         self.log = log
         self._redact = redact
 

@@ -117,10 +117,28 @@ def _action_lines(name: str, cls: type[Action[Any]]) -> list[str]:
     out = [f"{name}  [{kind}{', ' + ', '.join(extras) if extras else ''}]  {cls.summary}"]
     for fname, f in cls.Args.model_fields.items():
         default = f.get_default(call_default_factory=True)
+        if isinstance(default, float) and _field_type(f).startswith("duration"):
+            default = _Seconds(default)
         req = "required" if f.is_required() else f"default {default!r}"
         desc = f" — {f.description}" if f.description else ""
-        out.append(f"    {f.alias or fname}: {_type_name(f.annotation)} ({req}){desc}")
+        out.append(f"    {f.alias or fname}: {_field_type(f)} ({req}){desc}")
     return out
+
+
+class _Seconds(float):
+    """A duration default shown as a playbook writes it (``5s``)."""
+
+    def __repr__(self) -> str:
+        return f"{self:g}s"
+
+
+def _field_type(info: Any) -> str:
+    """A field's type; a duration (``60s``, validated by ``parse_duration``) says so."""
+    from runbook.actions_page import _is_duration
+
+    if _is_duration(info.metadata):
+        return "duration | None" if "None" in str(info.annotation) else "duration"
+    return _type_name(info.annotation)
 
 
 def _type_name(annotation: Any) -> str:

@@ -103,9 +103,9 @@ class Engine:
     def _collaborators(self) -> None:
         opts, rec, conns = self.options, self.recorder, self.connections
         self.gates = Gates(rec, yes=opts.yes, interactive=self.interactive, prompt=opts.prompt,
-                           dry_run=opts.dry_run)
+                           dry_run=opts.dry_run, approval=opts.approval)
         self.background = BackgroundSteps(rec)
-        self.runtime = RunRuntime(self.background, self.gates, rec)
+        self.runtime = RunRuntime(self.background, self.gates, rec, conns, self.registry)
         self.rollbacks = RollbackStack(registry=self.registry, templates=self.templates,
                                        recorder=rec, executor=conns.executor,
                                        context_for=self.context_for)
@@ -153,6 +153,7 @@ class Engine:
         return self.result
 
     def _forced_unlock(self) -> None:
+        self.gates.plan_approved()
         if self._forced is not None:
             holder = {k: v for k, v in self._forced.items() if k != "key"}
             self.recorder.gate_answered(
@@ -298,7 +299,7 @@ class Engine:
             if step.when is not None and not self._when(step, res):
                 return
             planned = self.planner.plan(step)
-            res.commands, res.argv = planned.commands, planned.argv
+            res.commands, res.argv, res.preview = planned.commands, planned.argv, planned.preview
             if self.options.dry_run:
                 from runbook.review import review_lines
 

@@ -95,6 +95,13 @@ class HostPath:
     def _executor(self, planned: PlannedStep, host: str) -> Executor | None:
         return None if planned.action.in_engine else self.connections.executor(host)
 
+    def _context(self, planned: PlannedStep, host: HostPlan) -> ActionContext:
+        """The action's context on this host, guarding every command it runs against
+        values that would become options (``runbook.commandline.OptionGuard``)."""
+        actx = self.context_for(planned.step, self._executor(planned, host.name))
+        actx.guard = host.guard
+        return actx
+
     # --- one host ------------------------------------------------------------------
 
     def prepare(self, planned: PlannedStep, host: HostPlan, seq: int) -> HostResult:
@@ -104,8 +111,7 @@ class HostPath:
         hr = HostResult(host.name)
         try:
             if step.rollback == "auto":
-                hr.captured = action.capture(
-                    host.args, self.context_for(step, self._executor(planned, host.name)))
+                hr.captured = action.capture(host.args, self._context(planned, host))
             where = {"host": host.name} if planned.group else {}
             rec.durable.step(step.id, "running", seq=seq, captured=rec.redact(hr.captured),
                              defer=planned.group, **where)
@@ -141,7 +147,7 @@ class HostPath:
 
     def _execute(self, planned: PlannedStep, host: HostPlan, hr: HostResult) -> Any:
         step, action = planned.step, planned.action
-        actx = self.context_for(step, self._executor(planned, host.name))
+        actx = self._context(planned, host)
 
         def attempt() -> Any:
             hr.attempts += 1
@@ -209,8 +215,7 @@ class HostPath:
         self.post_checks(planned, res, [planned.target])
 
     def _start(self, planned: PlannedStep, host: HostPlan, res: StepResult) -> None:
-        proc = planned.action.start(host.args, self.context_for(
-            planned.step, self._executor(planned, host.name)))
+        proc = planned.action.start(host.args, self._context(planned, host))
         self.background.add(planned.id, Running(proc, planned.action, host.args, res))
         res.result = {"pid": getattr(getattr(proc, "popen", None), "pid", None)}
 

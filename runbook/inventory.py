@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from runbook.errors import PlaybookError, Problem, ValidationErrors
-from runbook.executors.kinds import COMMON_KEYS, kind_of, reference_settings
+from runbook.executors.kinds import COMMON_KEYS, kind_of, leads_back, reference_settings
 from runbook.executors.uri import is_host_name, uri_forms
 from runbook.executors.uri import target_from_uri as _from_uri
 from runbook.executors.validation import MISSING, check_target
@@ -465,13 +465,5 @@ class _Inventory:
 
 def _loops(targets: dict[str, Target], start: str, key: str) -> bool:
     """Whether following ``key`` (jump or via) from ``start`` comes back to it."""
-    seen = {start}
-    current = targets[start]
-    while True:
-        ref = current.setting(key)
-        if ref is None or ref not in targets:
-            return False
-        if ref in seen:
-            return bool(ref == start)
-        seen.add(ref)
-        current = targets[ref]
+    return leads_back(start, lambda name: targets[name].setting(key)
+                      if name in targets else None)

@@ -69,6 +69,8 @@ def _collection(value: Any, kind: str) -> Any:
             decoded = json.loads(value)
         except json.JSONDecodeError:
             decoded = None
+        except RecursionError:
+            raise ValueError(f"a {kind} nested too deeply") from None
         if isinstance(decoded, (list, dict)):
             value = decoded
         elif kind == "list":

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from runbook.commandline import OptionGuard
 from runbook.errors import ArgumentsInvalid, StepError, TemplateError
 from runbook.executors.kinds import kind_of
 from runbook.models import Step
@@ -49,6 +50,10 @@ class HostPlan:
     commands: tuple[str, ...]
     argv: tuple[tuple[str, ...], ...] = ()
     """The redacted argv as sent to the host (only when the step will run)."""
+    preview: str | None = None
+    """In a plan: what the mutating step would change (``Action.preview``), redacted."""
+    guard: OptionGuard = field(default_factory=OptionGuard)
+    """Values that may not become options in any command the action runs here."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,13 @@ class PlannedStep:
     def argv(self) -> list[list[str]]:
         return [list(a) for h in self.hosts[:1] for a in h.argv] if not self.group else []
 
+    @property
+    def preview(self) -> str | None:
+        shown = [(h.name, h.preview) for h in self.hosts if h.preview]
+        if not self.group:
+            return shown[0][1] if shown else None
+        return "\n".join(f"[{name}]\n{text}" for name, text in shown) or None
+
     def host(self, name: str) -> HostPlan:
         return next(h for h in self.hosts if h.name == name)
 
@@ -101,7 +113,8 @@ class PlannedStep:
                 "commands": self.commands, "gate": self.gate, "rollback": self.rollback,
                 "waits_on": None if self.waits_on is None else {
                     "expression": self.waits_on.expression,
-                    "steps": list(self.waits_on.steps)}}
+                    "steps": list(self.waits_on.steps)},
+                **({"preview": self.preview} if self.preview else {})}
 
 
 def describe_commands(action: Action[Any], args: BaseModel, executor: Executor | None,
@@ -163,7 +176,7 @@ class Planner:
         return planned
 
     def _single(self, step: Step, action: Action[Any], target: str) -> PlannedStep:
-        args = self.args(action, step.with_, step.id, "with", may_wait=True)
+        args, guard = self.guarded_args(action, step.with_, step.id, "with", may_wait=True)
         if isinstance(args, WaitsOn):
             return PlannedStep(step, action, target, False, waits_on=args, execute=False)
         executor = None if action.in_engine else self.connections.executor(target)
@@ -172,7 +185,8 @@ class Planner:
         argv = () if executor is None or self.dry_run else tuple(
             tuple(self.redact.argv(executor.wire_argv(a))) for a in action.commands(args))
         host = HostPlan(target, args, tuple(describe_commands(action, args, executor,
-                                                              self.redact)), argv)
+                                                              self.redact)), argv,
+                        self.preview(step, action, args, executor), guard)
         gate = step.confirm or (action.summary if action.always_gated else None)
         return PlannedStep(step, action, target, False, (host,), gate=gate,
                            asks=gate is not None and (not action.always_gated or self.dry_run),
@@ -238,12 +252,30 @@ class Planner:
 
     def _member(self, step: Step, action: Action[Any], name: str) -> HostPlan:
         scope = {**self.ctx, "target": self.ctx["targets"][name]}
-        args = self.args(action, step.with_, step.id, "with", scope=scope)
+        args, guard = self.guarded_args(action, step.with_, step.id, "with", scope=scope)
         assert not isinstance(args, WaitsOn)
         executor = self.connections.executor(name)
         argv = tuple(tuple(self.redact.argv(executor.wire_argv(a))) for a in action.commands(args))
         return HostPlan(name, args, tuple(describe_commands(action, args, executor,
-                                                            self.redact)), argv)
+                                                            self.redact)), argv,
+                        self.preview(step, action, args, executor), guard)
+
+    def preview(self, step: Step, action: Action[Any], args: BaseModel,
+                executor: Executor | None) -> str | None:
+        """In a live plan, what a mutating step would change (its action's ``preview``,
+        read-only, like a probe), redacted; a failure to read it is shown, not raised."""
+        if not (self.dry_run and not self.offline and action.mutating and executor
+                is not None and action.has_preview()):
+            return None
+        from runbook.actions import ActionContext
+        from runbook.errors import RunbookError
+
+        try:
+            text = action.preview(args, ActionContext(executor=executor, step=step.id,
+                                                      timeout=step.timeout))
+        except RunbookError as exc:
+            text = f"(no preview: {exc})"
+        return None if text is None else self.redact.text(text)
 
     def members(self, name: str) -> list[str]:
         """The target names a group fans out to (bare host names become targets)."""
@@ -267,20 +299,40 @@ class Planner:
              may_wait: bool = False) -> BaseModel | WaitsOn:
         """Render and validate arguments; in a dry-run, a WaitsOn where they need the
         result of a step that was only planned."""
+        return self.guarded_args(action, raw, step_id, field, scope=scope,
+                                 may_wait=may_wait)[0]
+
+    def guarded_args(self, action: Action[Any], raw: Mapping[str, Any], step_id: str,
+                     field: str, *, scope: Mapping[str, Any] | None = None,
+                     may_wait: bool = False) -> tuple[BaseModel | WaitsOn, OptionGuard]:
+        """``args``, and the guard that keeps their values from becoming options (the
+        planned commands are checked here, every command run by ``ActionContext``)."""
+        from runbook.commandline import render_args
+
         try:
-            rendered = self.templates.render(dict(raw), scope or self.ctx, step=step_id,
-                                             field=field)
+            rendered = render_args(self.templates, action, raw, scope or self.ctx,
+                                   step=step_id, field=field)
         except TemplateError:
             waits = self.waits_on(dict(raw))
             if self.dry_run and waits and may_wait:
-                return WaitsOn(f"{action.name} {raw}", tuple(waits))
+                return WaitsOn(f"{action.name} {raw}", tuple(waits)), OptionGuard()
             raise
         try:
-            return action.validate_args(rendered)
+            args = action.validate_args(rendered.args)
         except ArgumentsInvalid as exc:
             problems = "; ".join(f"{loc or field}: {msg}" for loc, msg in exc.problems)
             raise StepError(f"invalid arguments for {action.name}: {problems}",
                             step=step_id) from None
+        self.redact.derived(rendered.pairs, scope or self.ctx)
+        guard = OptionGuard(frozenset(rendered.risky), action.command_field is None,
+                            action.name)
+        if not action.in_engine:
+            try:
+                guard.check(action.commands(args), self.redact.text)
+            except StepError as exc:
+                exc.step = step_id
+                raise
+        return args, guard
 
     def waits_on(self, value: Any) -> list[str]:
         names = referenced_names(self.templates, value)

@@ -21,6 +21,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 MASK = "***"
+_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
+_NAME = re.compile(r"[A-Za-z_]\w*")
+_PARAM = re.compile(r"params\s*(?:\.\s*(\w+)|\[\s*['\"](\w+)['\"]\s*\])")
 
 MIN_SECRET = 6
 """Shorter secrets are refused as param values: masked inside free text, their
@@ -59,6 +62,32 @@ class Redactor:
         # Longest first, so a secret containing another is masked whole.
         ordered = sorted(self._values, key=len, reverse=True)
         self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+
+    def derived(self, pairs: Iterable[tuple[str, Any]], context: Mapping[str, Any]) -> None:
+        """Template output that came from a secret is a secret too (``{{ token | b64encode
+        }}``, ``"Bearer {{ token[4:] }}"``): masked whole by origin, where the renderer
+        put it. ``pairs``: each template with what it rendered to. An output in which the
+        secret itself shows is masked as before (the secret, or the argv element);
+        outputs shorter than ``MIN_SECRET`` (a length, a flag) are left alone."""
+        if not self._whole:
+            return
+        for source, value in pairs:
+            if self._reads_secret(source, context):
+                found = [s for s in secret_values(value) if len(s) >= MIN_SECRET
+                         and not self._carries(s)]  # a visible secret is masked anyway
+                if found:
+                    self.add(*found)
+
+    def _reads_secret(self, source: str, context: Mapping[str, Any]) -> bool:
+        code = " ".join(_TAG.findall(source))  # names inside the tags, not the text
+        names = set(_NAME.findall(code))
+        params = context.get("params")
+        if "params" in names and isinstance(params, Mapping):
+            names |= {a or b for a, b in _PARAM.findall(code)}
+            values = [params.get(n) for n in names] + [context.get(n) for n in names]
+        else:
+            values = [context.get(n) for n in names]
+        return any(s in self._whole for v in values for s in secret_values(v))
 
     def __bool__(self) -> bool:
         return bool(self._whole)

@@ -82,10 +82,16 @@ class RollbackStack:
             return None if args is None else action.inverse(args, captured)
         if isinstance(step.rollback, Rollback):
             spec = step.rollback
-            with_ = self.templates.render(dict(spec.with_), scope or self.recorder.ctx,
-                                          step=step.id, field="rollback.with")
+            with_ = self.render_with(spec, scope or self.recorder.ctx, step.id)
             return Invocation(spec.action, with_, spec.target)
         return None
+
+    def render_with(self, spec: Rollback, ctx: Mapping[str, Any], step_id: str) -> Any:
+        """An explicit rollback's arguments, a command split before it is rendered."""
+        from runbook.commandline import render_args
+
+        return render_args(self.templates, self.registry.action(spec.action), spec.with_, ctx,
+                           step=step_id, field="rollback.with").args
 
     def pending(self, step_id: str, invocation: Invocation, target: str) -> PendingRollback:
         rb_target = invocation.target or target
@@ -159,8 +165,7 @@ class RollbackStack:
             args = rb.args
             spec = _spec(playbook, rb.step_id)
             if MASK in json.dumps(args) and isinstance(spec, Rollback):
-                args = self.templates.render(dict(spec.with_), self.recorder.ctx,
-                                             step=rb.step_id, field="rollback.with")
+                args = self.render_with(spec, self.recorder.ctx, rb.step_id)
             pending = self.pending(rb.step_id, Invocation(rb.action, args, rb.target),
                                    rb.target)
             pending.seq = rb.seq
@@ -173,8 +178,9 @@ class RollbackStack:
         True when all of them worked."""
         with refuse_interrupts():
             complete = True
-            while self._pending:
-                complete = self._undo(self._pending.pop()) and complete
+            while self._pending:  # popped once done: a journal that refuses keeps it
+                complete = self._undo(self._pending[-1]) and complete
+                self._pending.pop()
             return complete
 
     def _undo(self, pending: PendingRollback) -> bool:

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from runbook.actions import Action
 from runbook.errors import Problem
-from runbook.executors.kinds import reference_settings
+from runbook.executors.kinds import leads_back, reference_settings
 from runbook.executors.validation import target_problems
 from runbook.models import NAME_RE
 from runbook.names import undefined_names
@@ -140,6 +140,18 @@ def name_format(rules: Rules) -> None:
         rules.add(("name",), f"name {name!r} must match [a-z0-9-]+ (lower case, digits, -)")
 
 
+MAX_CONCURRENCY = 100
+
+
+def concurrency_slots(rules: Rules) -> None:
+    """``concurrency: N``: N runs may hold the playbook's lock at once (1 to 100)."""
+    value = rules.data.get("concurrency", 1)
+    if isinstance(value, int) and not isinstance(value, bool) and not \
+            1 <= value <= MAX_CONCURRENCY:
+        rules.add(("concurrency",), f"concurrency must be between 1 and {MAX_CONCURRENCY} "
+                                    f"(runs allowed at once), got {value}")
+
+
 def param_names_and_defaults(rules: Rules) -> None:
     params = rules.data.get("params")
     if not isinstance(params, dict):
@@ -224,8 +236,28 @@ def target_references(rules: Rules, tname: Any, spec: Any, names: set[str]) -> N
     if not isinstance(spec, dict):
         return
     for key in reference_settings(rules.registry):
-        if isinstance(spec.get(key), str):
-            rules.target_ref(("targets", str(tname), key), spec[key], names)
+        ref = spec.get(key)
+        if not isinstance(ref, str):
+            continue
+        path = ("targets", str(tname), key)
+        rules.target_ref(path, ref, names)
+        declared = rules.data.get("targets")
+        if not isinstance(declared, dict) or not isinstance(declared.get(ref), dict):
+            continue
+        other = declared[ref]
+        if other.get("hosts") is not None:
+            rules.add(path, f"{key} names group {ref!r}; it must name one target")
+        elif leads_back(str(tname), _ref_of(declared, key)):
+            rules.add(path, f"{key} of {tname!r} leads back to {tname!r}")
+
+
+def _ref_of(declared: dict[Any, Any], key: str) -> Callable[[str], str | None]:
+    """The target a declared target's ``key`` names (None: none, or a template)."""
+    def ref_of(name: str) -> str | None:
+        spec = declared.get(name)
+        ref = spec.get(key) if isinstance(spec, dict) else None
+        return ref if isinstance(ref, str) and not is_template(ref) else None
+    return ref_of
 
 
 def target_connection(rules: Rules, tname: Any, spec: Any, names: set[str]) -> None:
@@ -475,7 +507,7 @@ CheckRule = Callable[[Rules, FieldPath, dict[str, Any]], None]
 ArgumentRule = Callable[[Rules, FieldPath, str, type[Action[Any]], dict[str, Any]], None]
 
 PLAYBOOK_RULES: tuple[PlaybookRule, ...] = (
-    name_format, param_names_and_defaults, declared_targets, defaults_target,
+    name_format, concurrency_slots, param_names_and_defaults, declared_targets, defaults_target,
     at_least_one_step, every_step, preconditions_and_verify, undefined_names,
 )
 TARGET_RULES: tuple[TargetRule, ...] = (

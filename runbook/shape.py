@@ -83,7 +83,16 @@ def _message(err: Any, loc: FieldPath) -> str:
     got = err.get("input")
     if kind not in ("value_error",) and not isinstance(got, (dict, list)):
         msg += f" (got {got!r})"
+    if kind == "string_type" and isinstance(got, (bool, int, float)):
+        msg += _quote_hint(loc, got)
     return msg
+
+
+def _quote_hint(loc: FieldPath, got: bool | int | float) -> str:
+    """``when: true``, ``confirm: yes``: YAML made a bool (or a number) of the text."""
+    kind = "a boolean" if isinstance(got, bool) else "a number"
+    text = str(got).lower() if isinstance(got, bool) else str(got)
+    return f"; YAML read it as {kind}: put it in quotes ({loc[-1]}: \"{text}\")"
 
 
 def _unknown_key(name: str, known: list[str]) -> str:

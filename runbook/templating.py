@@ -39,6 +39,7 @@ class Templates:
         self._env: jinja2.Environment | None = None
         self._expr = functools.lru_cache(maxsize=1024)(self._compile_expr)
         self._tmpl = functools.lru_cache(maxsize=1024)(self._compile_tmpl)
+        self._quoting: jinja2.Environment | None = None
 
     @property
     def env(self) -> jinja2.Environment:
@@ -53,6 +54,25 @@ class Templates:
             env.filters.update(self._filters)
             self._env = env
         return self._env
+
+    def render_quoted(self, source: str, context: Mapping[str, Any], *,
+                      step: str | None = None, field: str = "") -> str:
+        """Render shell text: every ``{{ value }}`` is shell-quoted where it is put
+        (``shell: true``), the template's own text is left as written."""
+        from runbook import budget
+
+        if self._quoting is None:
+            import shlex
+
+            from runbook.commandline import word
+
+            env = self.env.overlay(finalize=lambda v: shlex.quote(word(v)))
+            self._quoting = env
+        budget.reset()
+        try:
+            return self._quoting.from_string(source).render(**context)
+        except Exception as exc:
+            raise _translate(exc, source, step, field) from exc
 
     def _compile_expr(self, source: str) -> Any:
         return self.env.compile_expression(source, undefined_to_none=False)

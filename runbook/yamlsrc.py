@@ -9,6 +9,7 @@ remembering where each mapping key and list item was written.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
@@ -186,6 +187,12 @@ def load_yaml(text: str, file: str) -> Source:
 
 def _compose(text: str, file: str) -> yaml.Node | None:
     """The node graph of the document (aliases not expanded), or a located PlaybookError."""
+    # libyaml recurses in C: 50,000 nested brackets crash the process (a segfault, not
+    # a RecursionError), so such a text is refused before it is parsed.
+    deep = _too_deep(text)
+    if deep is not None:
+        raise PlaybookError(f"nested too deeply (over {_C_DEPTH:,} brackets)", file=file,
+                            line=deep)
     try:
         node: yaml.Node | None = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
@@ -195,6 +202,21 @@ def _compose(text: str, file: str) -> yaml.Node | None:
     except RecursionError as exc:
         raise PlaybookError("nested too deeply", file=file) from exc
     return node
+
+
+_C_DEPTH = 5_000
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def _too_deep(text: str) -> int | None:
+    """The line where bracket nesting goes over ``_C_DEPTH`` (quotes ignored: only
+    thousands of unclosed brackets inside strings could be mistaken for it)."""
+    depth = 0
+    for match in _BRACKETS.finditer(text):
+        depth += 1 if match.group() in "[{" else -1
+        if depth > _C_DEPTH:
+            return text.count("\n", 0, match.start()) + 1
+    return None
 
 
 def _syntax_error(exc: yaml.MarkedYAMLError, text: str, file: str) -> PlaybookError:

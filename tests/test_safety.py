@@ -159,7 +159,7 @@ def killed_run(tmp_path: Path, *args: object, target: str | None = None) -> tupl
                         defaults={"target": target} if target else None)
     proc = run_cli("run", pb, "--yes", *args)
     assert proc.returncode == -9, proc.stdout + proc.stderr
-    runs = json.loads(run_cli("runs", "--json").stdout)
+    runs = json.loads(run_cli("runs", "--json").stdout)["runs"]
     return log, runs[0]["run_id"]
 
 
@@ -640,7 +640,7 @@ def test_a_step_printing_hundreds_of_megabytes_stays_bounded(tmp_path: Path,
     assert printed < 1_000_000
     journal = runbook_home / "journal.db"
     assert journal.stat().st_size < 5_000_000
-    run = json.loads(run_cli("runs", "--json").stdout)[0]
+    run = json.loads(run_cli("runs", "--json").stdout)["runs"][0]
     assert run["status"] == "succeeded"
 
 

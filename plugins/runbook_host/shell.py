@@ -1,8 +1,10 @@
 """``host.shell`` runs a command; ``host.query`` runs one that only reads.
 
-A command is an argv list. A string is split with shlex and never handed to
-a shell, so a param holding ``; rm -rf /`` stays one literal argument. Only
-``shell: true``, written in the playbook on purpose, runs ``/bin/sh -c``.
+A command is an argv list. A string is split with shlex *before* its
+templates are rendered (``runbook.commandline``) and never handed to a shell,
+so a param holding ``; rm -rf /`` or ``x -o -exec touch y ;`` stays one literal
+argument. Only ``shell: true``, written in the playbook on purpose, runs
+``/bin/sh -c``, and then every template value is shell-quoted where it is put.
 """
 
 from __future__ import annotations
@@ -26,10 +28,12 @@ def _word(value: Any) -> Any:
 
 class ShellArgs(Args):
     command: list[str] | str = Field(
-        description='argv list; a string is split with shlex ("ls -l /tmp" → [ls, -l, /tmp]). '
+        description='argv list; a string is split with shlex ("ls -l /tmp" → [ls, -l, /tmp]) '
+                    'before its templates are rendered, so a value is one argument. '
                     'Numbers and booleans in a list become "3", "true", "false"')
     shell: bool = Field(default=False, description="run through /bin/sh -c (a list is joined "
-                                                   "with shlex first)")
+                                                   "with shlex first; template values are "
+                                                   "shell-quoted)")
     cwd: str | None = Field(default=None, description="working directory")
     env: dict[str, str] = Field(default_factory=dict, description="added to the environment")
     stdin: str | None = Field(default=None,
@@ -77,7 +81,11 @@ class Shell(Action[ShellArgs]):
     | `command: "echo $HOME > /tmp/x"`, `shell: true` | `/bin/sh -c 'echo $HOME > /tmp/x'` |
 
     A template value never passes through a shell unless `shell: true` is
-    written in the playbook: a param holding `; rm -rf /` stays one argument.
+    written in the playbook: a param holding `; rm -rf /` stays one argument,
+    also in a command written as one string (split before rendering). With
+    `shell: true`, every `{{ value }}` is shell-quoted where it is put. A value
+    from a param or a result that begins with `-` may not start an argument
+    (it would be read as an option) unless it comes after `--`.
 
     A non-zero exit fails the step. As a background step, the result after
     `flow.stop` is the same shape, for the whole output. Plans do not show
@@ -90,6 +98,8 @@ class Shell(Action[ShellArgs]):
     mutating = True
     can_background = True
     result_fields = _RESULT
+    command_field = "command"
+    shell_field = "shell"
 
     def commands(self, args: ShellArgs) -> list[list[str]]:
         return [args.argv()]

@@ -155,6 +155,20 @@ def reference_settings(registry: Registry) -> tuple[str, ...]:
                                for ref in kind.references))
 
 
+def leads_back(start: str, ref_of: Callable[[str], str | None]) -> bool:
+    """Whether following a reference (``jump``, ``via``: ``ref_of(name)``) from ``start``
+    comes back to it: a playbook's targets and an inventory's are checked the same way."""
+    seen, current = {start}, start
+    while True:
+        ref = ref_of(current)
+        if ref is None:
+            return False
+        if ref in seen:
+            return ref == start
+        seen.add(ref)
+        current = ref
+
+
 def kind_of(registry: Registry, name: str) -> ConnectionKind | None:
     """The kind called ``name``, or None when no plugin contributes it."""
     value = registry.executors.get(name)
