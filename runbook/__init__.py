@@ -14,9 +14,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from runbook._plugin_markers import hookimpl
-
 if TYPE_CHECKING:
+    from runbook._plugin_markers import hookimpl
     from runbook.actions import (
         Action,
         ActionContext,
@@ -107,6 +106,7 @@ _LAZY = {
     "Target": "runbook.models",
     "ValidationErrors": "runbook.errors",
     "WaitsOn": "runbook.planner",
+    "hookimpl": "runbook._plugin_markers",
     "load": "runbook.loader",
     "loads": "runbook.loader",
     "plan": "runbook.api",

@@ -37,15 +37,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-import structlog
-
 from runbook._plugin_markers import hookimpl
 from runbook.errors import AuditError
 from runbook.events import Event, RunInfo, utcnow
 from runbook.paths import runbook_home
 
 if TYPE_CHECKING:
+    from structlog import BoundLoggerBase
+
     from runbook.state.base import AuditSink
+else:  # structlog's pipeline core without its package __init__ (rich, asyncio: start-up)
+    from runbook.lightimport import submodule
+    BoundLoggerBase = submodule("structlog._base").BoundLoggerBase
 
 __all__ = [
     "EVENTS",
@@ -125,7 +128,7 @@ def _render(_logger: Any, _method: str, event_dict: EventDict) -> bytes:
     return (_canonical(event_dict) + "\n").encode("utf-8")
 
 
-class _EventLogger(structlog.BoundLoggerBase):
+class _EventLogger(BoundLoggerBase):
     """A bound logger with one method, ``append``, proxied to the file sink."""
 
     def append(self, event: str, **fields: Any) -> None:
@@ -283,13 +286,8 @@ class AuditLog:
     def __init__(self, path: Path) -> None:
         self._file = _AuditFile(Path(path))
         self._mutex = threading.Lock()
-        self._logger: _EventLogger = structlog.wrap_logger(
-            self._file,
-            processors=[_add_ts, _complete, self._file.stamp, _render],
-            wrapper_class=_EventLogger,
-            context_class=dict,
-            cache_logger_on_first_use=False,
-        ).bind()
+        self._logger = _EventLogger(
+            self._file, processors=[_add_ts, _complete, self._file.stamp, _render], context={})
 
     @property
     def path(self) -> Path:

@@ -2,26 +2,31 @@
 
 The console is an observer like the audit log: it attaches through the
 lifecycle hooks and never changes what the engine does. Colour and spinners
-appear only on a terminal (rich decides); piped output stays plain text.
+appear only on a terminal (rich decides); piped output stays plain text,
+written by ``PlainConsole`` without importing rich at all (start-up cost).
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import shlex
+import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import IO, Any, TypeVar
-
-from rich.console import Console
-from rich.markup import escape
-from rich.status import Status
-from rich.text import Text
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from runbook._plugin_markers import hookimpl
 from runbook.events import Event, RunInfo
+from runbook.markup import escape, plain
 from runbook.result import RunResult, plural
+
+if TYPE_CHECKING:
+    from rich.status import Status
+
+Console = Any
+"""A rich Console on a terminal, a ``PlainConsole`` elsewhere (same ``print``)."""
 
 _MARK = {"ok": "[green]✓[/]", "failed": "[red]✗[/]", "warn": "[yellow]![/]",
          "skipped": "[dim]-[/]", "planned": "[cyan]·[/]", "started": "[blue]↻[/]",
@@ -45,15 +50,54 @@ CLOSED = (BrokenPipeError, ConnectionResetError, ValueError, OSError)
 """What writing to a closed pipe or terminal raises (ValueError: a closed file)."""
 
 
-class _Console(Console):
-    """rich's Console, except that a broken pipe is an error the caller handles
-    (rich's default exits the process with status 1, halfway through a run)."""
+class PlainConsole:
+    """What a run prints when its output is not a terminal: the markup's text, line
+    by line, flushed at once; a broken pipe raises for the caller to handle."""
 
-    def on_broken_pipe(self) -> None:
-        raise BrokenPipeError("the console's output was closed")
+    is_terminal = False
+    color_system: str | None = None
+
+    def __init__(self, file: IO[str] | None = None) -> None:
+        self._file = file
+        self._lock = threading.Lock()
+
+    @property
+    def file(self) -> IO[str]:
+        return self._file if self._file is not None else sys.stdout
+
+    def print(self, *objects: Any, sep: str = " ", end: str = "\n") -> None:
+        text = sep.join(plain(o) if isinstance(o, str) else str(o) for o in objects)
+        with self._lock:
+            self.file.write(text + end)
+            self.file.flush()
+
+
+_RICH_ENV = ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
+
+
+def wants_rich(file: IO[str] | None) -> bool:
+    """A terminal, or the environment asks rich for colour anyway."""
+    if any(os.environ.get(name) for name in _RICH_ENV):
+        return True
+    stream = file if file is not None else sys.stdout
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 def make_console(file: IO[str] | None = None) -> Console:
+    if not wants_rich(file):
+        return PlainConsole(file)
+    from rich.console import Console as RichConsole
+
+    class _Console(RichConsole):
+        """rich's Console, except that a broken pipe is an error the caller handles
+        (rich's default exits the process with status 1, halfway through a run)."""
+
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError("the console's output was closed")
+
     return _Console(file=file, highlight=False, soft_wrap=True)
 
 
@@ -94,7 +138,7 @@ class ConsoleObserver:
         # Piped output is plain text: skip rich's render pipeline (about half a
         # millisecond a line, two lines a step) and write the markup's text directly.
         with self._write_lock:
-            console.file.write(Text.from_markup(text).plain + "\n")
+            console.file.write(plain(text) + "\n")
             console.file.flush()
 
     @hookimpl

@@ -167,7 +167,7 @@ def test_sandbox_layout_and_env(tmp_path: Path) -> None:
     for tool in ("kubectl", "kafka-console-consumer.sh", "kafka-consumer-groups.sh", "cray"):
         script = box / "bin" / tool
         assert os.access(script, os.X_OK)
-        assert script.read_text().startswith(f"#!{sys.executable}\n")
+        assert script.read_text().startswith(f"#!{sys.executable} -S\n")
     env = sandbox_env(box)
     assert env["PATH"].split(os.pathsep)[0] == str(box / "bin")
     assert env["RUNBOOK_SIM_DIR"] == str(box)

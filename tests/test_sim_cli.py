@@ -116,5 +116,5 @@ def test_a_stand_in_imports_neither_the_plugin_manager_nor_the_plugins_actions(
     assert {"runbook_kubectl.sim.kubectl", "runbook_cfs.sim.world"} <= imported
     heavy = {"pydantic", "runbook.plugins", "runbook.actions", "runbook_kubectl.actions",
              "runbook_kafka.actions", "runbook_cfs.actions", "runbook.sim.scenarios",
-             "runbook.sim.parts", "jinja2", "paramiko"}
+             "runbook.sim.parts", "jinja2", "paramiko", "pluggy"}
     assert imported & heavy == set()

@@ -63,7 +63,9 @@ def write(directory: Path, state: State) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".state.", suffix=".json", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(state, fh, separators=(",", ":"))
+            # dumps, not dump: json.dump streams through the pure-Python encoder, dumps
+            # uses the C one (the same text, several times faster: every stand-in call).
+            fh.write(json.dumps(state, separators=(",", ":")))
         os.replace(tmp, state_path(directory))
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
