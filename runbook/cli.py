@@ -74,7 +74,7 @@ def run_options(func: F) -> F:
         click.option("--params-file", type=click.Path(exists=True, dir_okay=False),
                      help="YAML or JSON file of params."),
         click.option("--inventory", type=click.Path(exists=True, dir_okay=False),
-                     help="YAML inventory of targets."),
+                     help="Inventory of targets: runbook YAML, or Ansible INI/YAML."),
         click.option("--target", "target_uris", multiple=True, metavar="NAME=URI",
                      help="Define a target, e.g. db=ssh://ops@db1:22."),
         click.option("--offline", is_flag=True, help="Do not run read-only probes either."),
