@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from runbook import cli_habits
+
 if TYPE_CHECKING:
     from runbook.engine import RunOptions
     from runbook.models import Playbook, Target
@@ -93,6 +95,7 @@ def run_options(func: F) -> F:
         click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
         click.option("--force-unlock", is_flag=True,
                      help="Take over the lock of another run (audited)."),
+        *cli_habits.OPTIONS,
     ]
     for option in reversed(options):
         func = option(func)
@@ -126,7 +129,7 @@ def _execute(playbook_path: str, *, dry_run: bool, yes: bool, plan_file: str | N
              target_uris: tuple[str, ...], offline: bool, sandbox: str | None,
              reason: str | None, audit_log: str | None, forks: int, as_json: bool,
              force_unlock: bool = False, output: str | None = None,
-             keep_sandbox: bool = False) -> None:
+             keep_sandbox: bool = False, **habits: Any) -> None:
     from runbook.engine import RunOptions
     from runbook.interrupts import sigterm_interrupts
     from runbook.loader import load
@@ -136,11 +139,14 @@ def _execute(playbook_path: str, *, dry_run: bool, yes: bool, plan_file: str | N
     playbook = load(playbook_path, targets=targets)
     # Only a fresh run against real hosts: a plan connects no more than its probes need,
     # and a sandbox's simulated hosts are reached through its transport, not SSH.
-    early = not (dry_run or offline or sandbox)
+    early = not (dry_run or offline or sandbox or habits.get("list_hosts"))
     prefetch = _start_prefetch(playbook, targets, forks) if early else None
     options = RunOptions(dry_run=dry_run, offline=offline, yes=yes, reason=reason,
                          audit_log=audit_log, forks=forks, force_unlock=force_unlock,
                          targets=targets, prefetch=prefetch, from_cli=True)
+    if cli_habits.apply(options, habits):
+        click.echo(cli_habits.list_hosts(playbook, options))
+        return
     try:
         given = _given(params, params_file)
         _run_playbook(playbook, options, given, plan_file=plan_file, sandbox=sandbox,
@@ -228,8 +234,12 @@ def _console(options: RunOptions, sandbox: str | None,
             made = options.sandbox
             console.print(f"[dim]sandbox: {options.sandbox} (scenario {scenario}); removed "
                           f"at the end unless --keep-sandbox[/]")
-    if not as_json:
+    if not as_json and options.verbosity >= 0:
         options.observers.append(ConsoleObserver(console, plan=options.dry_run))
+    if not as_json and options.verbosity > 0:
+        from runbook.console_verbose import VerboseObserver
+
+        options.observers.append(VerboseObserver(console, options.verbosity))
     return console, made
 
 

@@ -31,7 +31,7 @@ from runbook.errors import GateDeclined, RunbookError
 from runbook.gates import Gates, Prompt
 from runbook.hostpath import HostPath
 from runbook.models import Playbook, Step
-from runbook.options import RunOptions, default_actor, local_env, run_shape, transport_for
+from runbook.options import RunOptions, default_actor, local_env, run_shape, select, transport_for
 from runbook.params import resolve_params
 from runbook.planner import PlannedStep, Planner
 from runbook.plugins import Registry, default_registry
@@ -73,10 +73,10 @@ class Engine:
             {} if opts.from_cli else {"file": "<params>", "hint": "give it in params"}))
         self.run_id = run_id or new_run_id()
         self.templates = Templates(self.registry.filters)
-        self.redact = Redactor([v for n, v in self.params.items()
-                                if playbook.params[n].secret])
+        self.redact = Redactor([v for n, v in self.params.items() if playbook.params[n].secret])
         self.connections = Connections(
-            playbook, self.registry, overrides=opts.targets, local_env=local_env(opts),
+            playbook, self.registry, overrides=select(playbook, opts, self.registry),
+            local_env=local_env(opts),
             render=lambda settings, where: self.templates.render(settings, self.ctx, field=where),
             prefetch=opts.prefetch, transport=transport_for(opts))
         self.targets = self.connections.targets
@@ -111,7 +111,7 @@ class Engine:
                                        context_for=self.context_for)
         self.planner = Planner(self.registry, self.templates, self.ctx, conns, self.redact,
                                dry_run=opts.dry_run, offline=opts.offline,
-                               expected=opts.expected_commands)
+                               expected=opts.expected_commands, skips=opts.skips)
         self.checks = Checks(registry=self.registry, templates=self.templates, recorder=rec,
                              render_args=self.planner.check_args,
                              context_for=lambda s, t, cid: self.context_for(
@@ -295,7 +295,7 @@ class Engine:
             id=step.id, action=step.action, target=target, mutating=action.mutating,
             background=step.background, title=step.title))
         try:
-            if step.when is not None and not self._when(step, res):
+            if (step.when or step.id in self.options.skips) and not self._when(step, res):
                 return
             planned = self.planner.plan(step)
             res.commands, res.argv = planned.commands, planned.argv

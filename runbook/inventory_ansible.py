@@ -283,10 +283,7 @@ class _Build:
             if name in p.groups:
                 p.add(p.host_lines[name], name, f"{name!r} is both a host and a group; a name "
                                                 "means one thing")
-        members = {name: self.members(name, []) for name in p.groups}
-        grouped = {h for g, hs in members.items() if g not in ("all", "ungrouped") for h in hs}
-        members["all"] = list(p.hosts)
-        members["ungrouped"] = [h for h in p.hosts if h not in grouped]
+        members = self.memberships()
         out: dict[str, Target] = {}
         for host in p.hosts:
             target = self.host_target(host, [g for g, hs in members.items() if host in hs])
@@ -300,6 +297,14 @@ class _Build:
             p.problems.sort(key=lambda x: (x.line or 0, x.field))
             raise ValidationErrors(p.problems)
         return out
+
+    def memberships(self) -> dict[str, list[str]]:
+        """Each group's hosts, children flattened; ``all`` and ``ungrouped`` implied."""
+        members = {name: self.members(name, []) for name in self.p.groups}
+        grouped = {h for g, hs in members.items() if g not in ("all", "ungrouped") for h in hs}
+        members["all"] = list(self.p.hosts)
+        members["ungrouped"] = [h for h in self.p.hosts if h not in grouped]
+        return members
 
     def members(self, name: str, seen: list[str]) -> list[str]:
         if name in seen:

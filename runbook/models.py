@@ -156,6 +156,13 @@ class Step(Model):
     each inherits the step's target settings."""
     pause: Duration | None = None
     """Sleep between batches of a fan-out (not after the last)."""
+    tags: list[str] = Field(default_factory=list)
+    """Names for ``--tags``/``--skip-tags`` (runbook.tags); one string is one tag."""
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _one_tag_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
 
 
 class Defaults(Model):

@@ -468,6 +468,23 @@ def argument_values(rules: Rules, path: FieldPath, name: str,
             rules.add(loc, message)
 
 
+TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+SELECTOR_TAGS = ("all", "tagged", "untagged")
+
+
+def step_tags(rules: Rules, scope: StepScope) -> None:
+    """Tags are names; all/tagged/untagged select steps and cannot be a step's tag."""
+    tags = scope.step.get("tags")
+    for i, tag in enumerate(tags if isinstance(tags, list) else
+                            [tags] if isinstance(tags, str) else []):
+        path = (*scope.path, "tags", i) if isinstance(tags, list) else (*scope.path, "tags")
+        if not isinstance(tag, str) or not TAG_RE.match(tag):
+            rules.add(path, f"tag {tag!r} must be a name ([A-Za-z0-9_.-])")
+        elif tag in SELECTOR_TAGS:
+            rules.add(path, f"tag {tag!r} is reserved: --tags {tag} selects steps; "
+                            "choose another name")
+
+
 PlaybookRule = Callable[[Rules], None]
 TargetRule = Callable[[Rules, Any, Any, set[str]], None]
 StepRule = Callable[[Rules, StepScope], None]
@@ -484,7 +501,7 @@ TARGET_RULES: tuple[TargetRule, ...] = (
 STEP_RULES: tuple[StepRule, ...] = (
     step_id, step_action, step_target, step_expressions, step_background,
     background_reference, rollback_auto, rollback_explicit, step_restores, fan_out_amounts,
-    runtime_hosts, step_register, step_checks,
+    runtime_hosts, step_register, step_checks, step_tags,
 )
 CHECK_RULES: tuple[CheckRule, ...] = (check_probe, check_target, check_expressions)
 ARGUMENT_RULES: tuple[ArgumentRule, ...] = (
