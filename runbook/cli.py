@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from runbook import cli_habits
+from runbook import cli_habits, cli_schema
 
 if TYPE_CHECKING:
     from runbook.engine import RunOptions
@@ -515,6 +515,7 @@ def audit_show(run_id: str | None, audit_log: str | None, as_json: bool) -> None
 from runbook.cli_sim import sim  # noqa: E402  (the group is its own module)
 
 main.add_command(sim)
+main.add_command(cli_schema.schema)
 
 
 if __name__ == "__main__":  # pragma: no cover

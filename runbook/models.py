@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    WithJsonSchema,
     field_validator,
 )
 from pydantic._internal._model_construction import ModelMetaclass
@@ -27,7 +28,10 @@ from runbook.durations import parse_duration
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
+DURATION_SCHEMA = {"anyOf": [{"type": "number", "minimum": 0},
+                             {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*(ms|s|m|h|d)?\s*$"}],
+                   "description": "a duration: 500ms, 30s, 5m, 2h, 1d or a number of seconds"}
+Duration = Annotated[float, BeforeValidator(parse_duration), WithJsonSchema(DURATION_SCHEMA)]
 """Seconds; accepts ``500ms``, ``30s``, ``5m``, ``2h`` or a number."""
 
 ParamType = Literal["string", "int", "float", "bool", "duration", "list", "map"]
