@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from runbook import cli_habits, cli_schema
+from runbook import cli_habits, cli_schema, completion
 
 if TYPE_CHECKING:
     from runbook.engine import RunOptions
@@ -72,15 +72,16 @@ def run_options(func: F) -> F:
     options = [
         click.argument("playbook", type=click.Path(dir_okay=False)),
         click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
-                     help="Set a param (repeatable)."),
+                     help="Set a param (repeatable).", shell_complete=completion.params),
         click.option("--params-file", type=click.Path(exists=True, dir_okay=False),
                      help="YAML or JSON file of params."),
         click.option("--inventory", type=click.Path(exists=True, dir_okay=False),
                      help="Inventory of targets: runbook YAML, or Ansible INI/YAML."),
         click.option("--target", "target_uris", multiple=True, metavar="NAME=URI",
-                     help="Define a target, e.g. db=ssh://ops@db1:22."),
+                     help="Define a target, e.g. db=ssh://ops@db1:22.",
+                     shell_complete=completion.targets),
         click.option("--offline", is_flag=True, help="Do not run read-only probes either."),
-        click.option("--sandbox", metavar="SCENARIO|DIR",
+        click.option("--sandbox", metavar="SCENARIO|DIR", shell_complete=completion.scenarios,
                      help="Run against the simulated estate: a scenario name or a sandbox "
                           "folder."),
         click.option("--keep-sandbox", is_flag=True,
@@ -289,7 +290,7 @@ def _targets(inventory: str | None, uris: tuple[str, ...]) -> dict[str, Target]:
 
 
 @main.command()
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=completion.run_ids)
 @click.option("--rollback", is_flag=True, help="Undo the interrupted run instead.")
 @click.option("--yes", "-y", is_flag=True,
               help="Approve gates; re-run an in-flight step only if it is idempotent.")
@@ -347,7 +348,7 @@ def runs(ctx: click.Context, playbook: str | None, status: str | None, limit: in
 
 
 @runs.command(name="show")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=completion.run_ids)
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
 def runs_show(run_id: str, as_json: bool) -> None:
@@ -359,7 +360,7 @@ def runs_show(run_id: str, as_json: bool) -> None:
 
 
 @runs.command(name="resolve")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=completion.run_ids)
 @click.option("--reason", required=True,
               help="What was done by hand (recorded in the audit log).")
 @click.option("--json", "as_json", is_flag=True)
@@ -495,7 +496,7 @@ def audit_verify(path: str | None) -> None:
 
 
 @audit.command(name="show")
-@click.argument("run_id", required=False)
+@click.argument("run_id", required=False, shell_complete=completion.run_ids)
 @click.option("--audit-log", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
@@ -535,7 +536,7 @@ def entry() -> None:
     exits early; only this entry point.
     """
     try:
-        main()
+        main(complete_var="_RUNBOOK_COMPLETE")  # also under python -m runbook
         code: Any = 0
     except SystemExit as exc:
         code = exc.code

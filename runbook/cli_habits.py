@@ -11,21 +11,25 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from runbook import completion
+
 if TYPE_CHECKING:
     from runbook.models import Playbook
     from runbook.options import RunOptions
 
 OPTIONS: list[Callable[[Any], Any]] = [
-    click.option("--limit", "-l", metavar="PATTERN",
+    click.option("--limit", "-l", metavar="PATTERN", shell_complete=completion.targets,
                  help="Only these hosts of every group target: names, groups, globs, "
                       "!excluded, &intersection, @file; comma or colon separated."),
     click.option("--list-hosts", is_flag=True,
                  help="Print the hosts each target of the playbook stands for, then stop."),
     click.option("--tags", "-t", multiple=True, metavar="TAGS",
+                 shell_complete=completion.tag_names,
                  help="Only steps with one of these tags (comma separated, repeatable)."),
     click.option("--skip-tags", multiple=True, metavar="TAGS",
+                 shell_complete=completion.tag_names,
                  help="Leave out steps with one of these tags."),
-    click.option("--start-at", metavar="STEP",
+    click.option("--start-at", metavar="STEP", shell_complete=completion.start_at,
                  help="Leave out the steps before STEP (plan it, then run the plan)."),
     click.option("-v", "--verbose", count=True,
                  help="-v: each step's commands; -vv: also their output."),

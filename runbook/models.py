@@ -132,6 +132,11 @@ class Check(Model):
         return [value] if isinstance(value, str) else value
 
 
+def split_tags(value: Any) -> Any:
+    """``tags: a, b`` is ``[a, b]``, as Ansible reads it; a list stays as it is."""
+    return [t.strip() for t in value.split(",")] if isinstance(value, str) else value
+
+
 class Step(Model):
     """One thing to do: an action with templated arguments on a target."""
 
@@ -161,12 +166,12 @@ class Step(Model):
     pause: Duration | None = None
     """Sleep between batches of a fan-out (not after the last)."""
     tags: list[str] = Field(default_factory=list)
-    """Names for ``--tags``/``--skip-tags`` (runbook.tags); one string is one tag."""
+    """Names for ``--tags``/``--skip-tags`` (runbook.tags); a string is split on commas."""
 
     @field_validator("tags", mode="before")
     @classmethod
     def _one_tag_or_many(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
+        return split_tags(value)
 
 
 class Defaults(Model):

@@ -24,7 +24,7 @@ from runbook.actions import Action
 from runbook.errors import Problem
 from runbook.executors.kinds import reference_settings
 from runbook.executors.validation import target_problems
-from runbook.models import NAME_RE
+from runbook.models import NAME_RE, split_tags
 from runbook.names import undefined_names
 from runbook.params import coerce
 from runbook.plugins import Registry
@@ -474,10 +474,10 @@ SELECTOR_TAGS = ("all", "tagged", "untagged")
 
 def step_tags(rules: Rules, scope: StepScope) -> None:
     """Tags are names; all/tagged/untagged select steps and cannot be a step's tag."""
-    tags = scope.step.get("tags")
-    for i, tag in enumerate(tags if isinstance(tags, list) else
-                            [tags] if isinstance(tags, str) else []):
-        path = (*scope.path, "tags", i) if isinstance(tags, list) else (*scope.path, "tags")
+    raw = scope.step.get("tags")
+    tags = split_tags(raw)
+    for i, tag in enumerate(tags if isinstance(tags, list) else []):
+        path = (*scope.path, "tags", i) if isinstance(raw, list) else (*scope.path, "tags")
         if not isinstance(tag, str) or not TAG_RE.match(tag):
             rules.add(path, f"tag {tag!r} must be a name ([A-Za-z0-9_.-])")
         elif tag in SELECTOR_TAGS:

@@ -137,7 +137,7 @@ def playbook_schema(registry: Registry | None = None) -> dict[str, Any]:
     step, check, rollback = defs["Step"], defs["Check"], defs["Rollback"]
     step["properties"]["action"] = {"enum": list(by_action), "description": "an action"}
     step["properties"]["id"] = {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]*$"}
-    step["properties"]["tags"] = {"anyOf": [_TAG, {"type": "array", "items": _TAG}]}
+    step["properties"]["tags"] = {"anyOf": [_TAG_LIST, {"type": "array", "items": _TAG}]}
     step["allOf"] = _by_action(by_action, "action")
     check["properties"]["probe"] = {"enum": list(probes), "description": "a read-only action"}
     check["properties"]["that"] = ONE_OR_MANY
@@ -158,6 +158,10 @@ def playbook_schema(registry: Registry | None = None) -> dict[str, Any]:
 
 _TAG: dict[str, Any] = {"type": "string", "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
                         "not": {"enum": ["all", "tagged", "untagged"]}}
+_NAME = r"[A-Za-z0-9_][A-Za-z0-9_.-]*"
+_TAG_LIST: dict[str, Any] = {  # one string, split on commas
+    "type": "string", "pattern": rf"^\s*{_NAME}(\s*,\s*{_NAME})*\s*$",
+    "not": {"pattern": r"(^|,)\s*(all|tagged|untagged)\s*(,|$)"}}
 _PARAM_DEFAULTS: dict[str, Any] = {  # what runbook.params.coerce accepts
     "int": {"anyOf": [{"type": "integer"}, {"type": "string", "pattern": r"^\s*[-+]?\d+\s*$"}]},
     "float": {"anyOf": [{"type": "number"},
