@@ -75,7 +75,7 @@ def run_options(func: F) -> F:
                      help="Set a param (repeatable).", shell_complete=completion.params),
         click.option("--params-file", type=click.Path(exists=True, dir_okay=False),
                      help="YAML or JSON file of params."),
-        click.option("--inventory", type=click.Path(exists=True, dir_okay=False),
+        click.option("-i", "--inventory", type=click.Path(exists=True, dir_okay=False),
                      help="Inventory of targets: runbook YAML, or Ansible INI/YAML."),
         click.option("--target", "target_uris", multiple=True, metavar="NAME=URI",
                      help="Define a target, e.g. db=ssh://ops@db1:22.",
