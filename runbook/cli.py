@@ -240,7 +240,10 @@ def _console(options: RunOptions, sandbox: str | None,
     if not as_json and options.verbosity > 0:
         from runbook.console_verbose import VerboseObserver
 
-        options.observers.append(VerboseObserver(console, options.verbosity))
+        verbose = VerboseObserver(console, options.verbosity, live=options.verbosity > 1)
+        options.observers.append(verbose)
+        if verbose.live:
+            options.on_output = verbose.line
     return console, made
 
 

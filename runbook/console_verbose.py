@@ -1,9 +1,11 @@
-"""``-v`` and ``-vv``: the commands each step runs, and the output it printed.
+"""``-v`` and ``-vv``: the commands each step runs, and the output they print.
 
 An observer beside the console's progress lines (``runbook.console``): with
 ``-v`` each step's commands as it starts (already redacted by the engine),
-with ``-vv`` also its stdout and stderr as it finishes (redacted and capped
-like the result the engine keeps; the last lines when there are many).
+with ``-vv`` also every line they print, as they print it (``line``, given to
+``RunOptions.on_output``; the run redacts each line first). Without live
+lines (``live=False``) the step's stdout and stderr are printed when it ends,
+from its redacted, capped result (the last lines when there are many).
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ MAX_LINES = 40
 class VerboseObserver:
     """Prints commands (``level`` 1) and their output (``level`` 2)."""
 
-    def __init__(self, console: Console, level: int) -> None:
+    def __init__(self, console: Console, level: int, *, live: bool = False) -> None:
         self.console = console
         self.level = level
+        self.live = live
+        """Output arrives line by line through ``line`` (RunOptions.on_output)."""
         self.off = False
 
     def _print(self, text: str) -> None:
@@ -45,9 +49,15 @@ class VerboseObserver:
         for cmd in commands:
             self._print(f"      [dim]{_on(event)}$ {escape(str(cmd))}[/]")
 
+    def line(self, step: str, target: str, stream: str, line: str) -> None:
+        """``RunOptions.on_output``: one line of a command's output (already redacted),
+        printed as the command prints it."""
+        self._print(f"      [dim]{_host(target)}{stream}:[/] {escape(line.rstrip())}")
+
     @hookimpl
     def runbook_step_finished(self, run: RunInfo, event: Event) -> None:
-        if self.level < 2 or event.step is None:
+        """-vv and a command that did not stream (a background step's end): its output."""
+        if self.level < 2 or event.step is None or self.live:
             return
         for stream, text in output_of(event.result):
             lines = text.rstrip("\n").splitlines()
@@ -61,7 +71,11 @@ class VerboseObserver:
 
 def _on(event: Event) -> str:
     """``[host] `` for a fan-out host's line."""
-    return f"\\[{escape(event.host)}] " if event.host else ""
+    return _host(event.host)
+
+
+def _host(name: str | None) -> str:
+    return f"\\[{escape(name)}] " if name else ""
 
 
 def output_of(result: Any) -> list[tuple[str, str]]:

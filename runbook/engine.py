@@ -105,7 +105,7 @@ class Engine:
         self.gates = Gates(rec, yes=opts.yes, interactive=self.interactive, prompt=opts.prompt,
                            dry_run=opts.dry_run)
         self.background = BackgroundSteps(rec)
-        self.runtime = RunRuntime(self.background, self.gates, rec)
+        self.runtime = RunRuntime(self.background, self.gates, rec, opts.on_output)
         self.rollbacks = RollbackStack(registry=self.registry, templates=self.templates,
                                        recorder=rec, executor=conns.executor,
                                        context_for=self.context_for)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,6 +55,9 @@ class RunOptions:
     skip_tags: tuple[str, ...] = ()
     start_at: str | None = None
     """``--tags``/``--skip-tags``/``--start-at``: steps left out (runbook.tags)."""
+    on_output: Callable[[str, str, str, str], None] | None = None
+    """Given (step, target, stream, line), redacted, for each line a foreground command
+    prints as it prints it (``-vv``); commands then stream instead of running quietly."""
     verbosity: int = 0
     """The console: -1 only the summary (``-q``), 1 commands (``-v``), 2 output too."""
     skips: dict[str, str] = field(default_factory=dict)

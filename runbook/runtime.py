@@ -7,6 +7,7 @@ engine's implementation, made of the collaborators that own each concern.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -15,6 +16,10 @@ if TYPE_CHECKING:
     from runbook.executors.base import Process
     from runbook.gates import Gates
     from runbook.recorder import Recorder
+
+
+OutputCallback = Callable[[str, str, str, str], None]
+"""Called with (step id, target, stream, line) for each line a command prints."""
 
 
 class Runtime(Protocol):
@@ -41,6 +46,22 @@ class RunRuntime:
     background: BackgroundSteps
     gates: Gates
     recorder: Recorder
+    on_output: OutputCallback | None = None
+    """``RunOptions.on_output``: each line foreground commands print (``-vv``)."""
+
+    @property
+    def output_tap(self) -> OutputCallback | None:
+        """What ``ActionContext.exec`` streams lines to (None: run commands quietly):
+        the caller's callback, given each line redacted."""
+        callback = self.on_output
+        if callback is None:
+            return None
+        redact = self.recorder.redact.text
+
+        def tap(step: str, target: str, stream: str, line: str) -> None:
+            callback(step, target, stream, redact(line))
+
+        return tap
 
     def background_process(self, step_id: str) -> Process:
         return self.background.process(step_id)

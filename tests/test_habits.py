@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -218,3 +219,32 @@ def test_verbosity(estate: tuple[Path, Path, Path]) -> None:
     assert "[node1] $ sh -c" in one.stdout and "stdout: out-node1" not in one.stdout
     two = run_cli("run", pb, "--inventory", inv, "--limit", "node1", "--yes", "-vv")
     assert "[node1] $ sh -c" in two.stdout and "[node1] stdout: out-node1" in two.stdout
+
+
+def test_vv_output_is_live_and_redacted(tmp_path: Path) -> None:
+    """The command waits for a file the test writes only once it has seen the command's
+    first line on the console: output that came only at the end would never arrive."""
+    go = tmp_path / "go"
+    script = ('echo "ready $1"; i=0; while [ ! -e "$2" ]; do i=$((i+1)); '
+              '[ "$i" -gt 200 ] && exit 9; sleep 0.1; done; echo done')
+    doc = {"runbook": 1, "name": "live", "params": {"token": {"type": "string",
+                                                            "secret": True}},
+           "steps": [{"id": "wait", "action": "host.shell", "with": {
+               "command": ["sh", "-c", script, "sh", "{{ token }}", str(go)]}}]}
+    pb = tmp_path / "live.yaml"
+    pb.write_text(yaml.safe_dump(doc, width=1000))
+    from helpers import cli_argv
+
+    proc = subprocess.Popen(cli_argv("run", pb, "-p", "token=hunter2", "--yes", "-vv"),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, text=True)
+    seen: list[str] = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        seen.append(line)
+        if "stdout: ready" in line:
+            go.touch()
+    assert proc.wait(timeout=60) == 0, "".join(seen)
+    text = "".join(seen)
+    assert "stdout: ready ***" in text and "hunter2" not in text
+    assert text.index("stdout: ready") < text.index("stdout: done") < text.index("✓ wait")
