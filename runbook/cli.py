@@ -138,16 +138,16 @@ def _execute(playbook_path: str, *, dry_run: bool, yes: bool, plan_file: str | N
     sigterm_interrupts()
     targets = _targets(inventory, target_uris)
     playbook = load(playbook_path, targets=targets)
-    # Only a fresh run against real hosts: a plan connects no more than its probes need,
-    # and a sandbox's simulated hosts are reached through its transport, not SSH.
-    early = not (dry_run or offline or sandbox or habits.get("list_hosts"))
-    prefetch = _start_prefetch(playbook, targets, forks) if early else None
     options = RunOptions(dry_run=dry_run, offline=offline, yes=yes, reason=reason,
                          audit_log=audit_log, forks=forks, force_unlock=force_unlock,
-                         targets=targets, prefetch=prefetch, from_cli=True)
+                         targets=targets, from_cli=True)
     if cli_habits.apply(options, habits):
         click.echo(cli_habits.list_hosts(playbook, options))
         return
+    # Only a fresh run against real hosts: a plan connects no more than its probes need,
+    # and a sandbox's simulated hosts are reached through its transport, not SSH.
+    early = not (dry_run or offline or sandbox)
+    prefetch = options.prefetch = _start_prefetch(playbook, options) if early else None
     try:
         given = _given(params, params_file)
         _run_playbook(playbook, options, given, plan_file=plan_file, sandbox=sandbox,
@@ -158,12 +158,16 @@ def _execute(playbook_path: str, *, dry_run: bool, yes: bool, plan_file: str | N
             prefetch.close()
 
 
-def _start_prefetch(playbook: Playbook, targets: dict[str, Target], forks: int) -> Prefetch:
-    """SSH handshakes proceed while the engine, audit log and console load."""
+def _start_prefetch(playbook: Playbook, options: RunOptions) -> Prefetch:
+    """SSH handshakes proceed while the engine, audit log and console load (only to the
+    hosts ``--limit`` leaves)."""
+    from runbook.options import select
     from runbook.plugins import default_registry
     from runbook.prefetch import Prefetch
 
-    return Prefetch.start(playbook, targets, default_registry(), forks)
+    registry = default_registry()
+    targets = select(playbook, options, registry)
+    return Prefetch.start(playbook, targets, registry, options.forks)
 
 
 def _given(params: tuple[str, ...], params_file: str | None) -> dict[str, Any]:

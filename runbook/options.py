@@ -60,6 +60,8 @@ class RunOptions:
     prints as it prints it (``-vv``); commands then stream instead of running quietly."""
     verbosity: int = 0
     """The console: -1 only the summary (``-q``), 1 commands (``-v``), 2 output too."""
+    narrowed: str | None = None
+    """The limit ``targets`` were already narrowed by (``select`` runs once per limit)."""
     skips: dict[str, str] = field(default_factory=dict)
     """Each step left out and why, as ``selection`` decided (kept for a resume)."""
 
@@ -74,10 +76,11 @@ def select(playbook: Playbook, options: RunOptions, registry: Registry) -> dict[
     """Apply ``--limit`` to the targets and decide the steps ``--tags``, ``--skip-tags``
     and ``--start-at`` leave out (PlaybookError when they cannot be honoured); the
     targets the run uses (narrowed, so the journal keeps them for a resume)."""
-    if options.limit:
+    if options.limit and options.narrowed != options.limit:
         from runbook.limit import narrow
 
         options.targets = narrow(playbook, options.targets, options.limit, registry)
+        options.narrowed = options.limit
     if options.tags or options.skip_tags or options.start_at:
         from runbook.tags import skipped_steps
 

@@ -186,3 +186,31 @@ def test_run_over_ssh_from_an_ansible_ini_inventory(tmp_path: Path, sshd: SSHSer
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert out.read_text().split() == [sshd.user]
     assert sshd.accepted_logins() == before + 1
+
+
+def test_limit_connects_only_to_the_hosts_it_leaves(tmp_path: Path, sshd: SSHServer) -> None:
+    """Early connections (opened while the engine loads) too: one login, for web2."""
+    s = sshd.settings()
+    host = f"ansible_host={s['host']} ansible_port={s['port']} ansible_user={s['user']}"
+    inv = write(tmp_path / "hosts", f"""
+        [web]
+        web1 {host}
+        web2 {host}
+        web3 {host}
+        [web:vars]
+        ansible_ssh_private_key_file={s['key_file']}
+        runbook_known_hosts={s['known_hosts']}
+        """)
+    out = tmp_path / "out.txt"
+    pb = tmp_path / "pb.yaml"
+    import yaml
+
+    pb.write_text(yaml.safe_dump({"runbook": 1, "name": "ansible-limit", "steps": [
+        {"id": "touch", "target": "web", "action": "host.shell",
+         "with": {"command": sh('echo "$1" >> "$2"', "{{ target.name }}", out)}}]},
+        width=1000))
+    before = sshd.accepted_logins()
+    proc = run_cli("run", pb, "-i", inv, "--limit", "web:!web1:!web3", "--yes")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert out.read_text().split() == ["web2"]
+    assert sshd.accepted_logins() == before + 1
