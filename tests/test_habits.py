@@ -4,10 +4,14 @@ asserting on what the commands left on disk, the audit log and the exit code."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import signal
 import subprocess
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -248,3 +252,41 @@ def test_vv_output_is_live_and_redacted(tmp_path: Path) -> None:
     text = "".join(seen)
     assert "stdout: ready ***" in text and "hunter2" not in text
     assert text.index("stdout: ready") < text.index("stdout: done") < text.index("✓ wait")
+
+
+def test_resume_keeps_the_steps_left_out(tmp_path: Path) -> None:
+    """The runner is killed (SIGKILL) during a tagged step; the resume finishes the run
+    without the steps --tags left out."""
+    marks, pid_file = tmp_path / "marks", tmp_path / "pid"
+    doc = {"runbook": 1, "name": "resume-tags", "steps": [
+        {"id": "a", "tags": ["x"], "action": "host.shell",
+         "with": {"command": ["sh", "-c", f'echo a >> "{marks}"']}},
+        {"id": "b", "action": "host.shell",
+         "with": {"command": ["sh", "-c", f'echo b >> "{marks}"']}},
+        {"id": "c", "tags": ["x"], "action": "host.shell", "timeout": "60s",
+         "with": {"command": ["sh", "-c", f'echo c >> "{marks}"; echo $$ > "{pid_file}"; '
+                                          "exec sleep 30"]},
+         "checks": [{"probe": "host.query", "with": {"command": ["grep", "-q", "c", str(marks)]},
+                     "that": "result.rc == 0"}]},
+        {"id": "d", "action": "host.shell",
+         "with": {"command": ["sh", "-c", f'echo d >> "{marks}"']}}]}
+    pb = tmp_path / "pb.yaml"
+    pb.write_text(yaml.safe_dump(doc, sort_keys=False, width=1000))
+    from helpers import cli_argv
+
+    runner = subprocess.Popen(cli_argv("run", pb, "--tags", "x", "--yes"),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not pid_file.exists() or not pid_file.read_text().strip():
+        assert time.monotonic() < deadline and runner.poll() is None
+        time.sleep(0.02)
+    runner.send_signal(signal.SIGKILL)
+    runner.wait(timeout=10)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)  # the step's own sleep
+    run_id = audit_events(Path(os.environ["RUNBOOK_HOME"]) / "audit.jsonl")[0]["run_id"]
+    again = run_cli("resume", run_id, "--yes")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert marks.read_text().split() == ["a", "c"]  # b and d stay left out
+    assert "d skipped (left out: --tags x)" in again.stdout
