@@ -6,6 +6,7 @@ action and per connection kind, and ``runbook schema`` writes them."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +128,31 @@ def test_cli_writes_the_schemas(tmp_path: Path) -> None:
     assert json.loads(out.read_text()) == playbook_schema()
     proc = run_cli("schema", "--inventory")
     assert proc.returncode == 0 and json.loads(proc.stdout)["title"] == "runbook inventory"
+
+
+def test_a_plugins_actions_and_connection_kind_are_in_the_schema(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lighthouse fixture plugin (tests/plugins): its actions' arguments and its
+    connection kind's setting are checked as soon as it is loaded."""
+    monkeypatch.syspath_prepend(str(TESTS / "plugins"))
+    before = set(sys.modules)
+    try:
+        import runbook_lighthouse
+
+        from runbook.plugins import build_registry, make_plugin_manager
+
+        registry = build_registry(make_plugin_manager([runbook_lighthouse]))
+        schema = playbook_schema(registry)
+    finally:  # imported for this test only
+        for name in set(sys.modules) - before:
+            if name.startswith("runbook_lighthouse"):
+                del sys.modules[name]
+    check = jsonschema.Draft202012Validator(schema)
+    lamp = {"tower": {"connection": "lamp-console", "tower": "north"}}
+    step = {"id": "on", "target": "tower", "action": "lamp.switch", "with": {"state": "on"}}
+    assert errors(check, pb(step, targets=lamp)) == []
+    assert errors(check, pb({**step, "with": {"state": "bright"}}, targets=lamp))
+    assert errors(check, pb(step, targets={"tower": {"connection": "lamp-console",
+                                                     "beacon": "north"}}))
+    plain = jsonschema.Draft202012Validator(playbook_schema())
+    assert errors(plain, pb(step, targets=lamp))  # without the plugin: unknown
