@@ -4,8 +4,10 @@ A pattern is a list of terms separated by ``,`` (or ``:``): a host name, a
 group name (its hosts), a glob (``db*``, matched against host and group
 names), ``~regex``, ``all`` or ``*``; ``!term`` excludes, ``&term`` intersects
 and ``@file`` reads more terms from a file, one a line (what Ansible's retry
-files hold). As in Ansible the plain terms are taken first, then the
-intersections, then the exclusions, whatever their order.
+files hold); ``group[0]``, ``group[-1]``, ``group[1:3]`` pick hosts of a group by
+position (Python's slices, as Ansible's subscripts). As in Ansible the plain
+terms are taken first, then the intersections, then the exclusions, whatever
+their order.
 
 A term that matches nothing is refused rather than ignored: a misspelt
 ``!db1`` would otherwise run on the host it meant to spare. A group a step
@@ -85,6 +87,9 @@ class Universe:
             return list(self.groups[term])
         if term in self.hosts:
             return [term]
+        subscript = _SUBSCRIPT.match(term)
+        if subscript and subscript.group(1) in self.groups:
+            return _slice(self.groups[subscript.group(1)], *subscript.group(2, 3, 4))
         if term.startswith("~"):
             try:
                 regex = re.compile(term[1:])
@@ -98,6 +103,18 @@ class Universe:
                 return fnmatch.fnmatchcase(name, term)
         found = [h for g, hosts in self.groups.items() if test(g) for h in hosts]
         return list(dict.fromkeys([*found, *(h for h in self.hosts if test(h))]))
+
+
+_SUBSCRIPT = re.compile(r"^(.+)\[(-?\d*)(?:(:)(-?\d*))?\]$")
+
+
+def _slice(hosts: list[str], start: str, colon: str | None, end: str | None = None) -> list[str]:
+    """``group[0]``, ``group[-1]``, ``group[1:]``, ``group[:3]``: Python's slices, as in
+    Ansible's subscripts."""
+    if colon is None:
+        index = int(start or 0)
+        return [hosts[index]] if -len(hosts) <= index < len(hosts) else []
+    return hosts[int(start) if start else None:int(end) if end else None]
 
 
 def select(pattern: str, universe: Universe) -> list[str]:

@@ -46,6 +46,9 @@ def universe() -> Universe:
     ("www0[1-3].example.com", ["www01.example.com", "www02.example.com", "www03.example.com"]),
     ("~^db-[ab]", ["db-a.example.com", "db-b.example.com"]),
     ("dbservers,!one.example.com,!~^t", []),
+    ("southeast[0]", ["host1"]),
+    ("southeast[-1]", ["host3"]),
+    ("webservers[1:]:southeast[:2]", ["bar.example.com", "host1", "host2"]),
 ])
 def test_patterns(universe: Universe, pattern: str, expected: list[str]) -> None:
     if not expected:
@@ -62,6 +65,8 @@ def test_limit_file_and_typos(universe: Universe, tmp_path: Path) -> None:
     with pytest.raises(PlaybookError) as caught:
         select("southeast:!hots2", universe)  # a misspelt exclusion must not run on host2
     assert "'!hots2' matches no host or group" in str(caught.value)
+    with pytest.raises(PlaybookError, match="'atlanta\\[5\\]' matches no host"):
+        select("atlanta[5]", universe)  # past the end of the group
     assert caught.value.problem.field == "--limit"
 
 
