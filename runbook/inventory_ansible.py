@@ -19,7 +19,8 @@ by name), then the host's own. The connection variables map to settings:
 
 A ``runbook_<setting>`` variable sets any other setting of the kind
 (``runbook_known_hosts=/etc/ssh/known_hosts``, ``runbook_jump=bastion``).
-Other variables become the target's ``vars``. Host names may hold ranges
+``group_vars/`` and ``host_vars/`` beside the inventory file are read as
+Ansible reads them (``vars_dirs``). Other variables become the target's ``vars``. Host names may hold ranges
 (``db[01:03]``, ``web[a:c]``, ``node[1:9:2]``). Every problem is reported at
 once with file and line (ValidationErrors), like runbook's own inventories.
 """
@@ -30,7 +31,8 @@ import ast
 import re
 import shlex
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 from runbook.errors import Problem, ValidationErrors
 from runbook.models import Target
@@ -54,8 +56,12 @@ _RANGE = re.compile(r"\[([0-9a-zA-Z]+):([0-9a-zA-Z]+)(?::([0-9]+))?\]")
 _TRUE = {"true", "yes", "on", "1", "y"}
 _FALSE = {"false", "no", "off", "0", "n"}
 
-Value = tuple[Any, int | None]
-"""A variable's value and the line it was written on."""
+class Value(NamedTuple):
+    """A variable's value and where it was written (``file`` None: the inventory)."""
+
+    value: Any
+    line: int | None
+    file: str | None = None
 
 
 @dataclass
@@ -76,8 +82,8 @@ class _Parsed:
     host_lines: dict[str, int | None] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
-    def add(self, line: int | None, fld: str, message: str) -> None:
-        self.problems.append(Problem(self.file, line, fld, message))
+    def add(self, line: int | None, fld: str, message: str, file: str | None = None) -> None:
+        self.problems.append(Problem(file or self.file, line, fld, message))
 
     def group(self, name: str, line: int | None) -> _Group:
         if name not in self.groups:
@@ -146,6 +152,7 @@ def parse_ini(text: str, file: str) -> dict[str, Target]:
             parsed.group(section, number)
             continue
         _ini_line(parsed, section, kind, line, number)
+    vars_dirs(parsed)
     return _Build(parsed).targets()
 
 
@@ -166,7 +173,8 @@ def _ini_line(parsed: _Parsed, section: str, kind: str, line: str, number: int) 
         if not sep:
             parsed.add(number, section, f"a [{section}:vars] line is name=value (got {line!r})")
             return
-        parsed.group(section, number).vars[name.strip()] = (_ini_value(value.strip()), number)
+        parsed.group(section, number).vars[name.strip()] = Value(_ini_value(value.strip()),
+                                                                 number)
         return
     variables: dict[str, Value] = {}
     for word in words[1:]:
@@ -174,7 +182,7 @@ def _ini_line(parsed: _Parsed, section: str, kind: str, line: str, number: int) 
         if not sep:
             parsed.add(number, words[0], f"host variables are name=value (got {word!r})")
             return
-        variables[name] = (_ini_value(value), number)
+        variables[name] = Value(_ini_value(value), number)
     _add_hosts(parsed, section, words[0], variables, number)
 
 
@@ -201,7 +209,7 @@ def _add_hosts(parsed: _Parsed, group: str, pattern: str, variables: dict[str, V
         if not port.isdigit():
             parsed.add(line, pattern, f"the port after ':' must be a number (got {port!r})")
             return
-        variables = {"ansible_port": (int(port), line), **variables}
+        variables = {"ansible_port": Value(int(port), line), **variables}
     for name in names:
         parsed.host(name, line, variables)
         if name not in parsed.group(group, line).hosts:
@@ -223,6 +231,7 @@ def parse_yaml(source: Source) -> dict[str, Target]:
     parsed = _Parsed(source.file)
     for name, spec in source.data.items():
         _yaml_group(parsed, source, str(name), spec, (str(name),))
+    vars_dirs(parsed)
     return _Build(parsed).targets()
 
 
@@ -245,7 +254,7 @@ def _yaml_group(parsed: _Parsed, source: Source, name: str, spec: Any,
         for item, inner in (value or {}).items():
             at = (*where, item)
             if key == "vars":
-                group.vars[str(item)] = (inner, source.line_of(at))
+                group.vars[str(item)] = Value(inner, source.line_of(at))
             elif key == "children":
                 group.children.append(str(item))
                 _yaml_group(parsed, source, str(item), inner, at)
@@ -260,8 +269,58 @@ def _yaml_host(parsed: _Parsed, source: Source, group: str, host: str, spec: Any
         parsed.add(line, ".".join(map(str, path)), "a host's value is a mapping of its "
                                                    "variables (or empty)")
         return
-    variables = {str(k): (v, source.line_of((*path, k))) for k, v in (spec or {}).items()}
+    variables = {str(k): Value(v, source.line_of((*path, k))) for k, v in (spec or {}).items()}
     _add_hosts(parsed, group, host, variables, line)
+
+
+# --- group_vars/ and host_vars/ ----------------------------------------------------------------
+
+VARS_SUFFIXES = ("", ".yml", ".yaml", ".json")
+
+
+def vars_dirs(parsed: _Parsed) -> None:
+    """``group_vars/NAME`` and ``host_vars/NAME`` beside the inventory file (a YAML file,
+    with or without .yml/.yaml/.json, or a folder of them), as Ansible reads them: over
+    the inventory's own group vars, and host vars over the inventory's host vars."""
+    inventory = Path(parsed.file)
+    if not inventory.is_file():
+        return
+    parsed.group("all", None)
+    for name, group in parsed.groups.items():
+        group.vars.update(_vars_of(parsed, inventory.parent / "group_vars", name))
+    for host, variables in parsed.hosts.items():
+        variables.update(_vars_of(parsed, inventory.parent / "host_vars", host))
+
+
+def _vars_of(parsed: _Parsed, folder: Path, name: str) -> dict[str, Value]:
+    found: dict[str, Value] = {}
+    if not folder.is_dir():
+        return found
+    files = [folder / (name + suffix) for suffix in VARS_SUFFIXES]
+    if (folder / name).is_dir():
+        files = sorted(p for p in (folder / name).iterdir()
+                       if p.is_file() and p.suffix in VARS_SUFFIXES)
+    for path in files:
+        if path.is_file():
+            found.update(_vars_file(parsed, path))
+    return found
+
+
+def _vars_file(parsed: _Parsed, path: Path) -> dict[str, Value]:
+    from runbook.errors import PlaybookError
+    from runbook.yamlsrc import load_yaml, read_text
+
+    try:
+        source = load_yaml(read_text(path, "vars file")[1], str(path))
+    except PlaybookError as exc:
+        parsed.problems.append(exc.problem)
+        return {}
+    if source.data is None:
+        return {}
+    if not isinstance(source.data, dict):
+        parsed.add(1, path.name, "a vars file is a mapping of name: value", str(path))
+        return {}
+    return {str(k): Value(v, source.line_of((k,)), str(path)) for k, v in source.data.items()}
 
 
 # --- targets ------------------------------------------------------------------------------------
@@ -328,8 +387,8 @@ class _Build:
         merged.update(self.p.hosts[host])
         settings: dict[str, Any] = {"connection": "ssh", "host": host}
         problems = len(self.p.problems)
-        for key, (value, line) in merged.items():
-            self.setting(settings, host, key, value, line)
+        for key, var in merged.items():
+            self.setting(settings, host, key, var)
         if settings["connection"] == "local":
             settings = {k: v for k, v in settings.items() if k in ("connection", "vars")}
         if len(self.p.problems) > problems:
@@ -343,33 +402,35 @@ class _Build:
                        message)
         return None if typed is None else Target.model_validate({**settings, **typed})
 
-    def setting(self, settings: dict[str, Any], host: str, key: str, value: Any,
-                line: int | None) -> None:
-        where = f"{host}.{key}"
+    def setting(self, settings: dict[str, Any], host: str, key: str, var: Value) -> None:
+        value = var.value
+
+        def refuse(message: str) -> None:
+            self.p.add(var.line, f"{host}.{key}", message, var.file)
+
         if key == "ansible_connection":
             kind = CONNECTIONS.get(str(value))
             if kind is None:
-                self.p.add(line, where, f"ansible_connection {value!r} has no runbook "
-                                        f"counterpart; expected one of: {', '.join(CONNECTIONS)}")
+                refuse(f"ansible_connection {value!r} has no runbook counterpart; expected "
+                       f"one of: {', '.join(CONNECTIONS)}")
             settings["connection"] = kind or "ssh"
         elif key == "ansible_become_user" and str(value) != "root":
-            self.p.add(line, where, "runbook's become runs commands as root only "
-                                    f"(ansible_become_user is {value!r})")
+            refuse(f"runbook's become runs commands as root only (ansible_become_user is "
+                   f"{value!r})")
         elif key.startswith("runbook_"):  # any runbook setting: runbook_known_hosts=...
             settings[key.removeprefix("runbook_")] = value
         elif key in SETTINGS:
             typed = _typed(SETTINGS[key], value)
             if typed is None:
-                self.p.add(line, where, f"{key} must be "
-                           + ("a port number (1-65535)" if SETTINGS[key] == "port"
-                              else "true or false") + f" (got {value!r})")
+                refuse(f"{key} must be " + ("a port number (1-65535)" if SETTINGS[key] == "port"
+                                            else "true or false") + f" (got {value!r})")
             settings[SETTINGS[key]] = typed
         else:
             settings.setdefault("vars", {})[key] = value
 
     @staticmethod
     def plain(variables: dict[str, Value]) -> dict[str, Any]:
-        return {k: v for k, (v, _) in variables.items() if k not in SETTINGS
+        return {k: v.value for k, v in variables.items() if k not in SETTINGS
                 and k not in ("ansible_connection", "ansible_become_user")}
 
     @staticmethod

@@ -214,3 +214,38 @@ def test_limit_connects_only_to_the_hosts_it_leaves(tmp_path: Path, sshd: SSHSer
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert out.read_text().split() == ["web2"]
     assert sshd.accepted_logins() == before + 1
+
+
+def test_group_vars_and_host_vars_beside_the_inventory(tmp_path: Path) -> None:
+    inv = write(tmp_path / "hosts", """
+        [web]
+        web1
+        web2 ansible_user=inline
+        [db]
+        db1
+        [web:vars]
+        ntp=from-inventory
+        """)
+    (tmp_path / "group_vars" / "db").mkdir(parents=True)
+    (tmp_path / "host_vars").mkdir()
+    write(tmp_path / "group_vars" / "all.yml", "ansible_user: ops\nntp: everyone\n")
+    write(tmp_path / "group_vars" / "web.yaml", "ntp: web-ntp\nansible_port: 2200\n")
+    write(tmp_path / "group_vars" / "db" / "main.yml", "ansible_become: yes\nrole: db\n")
+    write(tmp_path / "group_vars" / "db" / "more.yml", "role: primary\n")
+    write(tmp_path / "host_vars" / "web2", "ansible_host: 10.0.0.2\nansible_user: own\n")
+    write(tmp_path / "host_vars" / "stranger.yml", "ansible_host: 10.9.9.9\n")  # no host
+    inv_targets = load_inventory(inv)
+    assert settings(inv_targets["web1"]) == {"connection": "ssh", "host": "web1", "port": 2200,
+                                             "user": "ops", "vars": {"ntp": "web-ntp"}}
+    assert settings(inv_targets["web2"]) == {"connection": "ssh", "host": "10.0.0.2",
+                                             "port": 2200, "user": "own",
+                                             "vars": {"ntp": "web-ntp"}}
+    assert settings(inv_targets["db1"]) == {"connection": "ssh", "host": "db1", "user": "ops",
+                                            "become": True,
+                                            "vars": {"ntp": "everyone", "role": "primary"}}
+    assert "stranger.yml" not in inv_targets
+    write(tmp_path / "host_vars" / "web1.yml", "role: web\nansible_port: http\n")
+    with pytest.raises(ValidationErrors) as caught:
+        load_inventory(inv)
+    assert [(p.file, p.line, p.field) for p in caught.value.problems] == [
+        (str(tmp_path / "host_vars" / "web1.yml"), 2, "web1.ansible_port")]
