@@ -20,9 +20,10 @@ by name), then the host's own. The connection variables map to settings:
 A ``runbook_<setting>`` variable sets any other setting of the kind
 (``runbook_known_hosts=/etc/ssh/known_hosts``, ``runbook_jump=bastion``).
 ``group_vars/`` and ``host_vars/`` beside the inventory file are read as
-Ansible reads them (``vars_dirs``). Other variables become the target's ``vars``. Host names may hold ranges
-(``db[01:03]``, ``web[a:c]``, ``node[1:9:2]``). Every problem is reported at
-once with file and line (ValidationErrors), like runbook's own inventories.
+Ansible reads them (``vars_dirs``). Other variables become the target's
+``vars``. Host names may hold ranges (``db[01:03]``, ``web[a:c]``,
+``node[1:9:2]``). Every problem is reported at once with file and line
+(ValidationErrors), like runbook's own inventories.
 """
 
 from __future__ import annotations
