@@ -7,7 +7,8 @@ nothing is described twice. Read-only actions double as check probes.
 
 Optional ``capture`` reads the prior state before a mutating run, and
 ``inverse`` turns that captured state into the invocation that undoes the
-action: that is what ``rollback: auto`` runs.
+action: that is what ``rollback: auto`` runs. Optional ``preview`` reads, at
+plan time, what a mutating action would change (a diff) for the plan to show.
 """
 
 from __future__ import annotations
@@ -191,6 +192,15 @@ class Action(Generic[ArgsT]):
     def inverse(self, args: ArgsT, captured: Any) -> Invocation | None:
         """The invocation that restores ``captured``; None if there is no inverse."""
         return None
+
+    def preview(self, args: ArgsT, ctx: ActionContext) -> str | None:
+        """What the step would change, read live without changing anything (a diff):
+        a plan of a mutating step shows it. None when there is nothing to show."""
+        return None
+
+    @classmethod
+    def has_preview(cls) -> bool:
+        return cls.preview is not Action.preview
 
     def describe(self, args: ArgsT) -> str:
         """One line for plans when the action runs no command (flow actions)."""

@@ -51,6 +51,10 @@ def run(playbook: PlaybookLike, params: Mapping[str, Any] | None = None, *,
         from runbook.planfile import apply_plan_file
 
         given = apply_plan_file(plan_file, loaded, given, opts, registry)
+    if loaded.approval.required:
+        from runbook.approval import require_approval
+
+        require_approval(loaded, opts, plan_file)
     return Engine(loaded, given, opts, registry=registry).run()
 
 
@@ -70,7 +74,7 @@ def plan(playbook: PlaybookLike, params: Mapping[str, Any] | None = None, *,
         from runbook.planfile import write_plan_file
 
         write_plan_file(output, loaded, engine.params, engine.planned, run_id=result.run_id,
-                        selection=opts.selection())
+                        actor=result.actor, selection=opts.selection())
     return result
 
 
@@ -85,13 +89,15 @@ def resume(run_id: str, *, rollback: bool = False, params: Mapping[str, Any] | N
     ``playbook``: where the playbook is now if it moved (a path), or the playbook
     itself for a run of one built in Python. ``accept_changed``: resume although the
     playbook changed since the run started."""
-    from runbook.durable import check_unchanged, load_resume
-    from runbook.journal import Journal, default_journal_path
+    from runbook.durable import check_unchanged, load_resume, local_only
+    from runbook.state import open_state, state_url
 
     opts = _options(options, fields)
     if sandbox is not None:
         opts.sandbox = sandbox_dir(sandbox, cli=opts.from_cli)[0]
-    journal = Journal(Path(opts.journal_path or default_journal_path()))
+    opts.state_url = state_url(opts.state_url)
+    journal = open_state(opts.state_url, journal_path=Path(opts.journal_path)
+                         if opts.journal_path else None).journal()
     try:
         state, path = load_resume(journal, run_id, None if playbook is None
                                   or isinstance(playbook, Playbook) else str(playbook),
@@ -112,6 +118,7 @@ def resume(run_id: str, *, rollback: bool = False, params: Mapping[str, Any] | N
     else:
         loaded, text = _load(path, opts.targets, registry), path.read_text(encoding="utf-8")
     check_unchanged(state, loaded, text, accept_changed=accept_changed, cli=opts.from_cli)
+    local_only(state, loaded, opts)
     opts.audit_log = opts.audit_log or state.run.get("audit_log")
     opts.reason = opts.reason or state.run.get("reason")
     given = {**state.run["params"], **(params or {})}

@@ -35,7 +35,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import structlog
 
@@ -43,6 +43,9 @@ from runbook._plugin_markers import hookimpl
 from runbook.errors import AuditError
 from runbook.events import Event, RunInfo, utcnow
 from runbook.paths import runbook_home
+
+if TYPE_CHECKING:
+    from runbook.state.base import AuditSink
 
 __all__ = [
     "EVENTS",
@@ -360,7 +363,7 @@ class AuditPlugin:
     has already redacted them: a missed secret is the costliest bug here.
     """
 
-    def __init__(self, log: AuditLog, redact: Callable[[str], str] = _identity) -> None:
+    def __init__(self, log: AuditSink, redact: Callable[[str], str] = _identity) -> None:
         self.log = log
         self._redact = redact
 

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from runbook import cli_habits, cli_schema, completion
+from runbook.cli_review import PLAN_EPILOG, PlanCommand
+from runbook.cli_state import audit_events_state, audit_verify_state, state, state_option
 
 if TYPE_CHECKING:
     from runbook.engine import RunOptions
@@ -96,6 +98,7 @@ def run_options(func: F) -> F:
         click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
         click.option("--force-unlock", is_flag=True,
                      help="Take over the lock of another run (audited)."),
+        state_option,
         *cli_habits.OPTIONS,
     ]
     for option in reversed(options):
@@ -109,19 +112,25 @@ def run_options(func: F) -> F:
 @click.option("--yes", "-y", is_flag=True, help="Approve every gate.")
 @click.option("--plan", "plan_file", type=click.Path(exists=True, dir_okay=False),
               help="Execute a saved plan exactly as reviewed.")
+@click.option("--report", type=click.Path(dir_okay=False),
+              help="Write a self-contained HTML report of the run to this file.")
 @handle_errors
 def run(playbook: str, dry_run: bool, yes: bool, plan_file: str | None, **kw: Any) -> None:
     """Execute PLAYBOOK."""
     _execute(playbook, dry_run=dry_run, yes=yes, plan_file=plan_file, **kw)
 
 
-@main.command()
+@main.command(cls=PlanCommand, epilog=PLAN_EPILOG)
 @run_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Save the plan (hash-locked) to run later with run --plan.")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text",
+              show_default=True, help="markdown: the plan for a change ticket, on stdout.")
 @handle_errors
 def plan(playbook: str, output: str | None, **kw: Any) -> None:
     """Dry-run review of PLAYBOOK: commands, targets, rollbacks, gates, live checks."""
+    if kw["as_json"] and kw["fmt"] == "markdown":
+        _fail("error: --format markdown and --json both write to stdout; choose one")
     _execute(playbook, dry_run=True, yes=False, plan_file=None, output=output, **kw)
 
 
@@ -130,7 +139,8 @@ def _execute(playbook_path: str, *, dry_run: bool, yes: bool, plan_file: str | N
              target_uris: tuple[str, ...], offline: bool, sandbox: str | None,
              reason: str | None, audit_log: str | None, forks: int, as_json: bool,
              force_unlock: bool = False, output: str | None = None,
-             keep_sandbox: bool = False, **habits: Any) -> None:
+             keep_sandbox: bool = False, fmt: str = "text", report: str | None = None,
+             **habits: Any) -> None:
     from runbook.engine import RunOptions
     from runbook.interrupts import sigterm_interrupts
     from runbook.loader import load
@@ -152,7 +162,7 @@ def _execute(playbook_path: str, *, dry_run: bool, yes: bool, plan_file: str | N
         given = _given(params, params_file)
         _run_playbook(playbook, options, given, plan_file=plan_file, sandbox=sandbox,
                       as_json=as_json, output=output, playbook_path=playbook_path,
-                      keep_sandbox=keep_sandbox)
+                      keep_sandbox=keep_sandbox, fmt=fmt, report=report)
     finally:
         if prefetch is not None:
             prefetch.close()
@@ -183,19 +193,28 @@ def _given(params: tuple[str, ...], params_file: str | None) -> dict[str, Any]:
 
 def _run_playbook(playbook: Playbook, options: RunOptions, given: dict[str, Any], *,
                   plan_file: str | None, sandbox: str | None, as_json: bool,
-                  output: str | None, playbook_path: str, keep_sandbox: bool = False) -> None:
+                  output: str | None, playbook_path: str, keep_sandbox: bool = False,
+                  fmt: str = "text", report: str | None = None) -> None:
     """Run or plan through the library; print the plan, the summary or JSON; exit."""
     from runbook import api
     from runbook.console import render_plan
 
-    console, made = _console(options, sandbox, as_json)
+    console, made = _console(options, sandbox, as_json or fmt == "markdown")
     if options.dry_run:
         result = api.plan(playbook, given, output=output, options=options)
     else:
         result = api.run(playbook, given, plan_file=plan_file, options=options)
-    if options.dry_run and not as_json:
+    if fmt == "markdown":
+        from runbook.review import plan_markdown
+
+        click.echo(plan_markdown(result, playbook, options.targets, plan_file=output))
+    elif options.dry_run and not as_json:
         render_plan(console, result)
     _finish(console, result, as_json)
+    if report:
+        from runbook.report import report_after_run
+
+        report_after_run(console, result, report)
     if output and not as_json:
         console.print(f"plan saved to {output}; run it with: runbook run "
                       f"{playbook_path} --plan {output}")
@@ -314,6 +333,7 @@ def _targets(inventory: str | None, uris: tuple[str, ...]) -> dict[str, Target]:
               help="The --target definitions the run used.")
 @click.option("--force-unlock", is_flag=True, help="Take over the lock (audited).")
 @click.option("--json", "as_json", is_flag=True)
+@state_option
 @handle_errors
 def resume(run_id: str, rollback: bool, yes: bool, accept_changed_playbook: bool,
            params: tuple[str, ...], playbook_path: str | None, sandbox: str | None,
@@ -341,6 +361,7 @@ def resume(run_id: str, rollback: bool, yes: bool, accept_changed_playbook: bool
 @click.option("--status", help="Only runs with this status.")
 @click.option("--limit", type=click.IntRange(1, 10000), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
+@state_option
 @click.pass_context
 @handle_errors
 def runs(ctx: click.Context, playbook: str | None, status: str | None, limit: int,
@@ -357,6 +378,7 @@ def runs(ctx: click.Context, playbook: str | None, status: str | None, limit: in
 @runs.command(name="show")
 @click.argument("run_id", shell_complete=completion.run_ids)
 @click.option("--json", "as_json", is_flag=True)
+@state_option
 @handle_errors
 def runs_show(run_id: str, as_json: bool) -> None:
     """One run: params, per-step and per-host outcome, durations, rollbacks, audit trail."""
@@ -371,6 +393,7 @@ def runs_show(run_id: str, as_json: bool) -> None:
 @click.option("--reason", required=True,
               help="What was done by hand (recorded in the audit log).")
 @click.option("--json", "as_json", is_flag=True)
+@state_option
 @handle_errors
 def runs_resolve(run_id: str, reason: str, as_json: bool) -> None:
     """Close a run that needs attention once its remaining commands were done by hand."""
@@ -488,10 +511,15 @@ def audit() -> None:
 
 @audit.command(name="verify")
 @click.argument("path", required=False, type=click.Path(dir_okay=False))
+@state_option
 @handle_errors
 def audit_verify(path: str | None) -> None:
     """Recompute the chain of PATH (default the audit log) and name the first bad event."""
     from runbook.audit import default_audit_path, verify
+    from runbook.state import state_url
+
+    if state_url() and not path:
+        return audit_verify_state()
 
     target = Path(path) if path else default_audit_path()
     report = verify(target)
@@ -506,13 +534,16 @@ def audit_verify(path: str | None) -> None:
 @click.argument("run_id", required=False, shell_complete=completion.run_ids)
 @click.option("--audit-log", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True)
+@state_option
 @handle_errors
 def audit_show(run_id: str | None, audit_log: str | None, as_json: bool) -> None:
     """Print the audit trail of RUN_ID (a unique prefix is enough; default: the last run)."""
     from runbook.audit import default_audit_path, format_trail, last_run_id, read_run
+    from runbook.state import state_url
 
     path = Path(audit_log) if audit_log else default_audit_path()
-    events = read_run(path, run_id or last_run_id(path))
+    events = audit_events_state(run_id) if state_url() and not audit_log else \
+        read_run(path, run_id or last_run_id(path))
     if as_json:
         for e in events:
             click.echo(json.dumps(e))
@@ -520,9 +551,12 @@ def audit_show(run_id: str | None, audit_log: str | None, as_json: bool) -> None
         click.echo(format_trail(events))
 
 
+from runbook.cli_review import report  # noqa: E402
 from runbook.cli_sim import sim  # noqa: E402  (the group is its own module)
 
 main.add_command(sim)
+main.add_command(report)
+main.add_command(state)
 main.add_command(cli_schema.schema)
 
 

@@ -224,12 +224,21 @@ def _print_planned_step(console: Console, n: int, s: Any) -> None:
             console.print(f"     {label}: {escape(value)}")
     for line in s.review:
         console.print(f"     {escape(line)}")
+    _print_preview(console, getattr(s, "preview", None))
     if s.status == "skipped":
         console.print("     [dim]skipped[/]")
     elif s.status == "ok" and s.result is not None:
         console.print(f"     [dim]result: {escape(_short(s.result))}[/]")
     elif s.status == "failed":
         console.print(f"     [red]failed:[/] {escape(s.error or '')}")
+
+
+def _print_preview(console: Console, preview: str | None) -> None:
+    """What a mutating step would change (``Action.preview``), as the plan read it."""
+    if preview:
+        console.print("     would change:")
+        for line in preview.splitlines():
+            console.print(f"       {escape(line)}", highlight=False)
 
 
 def _print_check(console: Console, c: Any, indent: str = "   ") -> None:
@@ -273,5 +282,6 @@ def render_summary(console: Console, result: RunResult) -> None:
     if result.error and result.exit_code != 0:
         console.print(f"  {escape(result.error)}")
     if result.audit_log:
+        flag = "--state" if "://" in result.audit_log else "--audit-log"
         console.print(f"[dim]audit: runbook audit show {result.run_id} "
-                      f"--audit-log {escape(result.audit_log)}[/]")
+                      f"{flag} {escape(result.audit_log)}[/]")

@@ -10,19 +10,18 @@ per-step states, captured pre-state, results, and the pending rollbacks.
 from __future__ import annotations
 
 import difflib
-import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runbook.errors import PlaybookError
-from runbook.journal import FINAL, Journal, RollbackRecord, StepRecord, lock_key
+from runbook.errors import LockedError, PlaybookError
+from runbook.journal import FINAL, RollbackRecord, StepRecord, lock_key
 from runbook.models import Playbook
-from runbook.procs import pid_alive
 
 if TYPE_CHECKING:
     from runbook.options import RunOptions
+    from runbook.state import JournalStore
 
 
 @dataclass
@@ -46,7 +45,7 @@ class ResumeState:
 class Durable:
     """The engine's side of the journal."""
 
-    def __init__(self, journal: Journal | None, run_id: str) -> None:
+    def __init__(self, journal: JournalStore | None, run_id: str) -> None:
         self.journal = journal
         self.run_id = run_id
         self.lock: str | None = None
@@ -65,8 +64,7 @@ class Durable:
         key = lock_key(playbook.name, targets)
         previous = None
         if lock:
-            previous = self.journal.acquire(key, run_id=self.run_id, actor=actor,
-                                            playbook=playbook.name, takeover=takeover)
+            key, previous = self._take_slot(key, playbook, actor=actor, takeover=takeover)
             self.lock = key
         if resumed:
             self.journal.reopen_run(self.run_id)
@@ -77,8 +75,32 @@ class Durable:
             sha256=playbook.sha256, text=_source_text(playbook),
             params={n: v for n, v in params.items() if n not in secret},
             secret_params=secret, targets=targets, actor=actor, reason=reason,
-            audit_log=audit_log, lock_key=key, options=options)
+            audit_log=audit_log, lock_key=self.lock or key, options=options)
         return previous
+
+    def _take_slot(self, key: str, playbook: Playbook, *, actor: str,
+                   takeover: bool) -> tuple[str, dict[str, Any] | None]:
+        """The first free of the playbook's ``concurrency`` slots (slot 1 is the plain key;
+        a resumed run first tries the slot it held); LockedError naming the holder of
+        the first when all are taken. ``--force-unlock`` takes over slot 1."""
+        assert self.journal is not None
+        keys = [key] + [f"{key}#{n}" for n in range(2, playbook.concurrency + 1)]
+        held = self.journal.run(self.run_id) if len(keys) > 1 else None
+        if held and held.get("lock_key") in keys:
+            keys.remove(held["lock_key"])
+            keys.insert(0, held["lock_key"])
+        first: LockedError | None = None
+        for slot in keys:
+            try:
+                return slot, self.journal.acquire(slot, run_id=self.run_id, actor=actor,
+                                                  playbook=playbook.name, takeover=False)
+            except LockedError as exc:
+                first = first or exc
+        if takeover:
+            return keys[0], self.journal.acquire(keys[0], run_id=self.run_id, actor=actor,
+                                                 playbook=playbook.name, takeover=True)
+        assert first is not None
+        raise first
 
     def step(self, step_id: str, state: str, *, defer: bool | None = None,
              **fields: Any) -> None:
@@ -107,10 +129,15 @@ class Durable:
     def finish(self, status: str, exit_code: int) -> None:
         if self.journal is None:
             return
-        # An interrupted run paused by its operator stays resumable.
-        self.journal.finish_run(self.run_id, status, exit_code)
-        if self.lock:
-            self.journal.release(self.lock, self.run_id)
+        from runbook.state import StateLost
+
+        try:
+            # An interrupted run paused by its operator stays resumable.
+            self.journal.finish_run(self.run_id, status, exit_code)
+            if self.lock:
+                self.journal.release(self.lock, self.run_id)
+        except StateLost:
+            pass  # the run stays "running"; its lock went with the connection: resumable
 
 
 def _source_text(playbook: Playbook) -> str | None:
@@ -122,7 +149,7 @@ def _source_text(playbook: Playbook) -> str | None:
         return None
 
 
-def load_resume(journal: Journal, run_id: str, playbook_path: str | None = None, *,
+def load_resume(journal: JournalStore, run_id: str, playbook_path: str | None = None, *,
                 cli: bool = True, rollback: bool = False) -> tuple[ResumeState, Path]:
     """Read an interrupted run; refuse (PlaybookError, exit 2) what cannot be resumed.
     ``cli``: the error names the command line's RUN_ID, else the call's ``run_id``."""
@@ -134,10 +161,9 @@ def load_resume(journal: Journal, run_id: str, playbook_path: str | None = None,
             "; `runbook runs` lists recent runs"
         raise PlaybookError(f"no run {run_id!r} in the journal{hint}", file=file, field=field)
     retry = _finished(journal, run, rollback=rollback, file=file, field=field)
-    if run["status"] == "running" and run["host"] == socket.gethostname() and pid_alive(
-            run["pid"]) and run["pid"] != os.getpid():
-        raise PlaybookError(f"run {run['run_id']} is still running (pid {run['pid']}); "
-                            "interrupt it first", file=file, field=field)
+    if run["status"] == "running" and journal.holder_alive(run):
+        raise PlaybookError(f"run {run['run_id']} is still running (pid {run['pid']} on "
+                            f"{run['host']}); interrupt it first", file=file, field=field)
     path = Path(playbook_path or run["playbook_path"])
     state = ResumeState(run["run_id"], run, retry_failed=retry)
     for rec in journal.steps(run["run_id"]):
@@ -149,7 +175,7 @@ def load_resume(journal: Journal, run_id: str, playbook_path: str | None = None,
     return state, path
 
 
-def _finished(journal: Journal, run: dict[str, Any], *, rollback: bool, file: str,
+def _finished(journal: JournalStore, run: dict[str, Any], *, rollback: bool, file: str,
               field: str) -> bool:
     """Refuse a finished run, except ``--rollback`` of one whose rollbacks failed
     (True: retry them)."""
@@ -192,6 +218,7 @@ def same_shape(state: ResumeState, options: RunOptions) -> None:
     given = run_shape(options)
     where = ("<command line>", "--sandbox") if options.from_cli else ("<resume>", "sandbox")
     command = f"runbook resume {state.run_id}"
+    _same_machine(state, kept, where)
     if given["sandbox"] is None and kept.get("sandbox"):
         if not Path(kept["sandbox"], "state.json").is_file():
             raise PlaybookError(f"run {state.run_id} ran in the sandbox {kept['sandbox']}, "
@@ -214,5 +241,31 @@ def same_shape(state: ResumeState, options: RunOptions) -> None:
                             field="--target" if options.from_cli else "targets")
 
 
-__all__ = ["Durable", "ResumeState", "check_unchanged", "load_resume", "lock_key",
-           "same_shape"]
+def _same_machine(state: ResumeState, kept: dict[str, Any], where: tuple[str, str]) -> None:
+    """A run resumed from another machine (a shared state database) must not depend on
+    the first machine's files: its sandbox folder."""
+    host = state.run.get("host")
+    if host and host != socket.gethostname() and kept.get("sandbox"):
+        raise PlaybookError(f"run {state.run_id} ran in the sandbox {kept['sandbox']} on "
+                            f"{host}, a folder of that machine; resume it there",
+                            file=where[0], field=where[1])
+
+
+def local_only(state: ResumeState, playbook: Playbook, options: RunOptions) -> None:
+    """Refuse to resume on another machine a run whose targets are the first machine
+    itself (``connection: local``): its commands acted there."""
+    host = state.run.get("host")
+    if not host or host == socket.gethostname():
+        return
+    targets = {**playbook.effective_targets(), **options.targets}
+    local = sorted(n for n in state.run.get("targets") or []
+                   if n in targets and targets[n].connection == "local")
+    if local:
+        raise PlaybookError(f"run {state.run_id} ran on {host} with local target(s) "
+                            f"{', '.join(local)}, which act on that machine itself; resume it "
+                            f"on {host}", file="<command line>" if options.from_cli
+                            else "<resume>", field="RUN_ID" if options.from_cli else "run_id")
+
+
+__all__ = ["Durable", "ResumeState", "check_unchanged", "load_resume", "local_only",
+           "lock_key", "same_shape"]

@@ -76,9 +76,8 @@ class Engine:
         self.redact = Redactor([v for n, v in self.params.items() if playbook.params[n].secret])
         self.connections = Connections(
             playbook, self.registry, overrides=select(playbook, opts, self.registry),
-            local_env=local_env(opts),
-            render=lambda settings, where: self.templates.render(settings, self.ctx, field=where),
-            prefetch=opts.prefetch, transport=transport_for(opts))
+            local_env=local_env(opts), prefetch=opts.prefetch, transport=transport_for(opts),
+            render=lambda settings, where: self.templates.render(settings, self.ctx, field=where))
         self.targets = self.connections.targets
         self.ctx: dict[str, Any] = {
             **self.params, "params": dict(self.params), "steps": {}, "checks": {},
@@ -103,9 +102,10 @@ class Engine:
     def _collaborators(self) -> None:
         opts, rec, conns = self.options, self.recorder, self.connections
         self.gates = Gates(rec, yes=opts.yes, interactive=self.interactive, prompt=opts.prompt,
-                           dry_run=opts.dry_run)
+                           dry_run=opts.dry_run, approval=opts.approval)
         self.background = BackgroundSteps(rec)
-        self.runtime = RunRuntime(self.background, self.gates, rec, opts.on_output)
+        self.runtime = RunRuntime(self.background, self.gates, rec, conns, self.registry,
+                                  opts.on_output)
         self.rollbacks = RollbackStack(registry=self.registry, templates=self.templates,
                                        recorder=rec, executor=conns.executor,
                                        context_for=self.context_for)
@@ -153,6 +153,7 @@ class Engine:
         return self.result
 
     def _forced_unlock(self) -> None:
+        self.gates.plan_approved()
         if self._forced is not None:
             holder = {k: v for k, v in self._forced.items() if k != "key"}
             self.recorder.gate_answered(
@@ -298,7 +299,7 @@ class Engine:
             if (step.when or step.id in self.options.skips) and not self._when(step, res):
                 return
             planned = self.planner.plan(step)
-            res.commands, res.argv = planned.commands, planned.argv
+            res.commands, res.argv, res.preview = planned.commands, planned.argv, planned.preview
             if self.options.dry_run:
                 from runbook.review import review_lines
 

@@ -11,10 +11,15 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from runbook.errors import GateDeclined
+from runbook.events import Event
 from runbook.interrupts import ask_interrupt
 from runbook.recorder import Recorder
+
+if TYPE_CHECKING:
+    from runbook.approval import PlanApproval
 
 Prompt = Callable[[str, str], bool]
 """Asks a person: (step id, message) -> approved?"""
@@ -24,8 +29,10 @@ class Gates:
     """Asks a person (or answers for them with ``--yes``, or declines without a terminal)."""
 
     def __init__(self, recorder: Recorder, *, yes: bool, interactive: bool,
-                 prompt: Prompt | None, dry_run: bool) -> None:
+                 prompt: Prompt | None, dry_run: bool,
+                 approval: PlanApproval | None = None) -> None:
         self.recorder = recorder
+        self.approval = approval
         self.yes = yes
         self.interactive = interactive
         self.prompt = prompt or terminal_prompt
@@ -37,6 +44,8 @@ class Gates:
             answer, how = True, "--yes"
         elif self.interactive:
             try:
+                self.recorder.emit("runbook_gate_asked", Event("gate.asked", step=step_id,
+                                                               message=message))
                 answer, how = self.prompt(step_id, message), "terminal"
             except EOFError:
                 answer, how = False, "terminal closed"
@@ -50,9 +59,22 @@ class Gates:
         """The gate before a step: what the plan shows, or GateDeclined if refused."""
         if self.dry_run:
             return f"asks: {message}"
+        if self.approval is not None and self.approval.covers(step_id, message, commands):
+            self.recorder.gate_answered(step_id, "approved", message,
+                                        **self.approval.audit_data())
+            return message
         if not self.ask(step_id, f"{message}\n  will run: " + "\n  will run: ".join(commands)):
             raise GateDeclined(f"declined at the gate of step {step_id!r}", step=step_id)
         return message
+
+    def plan_approved(self) -> None:
+        """At the start of a run of an approved plan: who approved it, in the audit log
+        (whose ``actor`` is the one running it)."""
+        if self.approval is not None and not self.dry_run:
+            a = self.approval
+            self.recorder.gate_answered("plan-approval", "approved",
+                                        f"plan {a.plan_sha256[:12]} approved by {a.approver}: "
+                                        f"{a.reason}", **a.audit_data())
 
     def may_rerun(self, step_id: str, idempotent: bool, host: str | None = None) -> bool:
         """A mutating step (or one host of it) in flight when the runner died, with no

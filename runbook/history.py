@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runbook.errors import PlaybookError
-from runbook.journal import Journal, default_journal_path
+from runbook.journal import FINAL
+from runbook.state import open_state
+
+if TYPE_CHECKING:
+    from runbook.state import JournalStore
 
 
-def _journal() -> Journal:
-    return Journal(default_journal_path())
+def _journal() -> JournalStore:
+    """The journal in force: ``--state``/``$RUNBOOK_STATE``, else the local one."""
+    return open_state().journal()
 
 
 def _duration(run: dict[str, Any]) -> float | None:
@@ -26,8 +31,10 @@ def list_runs(*, playbook: str | None = None, status: str | None = None,
     journal = _journal()
     try:
         return [{"run_id": r["run_id"], "playbook": r["playbook"], "actor": r["actor"],
-                 "started": r["started"], "duration_s": _duration(r), "status": r["status"],
-                 "exit_code": r["exit_code"], "reason": r["reason"]}
+                 "host": r["host"], "started": r["started"], "duration_s": _duration(r),
+                 "status": r["status"], "exit_code": r["exit_code"], "reason": r["reason"],
+                 "heartbeat": r.get("heartbeat"),
+                 "resumable": r["status"] not in FINAL and not journal.holder_alive(r)}
                 for r in journal.runs(playbook=playbook, status=status, limit=limit)]
     finally:
         journal.close()
@@ -36,11 +43,14 @@ def list_runs(*, playbook: str | None = None, status: str | None = None,
 def format_runs(runs: list[dict[str, Any]]) -> str:
     if not runs:
         return "no runs recorded"
-    lines = [f"{'RUN':<24} {'PLAYBOOK':<22} {'ACTOR':<10} {'STARTED':<24} {'TOOK':>8}  STATUS"]
+    lines = [f"{'RUN':<24} {'PLAYBOOK':<22} {'ACTOR':<10} {'HOST':<16} {'STARTED':<24} "
+             f"{'TOOK':>8}  STATUS"]
     for r in runs:
         took = f"{r['duration_s']:.1f}s" if r["duration_s"] is not None else "-"
+        mark = " (resumable)" if r.get("resumable") else ""
         lines.append(f"{r['run_id']:<24} {r['playbook']:<22} {r['actor']:<10} "
-                     f"{r['started']:<24} {took:>8}  {r['status']}")
+                     f"{r.get('host') or '-':<16} {r['started']:<24} {took:>8}  "
+                     f"{r['status']}{mark}")
     return "\n".join(lines)
 
 
@@ -73,7 +83,8 @@ def format_run(detail: dict[str, Any]) -> str:
             out.append(f"    {r['step']} on {r['target']}: {r['state']}: "
                        + "; ".join(r["commands"]))
     if detail.get("audit_log"):
-        out.append(f"  audit trail: runbook audit show {detail['run_id']} --audit-log "
+        flag = "--state" if "://" in detail["audit_log"] else "--audit-log"
+        out.append(f"  audit trail: runbook audit show {detail['run_id']} {flag} "
                    f"{detail['audit_log']}")
     return "\n".join(out)
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from runbook.executors.kinds import ConnectionKind
     from runbook.samples import OutputParser
     from runbook.sim.parts import Part
+    from runbook.state import StateBackend
 
 hookspec = pluggy.HookspecMarker("runbook")
 
@@ -88,6 +89,18 @@ def runbook_gate_answered(run: RunInfo, event: Event) -> None:
 
 
 @hookspec
+def runbook_gate_asked(run: RunInfo, event: Event) -> None:
+    """A person is about to be asked at a gate (on the terminal) and the run waits.
+
+    ``event.step`` is the step, ``event.message`` the question. Not an audit
+    event (``runbook_gate_answered`` is): it lets an observer such as the
+    notifier say that a run is waiting for someone. Called only when a person
+    is asked, not when ``--yes``, an approved plan or the lack of a terminal
+    answers.
+    """
+
+
+@hookspec
 def runbook_step_started(run: RunInfo, event: Event) -> None:
     """A step is about to run its command(s).
 
@@ -145,4 +158,17 @@ def runbook_sim_parts() -> list[Part]:
     scenarios (which may combine parts of other plugins and declare
     simulated hosts). All answers are collected; two different parts with one
     name is an error. See docs/simulated-estate.md.
+    """
+
+
+@hookspec(firstresult=True)
+def runbook_state_backend(url: str) -> StateBackend | None:
+    """Provide the state backend for a ``--state``/``RUNBOOK_STATE`` URL.
+
+    Asked only for a scheme runbook does not know (the local default and
+    ``postgresql://`` are built in). Return an object with the
+    ``runbook.state.StateBackend`` shape (``journal()``, ``audit_log(path)``,
+    ``audit_verify(path)``, ``audit_events(path, run_id)``, ``close()`` and a
+    ``shown`` string without secrets), or None when the URL is not yours. The
+    first answer wins; no answer is an error (exit 2) before anything runs.
     """

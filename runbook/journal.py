@@ -15,7 +15,7 @@ import os
 import socket
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -401,6 +401,11 @@ class Journal:
             db.execute("INSERT OR REPLACE INTO locks VALUES (?,?,?,?,?,?,?)",
                        (key, run_id, actor, host, os.getpid(), utcnow(), playbook))
         return previous if previous is not None and previous["run_id"] != run_id else None
+
+    def holder_alive(self, run: Mapping[str, Any]) -> bool:
+        """Whether the run's runner still lives (this machine only can tell)."""
+        return bool(run["host"] == socket.gethostname() and run["pid"] != os.getpid()
+                    and pid_alive(run["pid"]))
 
     def release(self, key: str, run_id: str) -> None:
         with self._tx() as db:

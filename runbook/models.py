@@ -174,6 +174,27 @@ class Step(Model):
         return split_tags(value)
 
 
+def approval_shorthand(value: Any) -> Any:
+    """``approval: required`` / ``optional`` stand for the mapping they mean."""
+    if isinstance(value, str):
+        if value not in ("required", "optional"):
+            raise ValueError("approval is 'required', 'optional' or a mapping "
+                             f"{{required: BOOL, self_approval: BOOL}}, got {value!r}")
+        return {"required": value == "required"}
+    if not isinstance(value, dict):
+        raise ValueError("approval is 'required', 'optional' or a mapping "
+                         f"{{required: BOOL, self_approval: BOOL}}, got {value!r}")
+    return value
+
+
+class Approval(Model):
+    """Four-eyes review of a saved plan (docs/review.md): ``required`` refuses a run
+    without an approved plan; ``self_approval`` lets a plan's author approve it."""
+
+    required: bool = False
+    self_approval: bool = False
+
+
 class Defaults(Model):
     target: str | None = None
     timeout: Duration | None = None
@@ -193,6 +214,10 @@ class Playbook(Model):
     preconditions: list[Check] = Field(default_factory=list)
     steps: list[Step] = Field(default_factory=list)
     verify: list[Check] = Field(default_factory=list)
+    approval: Annotated[Approval, BeforeValidator(approval_shorthand)] = Field(
+        default_factory=Approval)
+    concurrency: int = 1
+    """How many runs of this playbook on one target set may hold its lock at once."""
 
     _origin: str = PrivateAttr(default="<python>")
     _sha256: str = PrivateAttr(default="")

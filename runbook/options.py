@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from runbook.models import Playbook, Target
 
 if TYPE_CHECKING:
+    from runbook.approval import PlanApproval
     from runbook.connections import Transport
     from runbook.gates import Prompt
     from runbook.plugins import Registry
@@ -41,6 +42,9 @@ class RunOptions:
     journal: bool = True
     journal_path: str | Path | None = None
     force_unlock: bool = False
+    state_url: str | None = None
+    """Where runs are kept (``--state``): None is ``$RUNBOOK_STATE``, else the local
+    journal and audit log; ``postgresql://...`` a team's shared database."""
     lock: bool = True
     prefetch: Prefetch | None = None
     """Connections the CLI began opening while the engine loaded (runbook.prefetch)."""
@@ -49,6 +53,8 @@ class RunOptions:
     from_cli: bool = False
     """Errors about params and the sandbox speak of the command line (``-p``,
     ``--sandbox``) rather than of the Python call."""
+    approval: PlanApproval | None = None
+    """From an approved saved plan: its gates are not asked again (runbook.approval)."""
     limit: str | None = None
     """``--limit PATTERN``: narrow every group target (runbook.limit)."""
     tags: tuple[str, ...] = ()

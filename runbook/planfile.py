@@ -15,6 +15,10 @@ carries an HMAC keyed with a secret kept in ``$RUNBOOK_HOME/plan.key`` (0600),
 so a plan runs only where it was made. What a step may do is decided from the
 playbook itself, not from the plan's own ``mutating`` flags, and a mutating
 step the reviewed plan did not run (skipped by its ``when``) is refused.
+
+Approvals (``runbook.approval``) are kept beside the signed body under
+``approvals``: adding one leaves the plan's sha256 as it was, and each is
+signed over that sha256, so editing the plan or the approval voids it.
 """
 
 from __future__ import annotations
@@ -72,8 +76,18 @@ def _signature(body: dict[str, Any]) -> str:
     return hmac.new(_key(), text, hashlib.sha256).hexdigest()
 
 
+sign = _signature
+"""HMAC of a record with this runbook home's plan key (approvals are signed with it)."""
+
+
+def signed(record: dict[str, Any], signature: object) -> bool:
+    """Whether signature is this runbook home's HMAC of record."""
+    return isinstance(signature, str) and hmac.compare_digest(signature, _signature(record))
+
+
 def write_plan_file(path: str | Path, playbook: Playbook, params: dict[str, Any],
                     planned: Sequence[PlannedStep], *, run_id: str,
+                    actor: str | None = None,
                     selection: dict[str, Any] | None = None) -> None:
     body = {
         "format": FORMAT,
@@ -83,6 +97,8 @@ def write_plan_file(path: str | Path, playbook: Playbook, params: dict[str, Any]
         "params": {n: v for n, v in params.items() if not playbook.params[n].secret},
         "secret_params": sorted(n for n in params if playbook.params[n].secret),
         "run_id": run_id,
+        "actor": actor,
+        "approval": playbook.approval.model_dump(),
         "steps": {p.id: p.record() for p in planned},
         **({"selection": selection} if selection else {}),
     }
@@ -91,7 +107,8 @@ def write_plan_file(path: str | Path, playbook: Playbook, params: dict[str, Any]
 
 
 def read_plan_file(path: str | Path) -> dict[str, Any]:
-    """The plan's contents, once its own hash says nobody edited it."""
+    """The plan's contents, once its own hash says nobody edited it (with ``sha256``
+    and the unchecked ``approvals`` records put back: ``runbook.approval`` checks them)."""
     file = str(path)
     from runbook.yamlsrc import read_text
 
@@ -104,6 +121,7 @@ def read_plan_file(path: str | Path) -> dict[str, Any]:
                             file=file)
     claimed = doc.pop("sha256", None)
     signature = doc.pop("signature", None)
+    approvals = doc.pop("approvals", [])
     if claimed != _digest(doc):
         raise PlaybookError("plan file was modified after it was written (sha256 mismatch)",
                             file=file, field="sha256")
@@ -113,7 +131,10 @@ def read_plan_file(path: str | Path) -> dict[str, Any]:
     if not isinstance(doc.get("steps"), dict) or not isinstance(doc.get("params"), dict):
         raise PlaybookError("plan file lacks its steps or params; make a new plan",
                             file=file, field="steps")
-    return doc
+    if not isinstance(approvals, list):
+        raise PlaybookError("the plan's approvals are not a list (edited?)", file=file,
+                            field="approvals")
+    return {**doc, "sha256": claimed, "approvals": approvals}
 
 
 def apply_plan_file(path: str | Path, playbook: Playbook, given: dict[str, Any],
@@ -129,6 +150,9 @@ def apply_plan_file(path: str | Path, playbook: Playbook, given: dict[str, Any],
     params = _merge_params(doc, playbook, given, file, cli=options.from_cli)
     _apply_selection(doc.get("selection") or {}, options, file)
     options.expected_commands = _expected(doc, playbook, registry)
+    from runbook.approval import approval_of
+
+    options.approval = approval_of(doc, playbook, file)
     return params
 
 

@@ -49,6 +49,8 @@ class HostPlan:
     commands: tuple[str, ...]
     argv: tuple[tuple[str, ...], ...] = ()
     """The redacted argv as sent to the host (only when the step will run)."""
+    preview: str | None = None
+    """In a plan: what the mutating step would change (``Action.preview``), redacted."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,13 @@ class PlannedStep:
     def argv(self) -> list[list[str]]:
         return [list(a) for h in self.hosts[:1] for a in h.argv] if not self.group else []
 
+    @property
+    def preview(self) -> str | None:
+        shown = [(h.name, h.preview) for h in self.hosts if h.preview]
+        if not self.group:
+            return shown[0][1] if shown else None
+        return "\n".join(f"[{name}]\n{text}" for name, text in shown) or None
+
     def host(self, name: str) -> HostPlan:
         return next(h for h in self.hosts if h.name == name)
 
@@ -101,7 +110,8 @@ class PlannedStep:
                 "commands": self.commands, "gate": self.gate, "rollback": self.rollback,
                 "waits_on": None if self.waits_on is None else {
                     "expression": self.waits_on.expression,
-                    "steps": list(self.waits_on.steps)}}
+                    "steps": list(self.waits_on.steps)},
+                **({"preview": self.preview} if self.preview else {})}
 
 
 def describe_commands(action: Action[Any], args: BaseModel, executor: Executor | None,
@@ -176,7 +186,8 @@ class Planner:
         argv = () if executor is None or self.dry_run else tuple(
             tuple(self.redact.argv(executor.wire_argv(a))) for a in action.commands(args))
         host = HostPlan(target, args, tuple(describe_commands(action, args, executor,
-                                                              self.redact)), argv)
+                                                              self.redact)), argv,
+                        self.preview(step, action, args, executor))
         gate = step.confirm or (action.summary if action.always_gated else None)
         return PlannedStep(step, action, target, False, (host,), gate=gate,
                            asks=gate is not None and (not action.always_gated or self.dry_run),
@@ -247,7 +258,25 @@ class Planner:
         executor = self.connections.executor(name)
         argv = tuple(tuple(self.redact.argv(executor.wire_argv(a))) for a in action.commands(args))
         return HostPlan(name, args, tuple(describe_commands(action, args, executor,
-                                                            self.redact)), argv)
+                                                            self.redact)), argv,
+                        self.preview(step, action, args, executor))
+
+    def preview(self, step: Step, action: Action[Any], args: BaseModel,
+                executor: Executor | None) -> str | None:
+        """In a live plan, what a mutating step would change (its action's ``preview``,
+        read-only, like a probe), redacted; a failure to read it is shown, not raised."""
+        if not (self.dry_run and not self.offline and action.mutating and executor
+                is not None and action.has_preview()):
+            return None
+        from runbook.actions import ActionContext
+        from runbook.errors import RunbookError
+
+        try:
+            text = action.preview(args, ActionContext(executor=executor, step=step.id,
+                                                      timeout=step.timeout))
+        except RunbookError as exc:
+            text = f"(no preview: {exc})"
+        return None if text is None else self.redact.text(text)
 
     def members(self, name: str) -> list[str]:
         """The target names a group fans out to (bare host names become targets)."""

@@ -22,6 +22,7 @@ from runbook.result import Finding, RunResult, StepResult
 
 if TYPE_CHECKING:
     from runbook.options import RunOptions
+    from runbook.state import AuditSink, StateBackend
 
 
 class UntilNotMet(StepError):
@@ -56,26 +57,23 @@ class Recorder:
         observers = list(options.observers)
         audit: object | None = None
         audit_path: Path | None = None
+        backend = _backend(options)
         if options.audit:
-            from runbook.audit import AuditLog, AuditPlugin, default_audit_path
+            from runbook.audit import AuditPlugin, default_audit_path
 
             audit_path = Path(options.audit_log or default_audit_path())
-            result.audit_log = str(audit_path)
-            observers.insert(0, AuditPlugin(AuditLog(audit_path), redact.text))
+            result.audit_log = backend.shown if options.state_url else str(audit_path)
+            observers.insert(0, AuditPlugin(_sink(backend, options, audit_path), redact.text))
             audit = observers[0]
         info = RunInfo(
             run_id=result.run_id, playbook=playbook.name, playbook_sha256=playbook.sha256,
             playbook_path=playbook.origin, actor=result.actor, reason=options.reason,
             params=result.params, dry_run=options.dry_run,
-            audit_path=str(audit_path) if audit_path else None,
+            audit_path=result.audit_log if audit_path else None,
             sandbox=str(Path(options.sandbox).resolve()) if options.sandbox else None,
             selection=options.selection())
         result.started_at = info.started_at
-        journal = None
-        if options.journal and not options.dry_run:
-            from runbook.journal import Journal, default_journal_path
-
-            journal = Journal(Path(options.journal_path or default_journal_path()))
+        journal = backend.journal() if options.journal and not options.dry_run else None
         recorder = cls(info=info, result=result, ctx=ctx,
                        durable=Durable(journal, result.run_id), redact=redact,
                        observers=observers, plugin_hook=plugin_hook)
@@ -220,3 +218,23 @@ def _first(argv: list[list[str]]) -> list[str] | None:
     """The audited argv: the step's command (the first, when it runs several)."""
     return list(argv[0]) if argv else None
 
+
+def _sink(backend: StateBackend, options: RunOptions, path: Path) -> AuditSink:
+    """The backend's audit sink; with a state database and an explicit ``--audit-log``
+    FILE, mirrored to that file as well."""
+    sink = backend.audit_log(path)
+    if options.state_url and options.audit_log and "://" not in str(options.audit_log):
+        from runbook.audit import AuditLog
+        from runbook.state.mirror import MirroredAudit
+
+        return MirroredAudit(sink, AuditLog(path))
+    return sink
+
+
+def _backend(options: RunOptions) -> StateBackend:
+    """Where the run is kept: the local journal and audit file, or ``--state URL``."""
+    from runbook.state import open_state, state_url
+
+    options.state_url = state_url(options.state_url)
+    return open_state(options.state_url, journal_path=Path(options.journal_path)
+                      if options.journal_path else None)

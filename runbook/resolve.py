@@ -9,15 +9,15 @@ run in the journal (status ``resolved``), releasing its lock.
 
 from __future__ import annotations
 
-import os
-import socket
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runbook.errors import PlaybookError
 from runbook.events import Event, RunInfo
-from runbook.journal import Journal, default_journal_path
-from runbook.procs import pid_alive
+from runbook.state import open_state
+
+if TYPE_CHECKING:
+    from runbook.state import AuditSink, JournalStore
 
 OPEN = ("needs-attention", "paused", "interrupted", "running")
 """Statuses a run can be resolved from (``running`` only when its runner is gone)."""
@@ -30,7 +30,8 @@ def resolve_run(run_id: str, reason: str, *, actor: str,
     if not reason.strip():
         raise PlaybookError("say why the run can be closed (what was done by hand)",
                             file="<command line>", field="--reason")
-    journal = Journal(Path(journal_path or default_journal_path()))
+    backend = open_state(journal_path=Path(journal_path) if journal_path else None)
+    journal = backend.journal()
     try:
         run = _open_run(journal, run_id)
         left = [r for r in journal.rollbacks(run["run_id"])
@@ -38,7 +39,8 @@ def resolve_run(run_id: str, reason: str, *, actor: str,
         commands = [c for r in left for c in r.commands]
         path = audit_log or run.get("audit_log")
         if path:
-            _audit(Path(path), run, reason=reason, actor=actor, commands=commands)
+            _audit(backend.audit_log(Path(path)), str(path), run, reason=reason, actor=actor,
+                   commands=commands)
         for r in left:
             journal.set_rollback(run["run_id"], r.seq, "resolved")
         journal.finish_run(run["run_id"], "resolved", 0)
@@ -50,7 +52,7 @@ def resolve_run(run_id: str, reason: str, *, actor: str,
             "audit_log": str(path) if path else None}
 
 
-def _open_run(journal: Journal, run_id: str) -> dict[str, Any]:
+def _open_run(journal: JournalStore, run_id: str) -> dict[str, Any]:
     run = journal.run(run_id)
     if run is None:
         raise PlaybookError(f"no run {run_id!r} in the journal; `runbook runs` lists recent "
@@ -58,22 +60,21 @@ def _open_run(journal: Journal, run_id: str) -> dict[str, Any]:
     if run["status"] not in OPEN:
         raise PlaybookError(f"run {run['run_id']} is {run['status']}, not open; nothing to "
                             "resolve", file="<command line>", field="RUN_ID")
-    if run["status"] == "running" and run["host"] == socket.gethostname() and pid_alive(
-            run["pid"]) and run["pid"] != os.getpid():
+    if run["status"] == "running" and journal.holder_alive(run):
         raise PlaybookError(f"run {run['run_id']} is still running (pid {run['pid']})",
                             file="<command line>", field="RUN_ID")
     return run
 
 
-def _audit(path: Path, run: dict[str, Any], *, reason: str, actor: str,
+def _audit(sink: AuditSink, path: str, run: dict[str, Any], *, reason: str, actor: str,
            commands: list[str]) -> None:
     """gate.answered (the decision, with the commands that were left) and run.finished."""
-    from runbook.audit import AuditLog, AuditPlugin
+    from runbook.audit import AuditPlugin
 
     info = RunInfo(run_id=run["run_id"], playbook=run["playbook"],
                    playbook_sha256=run["playbook_sha256"], playbook_path=run["playbook_path"],
-                   actor=actor, reason=reason, params={}, dry_run=False, audit_path=str(path))
-    plugin = AuditPlugin(AuditLog(path), lambda text: text)
+                   actor=actor, reason=reason, params={}, dry_run=False, audit_path=path)
+    plugin = AuditPlugin(sink, lambda text: text)
     plugin.runbook_gate_answered(info, Event(
         "gate.answered", step="resolve", status="resolved",
         message=f"closed by hand: {reason}",

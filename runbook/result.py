@@ -84,6 +84,8 @@ class StepResult:
     title: str | None = None
     hosts: dict[str, dict[str, Any]] = field(default_factory=dict)
     """A fan-out step's outcome on each host: status, rc, result, error, duration_ms."""
+    preview: str | None = None
+    """In a plan: what the mutating step would change (a diff), read live."""
     review: list[str] = field(default_factory=list)
     """What a reviewer of the plan needs besides the commands: timeout, retry, until,
     restores, checks, env/cwd/stdin ("label: value" lines)."""

@@ -173,8 +173,9 @@ class RollbackStack:
         True when all of them worked."""
         with refuse_interrupts():
             complete = True
-            while self._pending:
-                complete = self._undo(self._pending.pop()) and complete
+            while self._pending:  # popped once done: a journal that refuses keeps it
+                complete = self._undo(self._pending[-1]) and complete
+                self._pending.pop()
             return complete
 
     def _undo(self, pending: PendingRollback) -> bool:

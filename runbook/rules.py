@@ -140,6 +140,18 @@ def name_format(rules: Rules) -> None:
         rules.add(("name",), f"name {name!r} must match [a-z0-9-]+ (lower case, digits, -)")
 
 
+MAX_CONCURRENCY = 100
+
+
+def concurrency_slots(rules: Rules) -> None:
+    """``concurrency: N``: N runs may hold the playbook's lock at once (1 to 100)."""
+    value = rules.data.get("concurrency", 1)
+    if isinstance(value, int) and not isinstance(value, bool) and not \
+            1 <= value <= MAX_CONCURRENCY:
+        rules.add(("concurrency",), f"concurrency must be between 1 and {MAX_CONCURRENCY} "
+                                    f"(runs allowed at once), got {value}")
+
+
 def param_names_and_defaults(rules: Rules) -> None:
     params = rules.data.get("params")
     if not isinstance(params, dict):
@@ -492,7 +504,7 @@ CheckRule = Callable[[Rules, FieldPath, dict[str, Any]], None]
 ArgumentRule = Callable[[Rules, FieldPath, str, type[Action[Any]], dict[str, Any]], None]
 
 PLAYBOOK_RULES: tuple[PlaybookRule, ...] = (
-    name_format, param_names_and_defaults, declared_targets, defaults_target,
+    name_format, concurrency_slots, param_names_and_defaults, declared_targets, defaults_target,
     at_least_one_step, every_step, preconditions_and_verify, undefined_names,
 )
 TARGET_RULES: tuple[TargetRule, ...] = (

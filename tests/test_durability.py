@@ -3,6 +3,9 @@
 The runner is a real ``python -m runbook`` process killed with SIGKILL; the
 tests then look at the files the playbook touches, the journal (through
 ``runbook runs show --json``) and the audit log, and check that they agree.
+The tests that take the ``backend`` fixture run twice: with the local SQLite
+journal and JSONL audit log, and with a real PostgreSQL as the shared state
+(``RUNBOOK_STATE``; see tests/test_state_pg.py for what only it can do).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -27,6 +32,18 @@ STEP_ONE = """
     with: {{command: [touch, {tmp}/a]}}
     rollback: {{action: host.shell, with: {{command: [rm, -f, {tmp}/a]}}}}"""
 """The first step of most playbooks here: creates ``a``; its rollback removes it."""
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test against the local state, then against a shared PostgreSQL."""
+    if request.param == "postgresql":
+        monkeypatch.setenv("RUNBOOK_STATE", request.getfixturevalue("pg_url"))
+    return str(request.param)
+
+
+def shared() -> bool:
+    return bool(os.environ.get("RUNBOOK_STATE"))
 
 
 def write(tmp: Path, body: str, name: str = "pb.yaml") -> Path:
@@ -68,6 +85,14 @@ def run_and_kill(pb: Path, marker: Path, cwd: Path, home: Path) -> str:
 
 
 def run_id_of(home: Path) -> str:
+    if shared():  # the oldest run, once the server has seen its runner go
+        deadline = time.monotonic() + 10
+        while True:
+            proc = cli("runs", "--json", cwd=home.parent)
+            runs = json.loads(proc.stdout)
+            if runs[-1]["resumable"] or time.monotonic() > deadline:
+                return str(runs[-1]["run_id"])
+            time.sleep(0.05)
     runs = [json.loads(line) for line in (home / "audit.jsonl").read_text().splitlines()]
     return str(runs[0]["run_id"])
 
@@ -80,6 +105,10 @@ def journal(run_id: str, cwd: Path) -> dict[str, Any]:
 
 
 def audit(home: Path, run_id: str) -> list[dict[str, Any]]:
+    if shared():
+        proc = cli("audit", "show", run_id, "--json", cwd=home.parent)
+        assert proc.returncode == 0, proc.stderr
+        return [json.loads(line) for line in proc.stdout.splitlines()]
     events = [json.loads(line) for line in (home / "audit.jsonl").read_text().splitlines()]
     return [e for e in events if e["run_id"] == run_id]
 
@@ -103,6 +132,7 @@ def assert_agree(home: Path, run_id: str, cwd: Path) -> dict[str, Any]:
     return detail
 
 
+@pytest.mark.usefixtures("backend")
 def test_killed_during_a_step_with_checks_resumes_to_the_end(tmp_path: Path,
                                                              runbook_home: Path) -> None:
     pb = write(tmp_path, STEP_ONE.format(tmp=tmp_path) + f"""
@@ -135,6 +165,7 @@ def test_killed_during_a_step_with_checks_resumes_to_the_end(tmp_path: Path,
     assert len(starts) == 1
 
 
+@pytest.mark.usefixtures("backend")
 def test_in_flight_step_without_checks_stops_then_rolls_back(tmp_path: Path,
                                                              runbook_home: Path) -> None:
     pb = write(tmp_path, STEP_ONE.format(tmp=tmp_path) + f"""
@@ -161,6 +192,7 @@ def test_in_flight_step_without_checks_stops_then_rolls_back(tmp_path: Path,
     assert assert_agree(runbook_home, run_id, tmp_path)["status"] == "rolled-back"
 
 
+@pytest.mark.usefixtures("backend")
 def test_resume_rollback_undoes_an_interrupted_run(tmp_path: Path,
                                                    runbook_home: Path) -> None:
     pb = write(tmp_path, STEP_ONE.format(tmp=tmp_path) + f"""
@@ -177,6 +209,7 @@ def test_resume_rollback_undoes_an_interrupted_run(tmp_path: Path,
     assert detail["status"] == "rolled-back"
 
 
+@pytest.mark.usefixtures("backend")
 def test_killed_between_a_step_and_its_checks(tmp_path: Path, runbook_home: Path) -> None:
     pb = write(tmp_path, f"""
   - id: one
@@ -200,6 +233,7 @@ def test_killed_between_a_step_and_its_checks(tmp_path: Path, runbook_home: Path
     assert starts == ["one", "two"]  # one was not re-run: its checks held
 
 
+@pytest.mark.usefixtures("backend")
 def test_killed_during_rollback_resume_finishes_it(tmp_path: Path,
                                                    runbook_home: Path) -> None:
     undo = (f"if [ -e {tmp_path}/rolling ]; then rm -f {tmp_path}/a; "
@@ -229,6 +263,7 @@ def test_killed_during_rollback_resume_finishes_it(tmp_path: Path,
                                                                    "two": "done"}
 
 
+@pytest.mark.usefixtures("backend")
 def test_two_runs_race_for_one_lock(tmp_path: Path) -> None:
     pb = write(tmp_path, """
   - id: hold
@@ -433,6 +468,7 @@ def kill_fleet_at_web3(tmp: Path, pb: Path, home: Path) -> str:
     return run_id
 
 
+@pytest.mark.usefixtures("backend")
 def test_a_fan_out_resumes_host_by_host(tmp_path: Path, runbook_home: Path) -> None:
     checks = f"""    checks:
       - probe: host.query
@@ -454,6 +490,7 @@ def test_a_fan_out_resumes_host_by_host(tmp_path: Path, runbook_home: Path) -> N
     assert detail["status"] == "succeeded"
 
 
+@pytest.mark.usefixtures("backend")
 def test_a_resumed_fan_out_rolls_back_every_host_it_changed(tmp_path: Path,
                                                             runbook_home: Path) -> None:
     pb = fleet_playbook(tmp_path)

@@ -192,7 +192,8 @@ def test_needs_restart_finds_a_process_mapping_a_deleted_file(tmp_path: Path,
         proc.wait()
     assert res.exit_code == 0
     got = result(res, "old")
-    assert got["processes"] == [{"pid": proc.pid, "name": "httpd", "files": [str(lib)]}]
+    assert got["processes"] == [{"pid": proc.pid, "name": "httpd", "files": [str(lib)],
+                                 "deleted": [str(lib)], "replaced": []}]
     assert got["names"] == ["httpd"]
 
 

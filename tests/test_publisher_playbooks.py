@@ -132,9 +132,13 @@ def test_consistency_leaves_no_drift_and_nothing_on_old_code(tmp_path: Path,
     assert "(deleted)" in host_path(box, "psds0", "/proc/2001/maps").read_text()
     proc = runbook("run", CONSISTENCY, "--sandbox", box, "--yes", "--json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    titles = [f["title"] for f in json.loads(proc.stdout)["findings"]]
+    report = json.loads(proc.stdout)
+    titles = [f["title"] for f in report["findings"]]
     assert "openssl-libs 1:1.0.2k-19.el7 is older than the reference's 1:1.0.2k-25.el7_9" \
         in titles
+    old = {s["id"]: s for s in report["steps"]}["old-code"]["result"]["processes"]
+    assert [(p["pid"], p["deleted"], p["replaced"]) for p in old] == [
+        (2001, ["/usr/sbin/httpd"], ["/usr/lib64/libssl.so.1.0.2k"])]
     assert host(box)["packages"] == host(box, "psds-itb1")["packages"]
     procs = host(box)["procs"]
     httpd = next(pid for pid, p in procs.items() if p["name"] == "httpd")

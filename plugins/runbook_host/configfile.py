@@ -5,8 +5,9 @@ own file is the one read and changed. ``config_set`` writes a backup next to
 the file before changing it (``PATH.runbook.bak``) and ``rollback: auto``
 copies that backup back with ``host.file_restore``: the original content
 stays on the host, never in the journal or the audit log (it may hold
-secrets). ``config_get`` with ``want`` shows the diff ``config_set`` would
-make without changing anything, so a dry-run shows it in the plan.
+secrets). A plan shows the diff ``config_set`` would make (its ``preview``,
+read at plan time); ``config_get`` with ``want`` computes the same diff as a
+step's result.
 """
 
 from __future__ import annotations
@@ -97,7 +98,8 @@ class ConfigSet(Action[ConfigSetArgs]):
     Sets each key in place (indentation, spacing, quotes, comments and order
     kept) or adds it at the end of its scope. When every key already holds its
     value it is a no-op, with the reason. `rollback: auto` restores the backup
-    (`host.file_restore`).
+    (`host.file_restore`). A plan shows the unified diff it would make, read
+    from the file at plan time (secret values `***`).
     """
 
     name = "host.config_set"
@@ -129,6 +131,15 @@ class ConfigSet(Action[ConfigSetArgs]):
         ctx.executor.write_file(args.path, edit.text.encode())
         return {**result, "backup": args.backup_path(),
                 "diff": keyvalue.diff(text, edit.text, args.path)}
+
+    def preview(self, args: ConfigSetArgs, ctx: ActionContext) -> str | None:
+        """The unified diff the step would make (secrets ***), read from the file now."""
+        text = _text(ctx, args.path)
+        edit = keyvalue.apply(text, args.settings, args.section)
+        if not edit.changed:
+            return f"no change: already set in {args.path}: " \
+                f"{_shown(args.settings, edit.unchanged)}"
+        return keyvalue.diff(text, edit.text, args.path)
 
     def capture(self, args: ConfigSetArgs, ctx: ActionContext) -> Any:
         return {"backup": args.backup_path()}

@@ -133,20 +133,25 @@ def apply(text: str, settings: dict[str, str], section: str | None = None) -> Ed
     return Edit(out if changed else text, changed, unchanged)
 
 
+def mask_line(line: str) -> str:
+    """One line with a secret value replaced by ``***``."""
+    m = _SETTING.match(line)
+    if m and is_secret(m["key"]):
+        return f"{m['indent']}{m['key']}{m['sep']}{MASK}"
+    if m and re.search(r"\bpass(word)?=\S+", m["value"]):
+        return re.sub(r"\b(pass(?:word)?=)\S+", rf"\1{MASK}", line)
+    return line
+
+
 def masked(text: str) -> list[str]:
     """The file's lines with secret values replaced by ``***``."""
-    out = []
-    for line in text.splitlines():
-        m = _SETTING.match(line)
-        if m and is_secret(m["key"]):
-            line = f"{m['indent']}{m['key']}{m['sep']}{MASK}"
-        elif m and re.search(r"\bpass(word)?=\S+", m["value"]):
-            line = re.sub(r"\b(pass(?:word)?=)\S+", rf"\1{MASK}", line)
-        out.append(line)
-    return out
+    return [mask_line(line) for line in text.splitlines()]
 
 
 def diff(before: str, after: str, path: str) -> str:
-    """A unified diff of the change, secrets masked."""
-    return "\n".join(difflib.unified_diff(masked(before), masked(after), f"{path} (before)",
-                                          f"{path} (after)", lineterm=""))
+    """A unified diff of the change, secrets masked: the diff is made on the real lines
+    (so a changed secret shows as ``-key = ***`` / ``+key = ***``), then masked."""
+    lines = difflib.unified_diff(before.splitlines(), after.splitlines(), f"{path} (before)",
+                                 f"{path} (after)", lineterm="")
+    return "\n".join(line if n < 2 or line.startswith("@@") else line[:1] + mask_line(line[1:])
+                     for n, line in enumerate(lines))

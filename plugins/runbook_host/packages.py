@@ -3,8 +3,10 @@
 RPM hosts are read with ``rpm -qa --qf`` and updated with ``yum``; Debian
 hosts with ``dpkg-query -W`` and ``apt-get``. Versions are compared the way
 the package manager does (``runbook_host.versions``), never as strings.
-``package_drift`` compares this target's packages with a reference mapping,
-typically the ``packages`` result of ``host.packages`` on the reference host.
+``package_drift`` compares this target's packages with a reference mapping
+(the ``packages`` result of ``host.packages`` on the reference host) or reads
+them itself on the reference target, through the run's read-only view of
+another target (``Runtime.executor_for``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import fnmatch
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from runbook.actions import Action, ActionContext, Args, Invocation
 from runbook.errors import StepError
@@ -81,8 +83,18 @@ class Packages(Action[PackagesArgs]):
 
 
 class DriftArgs(PackagesArgs):
-    reference: dict[str, str] = Field(description="{name: version} of the reference host "
-                                      "(host.packages' result.packages there)")
+    reference: dict[str, str] | None = Field(default=None, description="{name: version} of "
+                                             "the reference host (host.packages' "
+                                             "result.packages there)")
+    reference_target: str | None = Field(default=None, description="or the reference "
+                                         "host as a target of the run: its packages are "
+                                         "read there (host.packages, read-only)")
+
+    @model_validator(mode="after")
+    def _one_reference(self) -> DriftArgs:
+        if (self.reference is None) == (self.reference_target is None):
+            raise ValueError("give exactly one of reference and reference_target")
+        return self
 
 
 def drift(manager: Manager, here: dict[str, str], there: dict[str, str]) -> dict[str, Any]:
@@ -101,8 +113,10 @@ def drift(manager: Manager, here: dict[str, str], there: dict[str, str]) -> dict
 
 class PackageDrift(Action[DriftArgs]):
     """argv: the `host.packages` query on this target; the reference is a mapping
-    (from `host.packages` on the reference host). Each older or newer package is
-    a finding that names both versions."""
+    (from `host.packages` on the reference host) or, with `reference_target`, the
+    same query run on that target of the run through the runtime's read-only
+    view of it (`runtime.executor_for`: probes only). Each older or newer
+    package is a finding that names both versions."""
 
     name = "host.package_drift"
     summary = "this host's packages against a reference host's: only-here/-there, older/newer"
@@ -122,13 +136,25 @@ class PackageDrift(Action[DriftArgs]):
 
     def run(self, args: DriftArgs, ctx: ActionContext) -> Any:
         here = select(parse_query(ctx.exec(query_argv(args.manager)).stdout), args.names)
-        found = drift(args.manager, here, select(args.reference, args.names))
+        found = drift(args.manager, here, select(_reference(args, ctx), args.names))
         for row in found["older_here"] + found["newer_here"]:
             word = "older" if row in found["older_here"] else "newer"
             ctx.finding("warning", f"{row['name']} {row['here']} is {word} than the "
                         f"reference's {row['there']}", evidence=row,
                         next_step="update to the reference's version (host.package_update)")
         return found
+
+
+def _reference(args: DriftArgs, ctx: ActionContext) -> dict[str, str]:
+    """The reference's packages: given, or read on the reference target (read-only)."""
+    if args.reference is not None:
+        return args.reference
+    if ctx.runtime is None:
+        raise StepError("reference_target needs a run around the action", step=ctx.step)
+    there = ctx.runtime.executor_for(str(args.reference_target), ctx.step)
+    packages: dict[str, str] = there.probe("host.packages",
+                                           {"manager": args.manager})["packages"]
+    return packages
 
 
 class UpdateArgs(Args):

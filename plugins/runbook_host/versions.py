@@ -2,7 +2,8 @@
 
 ``rpm_compare`` is rpmvercmp over ``[epoch:]version[-release]`` (alphanumeric
 segments, numbers compare as numbers and beat letters, ``~`` sorts before
-anything, ``^`` after the end); ``deb_compare`` is dpkg's
+anything, ``^`` before anything but the end: ``1.0^git1`` is newer than
+``1.0`` and older than ``1.0.1``); ``deb_compare`` is dpkg's
 ``[epoch:]upstream[-revision]`` order (``~`` before everything, letters before
 other characters). Both return -1, 0 or 1.
 """
@@ -19,10 +20,11 @@ def _cmp(a: int | str, b: int | str) -> int:
 
 
 def _segment(x: str, y: str) -> int:
-    """Two differing segments: ``~`` first, ``^`` last, numbers beat letters."""
-    for mark, sign in (("~", -1), ("^", 1)):
+    """Two differing segments: ``~`` sorts before anything, then ``^`` (which only beats
+    the end of the string, see ``rpmvercmp``), and numbers beat letters."""
+    for mark in ("~", "^"):
         if mark in (x, y):
-            return sign if x == mark else -sign
+            return -1 if x == mark else 1
     if x.isdigit() and y.isdigit():
         return _cmp(int(x), int(y))
     if x.isdigit() != y.isdigit():

@@ -33,12 +33,10 @@ def run(directory: Path, argv: list[str]) -> int:
         gone = list(h["procs"])
         estate.stop_stompclt(h)
         h["procs"] = {}
-        httpd = estate.new_pid(h)
-        h["procs"][httpd] = {"name": "httpd", "rss_kb": 9000}
-        h["stale"] = []
+        h["booted"] = float(int(time.time()))
+        httpd = estate.start_httpd(h, time.time())
         estate.start_stompclt(h, estate.delivery(text), float(state["updated"]))
-        h["booted"] = time.time()
     for pid in gone:
-        hosts.host_path(directory, name, f"/proc/{pid}/maps").unlink(missing_ok=True)
-    estate.write_maps(directory, name, httpd, [])
+        estate.drop_proc(directory, name, pid)
+    estate.write_proc(directory, name, h, httpd)
     return 0

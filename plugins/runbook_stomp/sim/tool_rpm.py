@@ -24,7 +24,11 @@ def run(directory: Path, argv: list[str]) -> int:
         print("rpm: this stand-in knows -qa --qf FMT and -q --qf FMT NAME...", file=sys.stderr)
         return 1
     with transaction(directory) as state:
-        packages = dict(estate.host(state, hosts.current(state) or "").get("packages", {}))
+        h = estate.host(state, hosts.current(state) or "")
+        packages = dict(h.get("packages", {}))
+    if h.get("manager", "rpm") != "rpm":
+        print("bash: rpm: command not found", file=sys.stderr)
+        return 127
     names = sorted(packages) if argv[0] == "-qa" else argv[3:]
     rc = 0
     for name in names:

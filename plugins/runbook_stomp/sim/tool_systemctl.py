@@ -1,12 +1,15 @@
-"""Stand-in for ``systemctl restart|is-active httpd`` on a publisher host.
+"""Stand-in for ``systemctl restart|is-active httpd`` on a publisher host (``apache2`` on
+a Debian one).
 
 A restart starts httpd with a new pid on the files installed now (its
-``/proc/PID/maps`` has nothing ``(deleted)``).
+``/proc/PID/maps`` has nothing ``(deleted)``, its ``/proc/PID/stat`` a start
+time after every file it maps was written).
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 from runbook.sim import hosts
@@ -23,8 +26,9 @@ def run(directory: Path, argv: list[str]) -> int:
     with transaction(directory) as state:
         name = hosts.current(state) or ""
         h = estate.host(state, name)
-        old = estate.httpd_pid(h) if unit == "httpd" else None
-        if unit != "httpd":
+        served = estate.web(h)["name"]
+        old = estate.httpd_pid(h) if unit == served else None
+        if unit != served:
             print(f"Failed to {verb} {unit}.service: Unit {unit}.service not found.",
                   file=sys.stderr)
             return 5 if verb != "is-active" else 4
@@ -33,13 +37,9 @@ def run(directory: Path, argv: list[str]) -> int:
             return 0 if old else 3
         if old:
             h["procs"].pop(old)
-        pid = None
-        if verb != "stop":
-            pid = estate.new_pid(h)
-            h["procs"][pid] = {"name": "httpd", "rss_kb": 9000}
-            h["stale"] = []
+        pid = None if verb == "stop" else estate.start_httpd(h, time.time())
     if old:
-        hosts.host_path(directory, name, f"/proc/{old}/maps").unlink(missing_ok=True)
+        estate.drop_proc(directory, name, old)
     if pid:
-        estate.write_maps(directory, name, pid, [])
+        estate.write_proc(directory, name, h, pid)
     return 0

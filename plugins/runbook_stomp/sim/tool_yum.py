@@ -1,13 +1,17 @@
 """Stand-in for ``yum -y install|downgrade NAME-[EPOCH:]VERSION-RELEASE...``.
 
-Replacing a file httpd maps leaves httpd on the old code (``(deleted)`` in its
-``/proc/PID/maps``) until it restarts. Fault ``yum_refuses_downgrade``: every
-downgrade fails as yum does when the old version is gone from the repositories.
+Replacing a file httpd maps leaves httpd on the old code until it restarts:
+most packages replace it by a rename (``(deleted)`` in httpd's
+``/proc/PID/maps``), ``openssl-libs`` rewrites its library in place (a newer
+mtime than httpd's start, what the ``stat`` stand-in reports).
+Fault ``yum_refuses_downgrade``: every downgrade fails as yum does when the old
+version is gone from the repositories.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +41,9 @@ def run(directory: Path, argv: list[str]) -> int:
     with transaction(directory) as state:
         name = hosts.current(state) or ""
         h = estate.host(state, name)
+        if h.get("manager", "rpm") != "rpm":
+            print("bash: yum: command not found", file=sys.stderr)
+            return 127
         if argv[1] == "downgrade" and state["faults"].get("yum_refuses_downgrade"):
             for spec in argv[2:]:
                 print(f"Package {spec} not available for downgrade.")
@@ -46,10 +53,9 @@ def run(directory: Path, argv: list[str]) -> int:
         if changed is None:
             return 1
         pid = estate.httpd_pid(h)
-        stale = [estate.HTTPD_FILES[p] for p in changed if p in estate.HTTPD_FILES]
-        h["stale"] = sorted(set(stale + h.setdefault("stale", [])))
-    if pid and stale:
-        estate.write_maps(directory, name, pid, h["stale"])
+        estate.replace_files(h, changed, time.time())
+    if pid:
+        estate.write_proc(directory, name, h, pid)
     print(f"{'Updated' if argv[1] == 'install' else 'Downgraded'}: " + " ".join(argv[2:]))
     print("Complete!")
     return 0

@@ -3,7 +3,8 @@
 The world module of the ``publisher`` part (see ``runbook.sim.parts``); it
 owns the state key ``publisher``. Scenario ``settings["publisher"]`` gives,
 per host, the packages, whether stompclt starts with reliable delivery, the
-initial backlog and a topic the broker refuses.
+initial backlog, a topic the broker refuses, when the host booted and httpd
+started, and the mtimes of the files httpd maps.
 """
 
 from __future__ import annotations
@@ -24,8 +25,13 @@ def build(state: State, scenario: Scenario, start: float) -> None:
         h = {"packages": dict(spec["packages"]), "procs": {}, "next_pid": 2911000,
              "stompclt": {"pid": None}, "queue": [round(start, 3)] * int(spec.get("backlog", 0)),
              "refused_topic": spec.get("refused_topic"), "stale": list(spec.get("stale", [])),
-             "booted": start - 40 * 86400}
-        h["procs"][str(spec.get("httpd_pid", 2001))] = {"name": "httpd", "rss_kb": 9000}
+             "booted": spec.get("booted", start - 40 * 86400),
+             "file_times": dict(spec.get("file_times", {})),
+             "web": spec.get("web", estate.WEB), "repo": spec.get("repo", {}),
+             "manager": spec.get("manager", "rpm")}
+        h["procs"][str(spec.get("httpd_pid", 2001))] = {
+            "name": h["web"]["name"], "rss_kb": 9000,
+            "started": spec.get("httpd_started", start)}
         estate.start_stompclt(h, {"reliable": spec.get("reliable", False),
                                   "window": spec.get("window"),
                                   "heart_beat": spec.get("reliable", False)}, start)
