@@ -157,7 +157,8 @@ def _execute(playbook_path: str, *, dry_run: bool, yes: bool, plan_file: str | N
     # Only a fresh run against real hosts: a plan connects no more than its probes need,
     # and a sandbox's simulated hosts are reached through its transport, not SSH.
     early = not (dry_run or offline or sandbox)
-    prefetch = options.prefetch = _start_prefetch(playbook, options) if early else None
+    targets = cli_habits.select(playbook, options)  # --limit, tags: refused before anything
+    prefetch = options.prefetch = _start_prefetch(playbook, targets, forks) if early else None
     try:
         given = _given(params, params_file)
         _run_playbook(playbook, options, given, plan_file=plan_file, sandbox=sandbox,
@@ -168,16 +169,12 @@ def _execute(playbook_path: str, *, dry_run: bool, yes: bool, plan_file: str | N
             prefetch.close()
 
 
-def _start_prefetch(playbook: Playbook, options: RunOptions) -> Prefetch:
-    """SSH handshakes proceed while the engine, audit log and console load (only to the
-    hosts ``--limit`` leaves)."""
-    from runbook.options import select
+def _start_prefetch(playbook: Playbook, targets: dict[str, Target], forks: int) -> Prefetch:
+    """SSH handshakes proceed while the engine, audit log and console load."""
     from runbook.plugins import default_registry
     from runbook.prefetch import Prefetch
 
-    registry = default_registry()
-    targets = select(playbook, options, registry)
-    return Prefetch.start(playbook, targets, registry, options.forks)
+    return Prefetch.start(playbook, targets, default_registry(), forks)
 
 
 def _given(params: tuple[str, ...], params_file: str | None) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import click
 from runbook import completion
 
 if TYPE_CHECKING:
-    from runbook.models import Playbook
+    from runbook.models import Playbook, Target
     from runbook.options import RunOptions
 
 OPTIONS: list[Callable[[Any], Any]] = [
@@ -49,6 +49,16 @@ def apply(options: RunOptions, habits: dict[str, Any]) -> bool:
     options.start_at = habits.get("start_at") or None
     options.verbosity = -1 if habits.get("quiet") else int(habits.get("verbose") or 0)
     return bool(habits.get("list_hosts"))
+
+
+def select(playbook: Playbook, options: RunOptions) -> dict[str, Target]:
+    """The targets after ``--limit`` (``options.targets`` narrowed in place, once), the
+    steps left out decided: what the run, the plan's Markdown and the connections opened
+    early all use."""
+    from runbook.options import select as narrow
+    from runbook.plugins import default_registry
+
+    return narrow(playbook, options, default_registry())
 
 
 def list_hosts(playbook: Playbook, options: RunOptions) -> str:

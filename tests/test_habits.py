@@ -295,3 +295,31 @@ def test_resume_keeps_the_steps_left_out(tmp_path: Path) -> None:
     assert again.returncode == 0, again.stdout + again.stderr
     assert marks.read_text().split() == ["a", "c"]  # b and d stay left out
     assert "d skipped (left out: --tags x)" in again.stdout
+
+
+def test_the_ansible_users_story(estate: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    """README's "Coming from Ansible": an Ansible inventory narrowed with --limit, a
+    Markdown plan approved by a colleague, the run as approved and its HTML report."""
+    pb, inv, marks = estate
+    from helpers import cli_argv
+
+    def as_actor(actor: str, *args: object) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(cli_argv(*args), env={**os.environ, "RUNBOOK_ACTOR": actor},
+                              capture_output=True, text=True, timeout=120, check=False,
+                              stdin=subprocess.DEVNULL)
+
+    plan, report = tmp_path / "chg.json", tmp_path / "incident.html"
+    made = as_actor("alice", "plan", pb, "-i", inv, "--limit", "node2", "-o", plan,
+                    "--format", "markdown")
+    assert made.returncode == 0, made.stderr
+    assert "| node2 |" in made.stdout and "node1 --" not in made.stdout
+    assert "[node2]" in made.stdout and "[node1]" not in made.stdout and not marks.exists()
+    approved = as_actor("bob", "plan", "approve", plan, "--reason", "CHG-1234 reviewed")
+    assert approved.returncode == 0, approved.stderr
+    ran = as_actor("alice", "run", pb, "-i", inv, "--plan", plan, "--report", report, "--yes")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert sorted(marks.read_text().split()) == ["finish", "node2", "prepare"]
+    assert "node2" in report.read_text() and "node1" not in report.read_text()
+    started = [e for e in audit_events(Path(os.environ["RUNBOOK_HOME"]) / "audit.jsonl")
+               if e["event"] == "run.started" and not e["dry_run"]]
+    assert started[-1]["data"]["limit"] == "node2"
