@@ -80,8 +80,24 @@ class ActionContext:
     def exec(self, argv: Sequence[str], *, check: bool = True, stdin: str | None = None,
              env: Mapping[str, str] | None = None, cwd: str | None = None) -> CommandResult:
         self._guarded(argv)
-        res = self.executor.run(argv, timeout=self.timeout, stdin=stdin, env=env, cwd=cwd)
+        tap = getattr(self.runtime, "output_tap", None)
+        if tap is None:
+            res = self.executor.run(argv, timeout=self.timeout, stdin=stdin, env=env, cwd=cwd)
+        else:  # -vv: each line to the console as it is printed
+            res = self._streamed(argv, stdin, env, cwd, tap)
         return res.check() if check else res
+
+    def _streamed(self, argv: Sequence[str], stdin: str | None, env: Mapping[str, str] | None,
+                  cwd: str | None, tap: Callable[[str, str, str, str], None]) -> CommandResult:
+        step, target = self.step, self.executor.name
+        proc = self.executor.start(argv, env=env, cwd=cwd, stdin=stdin,
+                                   on_line=lambda stream, line: tap(step, target, stream, line))
+        try:
+            proc.wait(self.timeout)
+        except BaseException:
+            proc.kill()  # interrupted: the command must not outlive the step
+            raise
+        return proc.result()
 
     def start(self, argv: Sequence[str], *, stdin: str | None = None,
               env: Mapping[str, str] | None = None, cwd: str | None = None) -> Process:

@@ -41,6 +41,12 @@ def run(playbook: PlaybookLike, params: Mapping[str, Any] | None = None, *,
     if sandbox is not None:
         opts.sandbox = sandbox_dir(sandbox, cli=opts.from_cli)[0]
     given = dict(params or {})
+    if opts.start_at and plan_file is None:
+        raise PlaybookError(f"--start-at runs only through a reviewed plan that shows what "
+                            f"is left out: runbook plan PLAYBOOK --start-at {opts.start_at} "
+                            "-o PLANFILE, then runbook run PLAYBOOK --plan PLANFILE",
+                            file="<command line>" if opts.from_cli else "<options>",
+                            field="--start-at" if opts.from_cli else "start_at")
     if plan_file is not None:
         from runbook.planfile import apply_plan_file
 
@@ -68,7 +74,7 @@ def plan(playbook: PlaybookLike, params: Mapping[str, Any] | None = None, *,
         from runbook.planfile import write_plan_file
 
         write_plan_file(output, loaded, engine.params, engine.planned, run_id=result.run_id,
-                        actor=result.actor)
+                        actor=result.actor, selection=opts.selection())
     return result
 
 
@@ -102,6 +108,7 @@ def resume(run_id: str, *, rollback: bool = False, params: Mapping[str, Any] | N
     from runbook.durable import same_shape
 
     same_shape(state, opts)
+    opts.skips = opts.skips or dict((state.run.get("options") or {}).get("skips") or {})
     if isinstance(playbook, Playbook):
         loaded, text = playbook, ""
     elif str(path) == "<python>":

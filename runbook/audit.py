@@ -422,6 +422,7 @@ class AuditPlugin:
         fields["data"] = self._clean({
             "params": run.params, "playbook_path": run.playbook_path,
             "runner": socket.gethostname(), "pid": os.getpid(), "sandbox": run.sandbox,
+            **run.selection,
         })
         self.log.append(fields, durable=False)
 

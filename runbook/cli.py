@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from runbook import cli_habits, cli_schema, completion
 from runbook.cli_review import PLAN_EPILOG, PlanCommand
 from runbook.cli_state import audit_events_state, audit_verify_state, state, state_option
 
@@ -72,15 +73,16 @@ def run_options(func: F) -> F:
     options = [
         click.argument("playbook", type=click.Path(dir_okay=False)),
         click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
-                     help="Set a param (repeatable)."),
+                     help="Set a param (repeatable).", shell_complete=completion.params),
         click.option("--params-file", type=click.Path(exists=True, dir_okay=False),
                      help="YAML or JSON file of params."),
-        click.option("--inventory", type=click.Path(exists=True, dir_okay=False),
-                     help="YAML inventory of targets."),
+        click.option("-i", "--inventory", type=click.Path(exists=True, dir_okay=False),
+                     help="Inventory of targets: runbook YAML, or Ansible INI/YAML."),
         click.option("--target", "target_uris", multiple=True, metavar="NAME=URI",
-                     help="Define a target, e.g. db=ssh://ops@db1:22."),
+                     help="Define a target, e.g. db=ssh://ops@db1:22.",
+                     shell_complete=completion.targets),
         click.option("--offline", is_flag=True, help="Do not run read-only probes either."),
-        click.option("--sandbox", metavar="SCENARIO|DIR",
+        click.option("--sandbox", metavar="SCENARIO|DIR", shell_complete=completion.scenarios,
                      help="Run against the simulated estate: a scenario name or a sandbox "
                           "folder."),
         click.option("--keep-sandbox", is_flag=True,
@@ -96,6 +98,7 @@ def run_options(func: F) -> F:
         click.option("--force-unlock", is_flag=True,
                      help="Take over the lock of another run (audited)."),
         state_option,
+        *cli_habits.OPTIONS,
     ]
     for option in reversed(options):
         func = option(func)
@@ -135,7 +138,8 @@ def _execute(playbook_path: str, *, dry_run: bool, yes: bool, plan_file: str | N
              target_uris: tuple[str, ...], offline: bool, sandbox: str | None,
              reason: str | None, audit_log: str | None, forks: int, as_json: bool,
              force_unlock: bool = False, output: str | None = None,
-             keep_sandbox: bool = False, fmt: str = "text", report: str | None = None) -> None:
+             keep_sandbox: bool = False, fmt: str = "text", report: str | None = None,
+             **habits: Any) -> None:
     from runbook.engine import RunOptions
     from runbook.interrupts import sigterm_interrupts
     from runbook.loader import load
@@ -143,13 +147,17 @@ def _execute(playbook_path: str, *, dry_run: bool, yes: bool, plan_file: str | N
     sigterm_interrupts()
     targets = _targets(inventory, target_uris)
     playbook = load(playbook_path, targets=targets)
+    options = RunOptions(dry_run=dry_run, offline=offline, yes=yes, reason=reason,
+                         audit_log=audit_log, forks=forks, force_unlock=force_unlock,
+                         targets=targets, from_cli=True)
+    if cli_habits.apply(options, habits):
+        click.echo(cli_habits.list_hosts(playbook, options))
+        return
     # Only a fresh run against real hosts: a plan connects no more than its probes need,
     # and a sandbox's simulated hosts are reached through its transport, not SSH.
     early = not (dry_run or offline or sandbox)
-    prefetch = _start_prefetch(playbook, targets, forks) if early else None
-    options = RunOptions(dry_run=dry_run, offline=offline, yes=yes, reason=reason,
-                         audit_log=audit_log, forks=forks, force_unlock=force_unlock,
-                         targets=targets, prefetch=prefetch, from_cli=True)
+    targets = cli_habits.select(playbook, options)  # --limit, tags: refused before anything
+    prefetch = options.prefetch = _start_prefetch(playbook, targets, forks) if early else None
     try:
         given = _given(params, params_file)
         _run_playbook(playbook, options, given, plan_file=plan_file, sandbox=sandbox,
@@ -246,8 +254,15 @@ def _console(options: RunOptions, sandbox: str | None,
             made = options.sandbox
             console.print(f"[dim]sandbox: {options.sandbox} (scenario {scenario}); removed "
                           f"at the end unless --keep-sandbox[/]")
-    if not as_json:
+    if not as_json and options.verbosity >= 0:
         options.observers.append(ConsoleObserver(console, plan=options.dry_run))
+    if not as_json and options.verbosity > 0:
+        from runbook.console_verbose import VerboseObserver
+
+        verbose = VerboseObserver(console, options.verbosity, live=options.verbosity > 1)
+        options.observers.append(verbose)
+        if verbose.live:
+            options.on_output = verbose.line
     return console, made
 
 
@@ -299,7 +314,7 @@ def _targets(inventory: str | None, uris: tuple[str, ...]) -> dict[str, Target]:
 
 
 @main.command()
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=completion.run_ids)
 @click.option("--rollback", is_flag=True, help="Undo the interrupted run instead.")
 @click.option("--yes", "-y", is_flag=True,
               help="Approve gates; re-run an in-flight step only if it is idempotent.")
@@ -360,7 +375,7 @@ def runs(ctx: click.Context, playbook: str | None, status: str | None, limit: in
 
 
 @runs.command(name="show")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=completion.run_ids)
 @click.option("--json", "as_json", is_flag=True)
 @state_option
 @handle_errors
@@ -374,7 +389,7 @@ def runs_show(run_id: str, as_json: bool) -> None:
 
 
 @runs.command(name="resolve")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=completion.run_ids)
 @click.option("--reason", required=True,
               help="What was done by hand (recorded in the audit log).")
 @click.option("--json", "as_json", is_flag=True)
@@ -518,7 +533,7 @@ def audit_verify(path: str | None) -> None:
 
 
 @audit.command(name="show")
-@click.argument("run_id", required=False)
+@click.argument("run_id", required=False, shell_complete=completion.run_ids)
 @click.option("--audit-log", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True)
 @state_option
@@ -546,6 +561,7 @@ from runbook.cli_sim import sim  # noqa: E402  (the group is its own module)
 main.add_command(sim)
 main.add_command(report)
 main.add_command(state)
+main.add_command(cli_schema.schema)
 
 
 if __name__ == "__main__":  # pragma: no cover
@@ -565,7 +581,7 @@ def entry() -> None:
     exits early; only this entry point.
     """
     try:
-        main()
+        main(complete_var="_RUNBOOK_COMPLETE")  # also under python -m runbook
         code: Any = 0
     except SystemExit as exc:
         code = exc.code

@@ -148,7 +148,10 @@ class ConsoleObserver:
         self._print(f"[bold]{escape(run.playbook)}[/] {mode} · run {run.run_id} · "
                     f"actor {escape(run.actor)}"
                     + (f" · [yellow]sandbox {escape(run.sandbox)}[/]" if run.sandbox else "")
-                    + (f" · reason: {escape(run.reason)}" if run.reason else ""))
+                    + (f" · reason: {escape(run.reason)}" if run.reason else "")
+                    + "".join(f" · {k.replace('_', ' ')}: "
+                              + escape(",".join(v) if isinstance(v, list) else str(v))
+                              for k, v in run.selection.items()))
 
     @hookimpl
     @_unless_closed
@@ -192,7 +195,8 @@ class ConsoleObserver:
         tries = f" after {attempts} attempts" if attempts > 1 else ""
         line = f"  {mark} {escape(event.step)} [dim]{event.status}{tries}{took}[/]"
         if event.status == "skipped" and event.data.get("when"):
-            line += f" [dim](when {escape(str(event.data['when']))})[/]"
+            when = str(event.data["when"])
+            line += f" [dim]({'' if when.startswith('left out:') else 'when '}{escape(when)})[/]"
         if event.message and event.status in ("failed", "declined"):
             line += f"\n      {escape(event.message)}"
         self._print(line)
@@ -255,7 +259,8 @@ def _print_planned_step(console: Console, n: int, s: Any) -> None:
     console.print(f" {n:>2}. [bold]{escape(s.id)}[/]{title}  {escape(s.action)} on "
                   f"{escape(s.target)}  {kind}" + ("  [blue]background[/]" if s.background else ""))
     if s.when:
-        console.print(f"     when: {escape(s.when)}")
+        label = "" if s.when.startswith("left out:") else "when: "
+        console.print(f"     {label}{escape(s.when)}")
     for cmd in s.commands:
         console.print(f"     $ {escape(cmd)}")
     for label, value in (("gate", s.gate), ("rollback", s.rollback)):

@@ -31,7 +31,7 @@ from runbook.errors import GateDeclined, RunbookError
 from runbook.gates import Gates, Prompt
 from runbook.hostpath import HostPath
 from runbook.models import Playbook, Step
-from runbook.options import RunOptions, default_actor, local_env, run_shape, transport_for
+from runbook.options import RunOptions, default_actor, local_env, run_shape, select, transport_for
 from runbook.params import resolve_params
 from runbook.planner import PlannedStep, Planner
 from runbook.plugins import Registry, default_registry
@@ -73,12 +73,11 @@ class Engine:
             {} if opts.from_cli else {"file": "<params>", "hint": "give it in params"}))
         self.run_id = run_id or new_run_id()
         self.templates = Templates(self.registry.filters)
-        self.redact = Redactor([v for n, v in self.params.items()
-                                if playbook.params[n].secret])
+        self.redact = Redactor([v for n, v in self.params.items() if playbook.params[n].secret])
         self.connections = Connections(
-            playbook, self.registry, overrides=opts.targets, local_env=local_env(opts),
-            render=lambda settings, where: self.templates.render(settings, self.ctx, field=where),
-            prefetch=opts.prefetch, transport=transport_for(opts))
+            playbook, self.registry, overrides=select(playbook, opts, self.registry),
+            local_env=local_env(opts), prefetch=opts.prefetch, transport=transport_for(opts),
+            render=lambda settings, where: self.templates.render(settings, self.ctx, field=where))
         self.targets = self.connections.targets
         self.ctx: dict[str, Any] = {
             **self.params, "params": dict(self.params), "steps": {}, "checks": {},
@@ -105,13 +104,14 @@ class Engine:
         self.gates = Gates(rec, yes=opts.yes, interactive=self.interactive, prompt=opts.prompt,
                            dry_run=opts.dry_run, approval=opts.approval)
         self.background = BackgroundSteps(rec)
-        self.runtime = RunRuntime(self.background, self.gates, rec, conns, self.registry)
+        self.runtime = RunRuntime(self.background, self.gates, rec, conns, self.registry,
+                                  opts.on_output)
         self.rollbacks = RollbackStack(registry=self.registry, templates=self.templates,
                                        recorder=rec, executor=conns.executor,
                                        context_for=self.context_for)
         self.planner = Planner(self.registry, self.templates, self.ctx, conns, self.redact,
                                dry_run=opts.dry_run, offline=opts.offline,
-                               expected=opts.expected_commands)
+                               expected=opts.expected_commands, skips=opts.skips)
         self.checks = Checks(registry=self.registry, templates=self.templates, recorder=rec,
                              render_args=self.planner.check_args,
                              context_for=lambda s, t, cid: self.context_for(
@@ -296,7 +296,7 @@ class Engine:
             id=step.id, action=step.action, target=target, mutating=action.mutating,
             background=step.background, title=step.title))
         try:
-            if step.when is not None and not self._when(step, res):
+            if (step.when or step.id in self.options.skips) and not self._when(step, res):
                 return
             planned = self.planner.plan(step)
             res.commands, res.argv, res.preview = planned.commands, planned.argv, planned.preview

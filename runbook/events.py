@@ -35,6 +35,8 @@ class RunInfo:
     audit_path: str | None = None
     sandbox: str | None = None
     """The simulated estate's folder the run works on (None: the real systems)."""
+    selection: dict[str, Any] = field(default_factory=dict)
+    """``--limit``, ``--tags``, ``--skip-tags``, ``--start-at`` as given (only those set)."""
 
 
 @dataclass
@@ -59,6 +61,9 @@ class Event:
     mutating: bool = False
     message: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    result: Any = None
+    """step.finished: the step's result, redacted and capped, for observers that show
+    it (``-vv``); the audit log does not keep it."""
 
 
 class ObserverDispatch:

@@ -317,7 +317,8 @@ class HostPath:
         rec.emit("runbook_step_finished", Event(
             "step.finished", step=planned.id, action=planned.action.name, target=hr.host,
             host=hr.host, status=hr.status, rc=hr.rc, duration_ms=hr.duration_ms,
-            mutating=planned.mutating, message=hr.error, data={"group": planned.target}))
+            mutating=planned.mutating, message=hr.error, data={"group": planned.target},
+            result=rec.redact(capped(hr.result))))
         if planned.mutating:
             try:
                 self._push(planned, hr)

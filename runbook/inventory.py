@@ -89,8 +89,30 @@ def load_inventory(path: str | Path, *, registry: Registry | None = None) -> dic
 
 def loads_inventory(text: str, *, file: str = "<string>",
                     registry: Registry | None = None) -> dict[str, Target]:
-    """An inventory from YAML text; ``file`` names it in error messages."""
-    return _Inventory(load_yaml(text, file), _registry(registry)).build()
+    """An inventory from its text; ``file`` names it in error messages. Runbook's own
+    YAML, or an Ansible inventory in YAML or INI (``runbook.inventory_ansible``)."""
+    from runbook import inventory_ansible as ansible
+
+    if looks_like_ini(text):
+        return ansible.parse_ini(text, file)
+    source = load_yaml(text, file)
+    if ansible.is_ansible_yaml(source.data):
+        return ansible.parse_yaml(source)
+    return _Inventory(source, _registry(registry)).build()
+
+
+_INI_SECTION = re.compile(r"^\[[^\]\n]+\]\s*$", re.M)
+
+
+def looks_like_ini(text: str) -> bool:
+    """An Ansible INI inventory: a ``[group]`` header line, or bare host lines that YAML
+    would not read as a mapping."""
+    if _INI_SECTION.search(text):
+        return True
+    lines = [ln.strip() for ln in text.splitlines()
+             if ln.strip() and not ln.lstrip().startswith(("#", ";", "---"))]
+    return bool(lines) and not any(":" in ln.split("=")[0].split()[0] or ln.startswith("-")
+                                   for ln in lines[:1])
 
 
 def parse_target_uri(spec: str, *, registry: Registry | None = None) -> tuple[str, Target]:

@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    WithJsonSchema,
     field_validator,
 )
 from pydantic._internal._model_construction import ModelMetaclass
@@ -27,7 +28,10 @@ from runbook.durations import parse_duration
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
+DURATION_SCHEMA = {"anyOf": [{"type": "number", "minimum": 0},
+                             {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*(ms|s|m|h|d)?\s*$"}],
+                   "description": "a duration: 500ms, 30s, 5m, 2h, 1d or a number of seconds"}
+Duration = Annotated[float, BeforeValidator(parse_duration), WithJsonSchema(DURATION_SCHEMA)]
 """Seconds; accepts ``500ms``, ``30s``, ``5m``, ``2h`` or a number."""
 
 ParamType = Literal["string", "int", "float", "bool", "duration", "list", "map"]
@@ -128,6 +132,11 @@ class Check(Model):
         return [value] if isinstance(value, str) else value
 
 
+def split_tags(value: Any) -> Any:
+    """``tags: a, b`` is ``[a, b]``, as Ansible reads it; a list stays as it is."""
+    return [t.strip() for t in value.split(",")] if isinstance(value, str) else value
+
+
 class Step(Model):
     """One thing to do: an action with templated arguments on a target."""
 
@@ -156,6 +165,13 @@ class Step(Model):
     each inherits the step's target settings."""
     pause: Duration | None = None
     """Sleep between batches of a fan-out (not after the last)."""
+    tags: list[str] = Field(default_factory=list)
+    """Names for ``--tags``/``--skip-tags`` (runbook.tags); a string is split on commas."""
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _one_tag_or_many(cls, value: Any) -> Any:
+        return split_tags(value)
 
 
 def approval_shorthand(value: Any) -> Any:

@@ -5,16 +5,18 @@ from __future__ import annotations
 import getpass
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runbook.models import Target
+from runbook.models import Playbook, Target
 
 if TYPE_CHECKING:
     from runbook.approval import PlanApproval
     from runbook.connections import Transport
     from runbook.gates import Prompt
+    from runbook.plugins import Registry
     from runbook.prefetch import Prefetch
 
 
@@ -53,13 +55,52 @@ class RunOptions:
     ``--sandbox``) rather than of the Python call."""
     approval: PlanApproval | None = None
     """From an approved saved plan: its gates are not asked again (runbook.approval)."""
+    limit: str | None = None
+    """``--limit PATTERN``: narrow every group target (runbook.limit)."""
+    tags: tuple[str, ...] = ()
+    skip_tags: tuple[str, ...] = ()
+    start_at: str | None = None
+    """``--tags``/``--skip-tags``/``--start-at``: steps left out (runbook.tags)."""
+    on_output: Callable[[str, str, str, str], None] | None = None
+    """Given (step, target, stream, line), redacted, for each line a foreground command
+    prints as it prints it (``-vv``); commands then stream instead of running quietly."""
+    verbosity: int = 0
+    """The console: -1 only the summary (``-q``), 1 commands (``-v``), 2 output too."""
+    narrowed: str | None = None
+    """The limit ``targets`` were already narrowed by (``select`` runs once per limit)."""
+    skips: dict[str, str] = field(default_factory=dict)
+    """Each step left out and why, as ``selection`` decided (kept for a resume)."""
+
+    def selection(self) -> dict[str, Any]:
+        """The choices that narrow a run, as the audit log and plan files keep them."""
+        chosen = {"limit": self.limit, "tags": list(self.tags),
+                  "skip_tags": list(self.skip_tags), "start_at": self.start_at}
+        return {k: v for k, v in chosen.items() if v}
+
+
+def select(playbook: Playbook, options: RunOptions, registry: Registry) -> dict[str, Target]:
+    """Apply ``--limit`` to the targets and decide the steps ``--tags``, ``--skip-tags``
+    and ``--start-at`` leave out (PlaybookError when they cannot be honoured); the
+    targets the run uses (narrowed, so the journal keeps them for a resume)."""
+    if options.limit and options.narrowed != options.limit:
+        from runbook.limit import narrow
+
+        options.targets = narrow(playbook, options.targets, options.limit, registry)
+        options.narrowed = options.limit
+    if options.tags or options.skip_tags or options.start_at:
+        from runbook.tags import skipped_steps
+
+        options.skips = skipped_steps(playbook, tags=options.tags,
+                                      skip_tags=options.skip_tags, start_at=options.start_at)
+    return options.targets
 
 
 def run_shape(options: RunOptions) -> dict[str, Any]:
     """What shapes a run besides the playbook and params, as the journal keeps it for
     its resume: the sandbox and the targets given (inventory, ``--target``), without
     settings that look secret."""
-    return {"sandbox": str(Path(options.sandbox).resolve()) if options.sandbox else None,
+    return {**({"skips": options.skips} if options.skips else {}),
+            "sandbox": str(Path(options.sandbox).resolve()) if options.sandbox else None,
             "targets": {name: {k: v for k, v in t.model_dump(mode="json",
                                                               exclude_none=True).items()
                                if not _SECRET_KEY.search(k)}

@@ -87,7 +87,8 @@ def signed(record: dict[str, Any], signature: object) -> bool:
 
 def write_plan_file(path: str | Path, playbook: Playbook, params: dict[str, Any],
                     planned: Sequence[PlannedStep], *, run_id: str,
-                    actor: str | None = None) -> None:
+                    actor: str | None = None,
+                    selection: dict[str, Any] | None = None) -> None:
     body = {
         "format": FORMAT,
         "playbook": playbook.name,
@@ -99,6 +100,7 @@ def write_plan_file(path: str | Path, playbook: Playbook, params: dict[str, Any]
         "actor": actor,
         "approval": playbook.approval.model_dump(),
         "steps": {p.id: p.record() for p in planned},
+        **({"selection": selection} if selection else {}),
     }
     doc = {**body, "sha256": _digest(body), "signature": _signature(body)}
     Path(path).write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
@@ -146,6 +148,7 @@ def apply_plan_file(path: str | Path, playbook: Playbook, given: dict[str, Any],
                             f"(sha256 {doc['playbook_sha256'][:12]} -> {playbook.sha256[:12]});"
                             " make a new plan", file=file, field="playbook_sha256")
     params = _merge_params(doc, playbook, given, file, cli=options.from_cli)
+    _apply_selection(doc.get("selection") or {}, options, file)
     options.expected_commands = _expected(doc, playbook, registry)
     from runbook.approval import approval_of
 
@@ -170,6 +173,22 @@ def _expected(doc: dict[str, Any], playbook: Playbook,
         elif planned.get("waits_on") is None:
             expected[step.id] = list(planned.get("commands") or [])
     return expected
+
+
+def _apply_selection(kept: dict[str, Any], options: RunOptions, file: str) -> None:
+    """The reviewed ``--limit``/``--tags``/``--skip-tags``/``--start-at`` hold for the
+    run; given again they must be the same."""
+    given = options.selection()
+    for key in ("limit", "tags", "skip_tags", "start_at"):
+        if key in given and given[key] != kept.get(key):
+            flag = "--" + key.replace("_", "-")
+            raise PlaybookError(f"{flag} {given[key]!r} differs from the reviewed plan "
+                                f"({kept.get(key)!r}); run the plan as reviewed or make a "
+                                "new one", file=file, field=f"selection.{key}")
+    options.limit = kept.get("limit")
+    options.tags = tuple(kept.get("tags") or ())
+    options.skip_tags = tuple(kept.get("skip_tags") or ())
+    options.start_at = kept.get("start_at")
 
 
 def _merge_params(doc: dict[str, Any], playbook: Playbook, given: dict[str, Any], file: str,

@@ -140,11 +140,15 @@ class Planner:
     expected: Mapping[str, list[str]] = field(default_factory=dict)
     unresolved: dict[str, str] = field(default_factory=dict)
     """Names (a register, ``steps.<id>``) whose value a planned step would produce."""
+    skips: Mapping[str, str] = field(default_factory=dict)
+    """Steps ``--tags``/``--skip-tags``/``--start-at`` leave out, with why."""
 
     def when(self, step: Step) -> tuple[bool | None, str]:
         """The ``when`` decision and how the plan shows it; None: decided at run time."""
         from runbook.checks import observe
 
+        if step.id in self.skips:
+            return False, f"left out: {self.skips[step.id]}"
         assert step.when is not None
         try:
             decision = bool(self.templates.evaluate(step.when, self.ctx, step=step.id,

@@ -70,7 +70,8 @@ class Recorder:
             playbook_path=playbook.origin, actor=result.actor, reason=options.reason,
             params=result.params, dry_run=options.dry_run,
             audit_path=result.audit_log if audit_path else None,
-            sandbox=str(Path(options.sandbox).resolve()) if options.sandbox else None)
+            sandbox=str(Path(options.sandbox).resolve()) if options.sandbox else None,
+            selection=options.selection())
         result.started_at = info.started_at
         journal = backend.journal() if options.journal and not options.dry_run else None
         recorder = cls(info=info, result=result, ctx=ctx,
@@ -156,7 +157,7 @@ class Recorder:
             argv=_first(res.argv), status=res.status, rc=res.rc, duration_ms=res.duration_ms,
             mutating=res.mutating, message=res.error,
             data={"when": res.when, "gate": res.gate, "rollback": res.rollback,
-                  "attempts": res.attempts}))
+                  "attempts": res.attempts}, result=res.result))
 
     def context(self, step_id: str, **entry: Any) -> None:
         """What later templates see as ``steps.<id>``."""

@@ -24,7 +24,7 @@ from runbook.actions import Action
 from runbook.errors import Problem
 from runbook.executors.kinds import leads_back, reference_settings
 from runbook.executors.validation import target_problems
-from runbook.models import NAME_RE
+from runbook.models import NAME_RE, split_tags
 from runbook.names import undefined_names
 from runbook.params import coerce
 from runbook.plugins import Registry
@@ -500,6 +500,23 @@ def argument_values(rules: Rules, path: FieldPath, name: str,
             rules.add(loc, message)
 
 
+TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+SELECTOR_TAGS = ("all", "tagged", "untagged")
+
+
+def step_tags(rules: Rules, scope: StepScope) -> None:
+    """Tags are names; all/tagged/untagged select steps and cannot be a step's tag."""
+    raw = scope.step.get("tags")
+    tags = split_tags(raw)
+    for i, tag in enumerate(tags if isinstance(tags, list) else []):
+        path = (*scope.path, "tags", i) if isinstance(raw, list) else (*scope.path, "tags")
+        if not isinstance(tag, str) or not TAG_RE.match(tag):
+            rules.add(path, f"tag {tag!r} must be a name ([A-Za-z0-9_.-])")
+        elif tag in SELECTOR_TAGS:
+            rules.add(path, f"tag {tag!r} is reserved: --tags {tag} selects steps; "
+                            "choose another name")
+
+
 PlaybookRule = Callable[[Rules], None]
 TargetRule = Callable[[Rules, Any, Any, set[str]], None]
 StepRule = Callable[[Rules, StepScope], None]
@@ -516,7 +533,7 @@ TARGET_RULES: tuple[TargetRule, ...] = (
 STEP_RULES: tuple[StepRule, ...] = (
     step_id, step_action, step_target, step_expressions, step_background,
     background_reference, rollback_auto, rollback_explicit, step_restores, fan_out_amounts,
-    runtime_hosts, step_register, step_checks,
+    runtime_hosts, step_register, step_checks, step_tags,
 )
 CHECK_RULES: tuple[CheckRule, ...] = (check_probe, check_target, check_expressions)
 ARGUMENT_RULES: tuple[ArgumentRule, ...] = (

@@ -13,7 +13,7 @@ refused, and running a bare command or writing a file is not offered.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from runbook.recorder import Recorder
 
 
+OutputCallback = Callable[[str, str, str, str], None]
+"""Called with (step id, target, stream, line) for each line a command prints."""
 @dataclass(frozen=True)
 class ReadOnlyExecutor:
     """Another target of the run, as an action may use it: probes and file reads only."""
@@ -90,6 +92,22 @@ class RunRuntime:
     recorder: Recorder
     connections: Connections | None = None
     registry: Registry | None = None
+    on_output: OutputCallback | None = None
+    """``RunOptions.on_output``: each line foreground commands print (``-vv``)."""
+
+    @property
+    def output_tap(self) -> OutputCallback | None:
+        """What ``ActionContext.exec`` streams lines to (None: run commands quietly):
+        the caller's callback, given each line redacted."""
+        callback = self.on_output
+        if callback is None:
+            return None
+        redact = self.recorder.redact.text
+
+        def tap(step: str, target: str, stream: str, line: str) -> None:
+            callback(step, target, stream, redact(line))
+
+        return tap
 
     def background_process(self, step_id: str) -> Process:
         return self.background.process(step_id)
