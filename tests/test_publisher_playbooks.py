@@ -84,17 +84,37 @@ def test_recover_fixes_the_config_restarts_and_the_queue_drains(tmp_path: Path,
     assert "not-a-real-secret" not in proc.stdout
 
 
-def test_an_unauthorized_topic_stops_before_any_change(tmp_path: Path,
-                                                       runbook_home: Path) -> None:
+def test_an_unauthorized_topic_is_a_finding_and_stops_before_any_change(
+        tmp_path: Path, runbook_home: Path) -> None:
     box = sandbox(tmp_path, "publisher-unauthorized")
     original, pid = conf(box), host(box)["stompclt"]["pid"]
-    proc = runbook("run", RECOVER, "--sandbox", box, "--yes")
+    queued = len(host(box)["queue"])
+    topic = "topic://perfsonar.summary.packet-loss-rate-bidir"
+
+    proc = runbook("run", RECOVER, "--sandbox", box, "--yes", "--json")
     assert proc.returncode == 6, proc.stdout + proc.stderr
-    assert "topic://perfsonar.summary.packet-loss-rate-bidir" in proc.stdout
-    assert "the broker's owner must grant write access" in proc.stdout
+    report = json.loads(proc.stdout)
+    assert (report["outcome"], report["exit_code"], report["steps"]) == (
+        "precondition-failed", 6, [])
+    [finding] = report["findings"]
+    assert finding["severity"] == "critical" and finding["step"] == "broker-authorizes"
+    assert topic in finding["title"] and "CN=psds0.example.org" in finding["title"]
+    assert finding["evidence"]["destination"] == topic and finding["evidence"]["count"] == 1
+    assert finding["next_step"] == (
+        f"the broker's owner must grant CN=psds0.example.org the right to write to {topic}; "
+        "a restart or a configuration change of stompclt cannot fix it")
+    assert "the broker's owner must grant write access" in report["error"]
+
+    console = runbook("run", RECOVER, "--sandbox", box, "--yes")
+    assert console.returncode == 6, console.stdout + console.stderr
+    assert f"CRITICAL the broker refuses stompclt to write to {topic}" in console.stdout
+    assert "next: the broker's owner must grant CN=psds0.example.org" in console.stdout
+
     assert conf(box) == original
     assert not host_path(box, "psds0", CONF + ".runbook.bak").exists()
-    assert host(box)["stompclt"]["pid"] == pid
+    after = host(box)
+    assert after["stompclt"]["pid"] == pid and after["stompclt"]["reliable"] is False
+    assert len(after["queue"]) >= queued  # nothing was sent, nothing was dropped
 
 
 def test_a_failed_restart_restores_the_config_and_leaves_stompclt_as_it_was(

@@ -1,8 +1,9 @@
 """The ``stomp`` plugin: stompclt publishers and the simplevisor that supervises them.
 
 Reads their Config::General files (secrets masked), lints stompclt's delivery
-settings, measures whether the on-disk queue drains, and checks or restarts
-the children under simplevisor.
+settings, turns the broker's refusals in stompclt's log into findings,
+measures whether the on-disk queue drains, and checks or restarts the
+children under simplevisor.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ def runbook_actions() -> list[type[Any]]:
         StompLint,
     )
     from runbook_stomp.queue import QueueProgress
+    from runbook_stomp.refusals import StompAuthorization
     from runbook_stomp.supervise import SimplevisorRestart, SimplevisorStatus
 
     return [StompConfigAction, SimplevisorConfigAction, StompLint, QueueProgress,
-            SimplevisorStatus, SimplevisorRestart]
+            SimplevisorStatus, SimplevisorRestart, StompAuthorization]
 
 
 @hookimpl
