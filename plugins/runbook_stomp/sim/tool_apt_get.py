@@ -10,13 +10,10 @@ versions are gone from the repository (``Version ... was not found``).
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from runbook.sim import hosts
-from runbook.sim.store import transaction
-from runbook_stomp.sim import estate
+from runbook_stomp.sim import pkgtool
 
 DOWNGRADE = "E: Packages were downgraded and -y was used without --allow-downgrades."
 
@@ -41,21 +38,17 @@ def run(directory: Path, argv: list[str]) -> int:
         return 100
     allow = "--allow-downgrades" in argv
     wanted = dict(spec.split("=", 1) for spec in argv[2:] if "=" in spec)
-    with transaction(directory) as state:
-        name = hosts.current(state) or ""
-        h = estate.host(state, name)
-        if h.get("manager", "rpm") != "dpkg":
-            print("bash: apt-get: command not found", file=sys.stderr)
-            return 127
+
+    def change(state: dict[str, Any], h: dict[str, Any]) -> list[str] | int:
         problem = _problem(h, wanted, allow, bool(state["faults"].get("yum_refuses_downgrade")))
         if problem:
             print(problem, file=sys.stderr)
             return 100
         h["packages"].update(wanted)
-        pid = estate.httpd_pid(h)
-        estate.replace_files(h, sorted(wanted), time.time())
-    if pid:
-        estate.write_proc(directory, name, h, pid)
-    for pkg, version in sorted(wanted.items()):
-        print(f"Setting up {pkg} ({version}) ...")
-    return 0
+        return sorted(wanted)
+
+    rc = pkgtool.install(directory, "dpkg", "apt-get", change)
+    if rc == 0:
+        for pkg, version in sorted(wanted.items()):
+            print(f"Setting up {pkg} ({version}) ...")
+    return rc

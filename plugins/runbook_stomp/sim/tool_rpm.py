@@ -5,9 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from runbook.sim import hosts
-from runbook.sim.store import transaction
-from runbook_stomp.sim import estate
+from runbook_stomp.sim import pkgtool
 
 
 def _line(fmt: str, name: str, version: str) -> str:
@@ -16,25 +14,16 @@ def _line(fmt: str, name: str, version: str) -> str:
     text = (fmt.replace("%{NAME}", name).replace("%{EPOCHNUM}", epoch)
             .replace("%{VERSION}", ver).replace("%{RELEASE}", rel)
             .replace("%{ARCH}", "x86_64"))
-    return text.replace("\\t", "\t").replace("\\n", "\n")
+    return pkgtool.unescape(text)
 
 
 def run(directory: Path, argv: list[str]) -> int:
     if len(argv) < 3 or argv[0] not in ("-qa", "-q") or argv[1] != "--qf":
         print("rpm: this stand-in knows -qa --qf FMT and -q --qf FMT NAME...", file=sys.stderr)
         return 1
-    with transaction(directory) as state:
-        h = estate.host(state, hosts.current(state) or "")
-        packages = dict(h.get("packages", {}))
-    if h.get("manager", "rpm") != "rpm":
-        print("bash: rpm: command not found", file=sys.stderr)
+    packages = pkgtool.installed(directory, "rpm", "rpm")
+    if packages is None:
         return 127
     names = sorted(packages) if argv[0] == "-qa" else argv[3:]
-    rc = 0
-    for name in names:
-        if name not in packages:
-            print(f"package {name} is not installed")
-            rc = 1
-            continue
-        sys.stdout.write(_line(argv[2], name, packages[name]))
-    return rc
+    return pkgtool.query(packages, names, lambda name, version: _line(argv[2], name, version),
+                         lambda name: print(f"package {name} is not installed"))

@@ -11,13 +11,10 @@ version is gone from the repositories.
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from runbook.sim import hosts
-from runbook.sim.store import transaction
-from runbook_stomp.sim import estate
+from runbook_stomp.sim import pkgtool
 
 
 def _install(h: dict[str, Any], specs: list[str]) -> list[str] | None:
@@ -38,24 +35,18 @@ def run(directory: Path, argv: list[str]) -> int:
     if len(argv) < 3 or argv[0] != "-y" or argv[1] not in ("install", "downgrade"):
         print("yum: this stand-in knows -y install|downgrade NAME-VERSION...", file=sys.stderr)
         return 1
-    with transaction(directory) as state:
-        name = hosts.current(state) or ""
-        h = estate.host(state, name)
-        if h.get("manager", "rpm") != "rpm":
-            print("bash: yum: command not found", file=sys.stderr)
-            return 127
+
+    def change(state: dict[str, Any], h: dict[str, Any]) -> list[str] | int:
         if argv[1] == "downgrade" and state["faults"].get("yum_refuses_downgrade"):
             for spec in argv[2:]:
                 print(f"Package {spec} not available for downgrade.")
             print("Error: Nothing to do")
             return 1
         changed = _install(h, argv[2:])
-        if changed is None:
-            return 1
-        pid = estate.httpd_pid(h)
-        estate.replace_files(h, changed, time.time())
-    if pid:
-        estate.write_proc(directory, name, h, pid)
-    print(f"{'Updated' if argv[1] == 'install' else 'Downgraded'}: " + " ".join(argv[2:]))
-    print("Complete!")
-    return 0
+        return 1 if changed is None else changed
+
+    rc = pkgtool.install(directory, "rpm", "yum", change)
+    if rc == 0:
+        print(f"{'Updated' if argv[1] == 'install' else 'Downgraded'}: " + " ".join(argv[2:]))
+        print("Complete!")
+    return rc
