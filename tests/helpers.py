@@ -193,6 +193,21 @@ def run_cli(*args: object, cwd: Path | None = None,
                           text=True, cwd=cwd, timeout=timeout, check=False)
 
 
+def start_cli(*args: object, cwd: Path | None = None,
+              env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """``python -m runbook ARGS`` started in the background, no terminal, output piped."""
+    return subprocess.Popen(cli_argv(*args), cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+
+
+def wait_for(path: Path, timeout: float = 30) -> None:
+    """Return once ``path`` exists (a marker a step writes); fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.02)
+
+
 def plain(text: str) -> str:
     """Terminal output without colour codes and carriage returns."""
     return _ANSI.sub("", text)
@@ -271,4 +286,30 @@ def run_json(playbook: Path, box: Path) -> tuple[int, dict[str, Any]]:
 def json_step(result: dict[str, Any], step_id: str) -> dict[str, Any]:
     """Step ``step_id`` of a ``--json`` run document."""
     found: dict[str, Any] = next(s for s in result["steps"] if s["id"] == step_id)
+    return found
+
+
+def new_ssh_key(path: Path) -> Path:
+    """A fresh ed25519 key pair without passphrase at ``path`` (and ``path.pub``)."""
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)],
+                   check=True, capture_output=True, timeout=30)
+    return path
+
+
+def fail_after(playbook: Path, step_id: str, out: Path,
+               message: str = "injected failure after the update") -> Path:
+    """A copy of ``playbook`` at ``out`` with a ``flow.fail`` step right after ``step_id``
+    (failure injection into a shipped procedure without editing it)."""
+    doc = yaml.safe_load(playbook.read_text())
+    at = [s["id"] for s in doc["steps"]].index(step_id) + 1
+    doc["steps"].insert(at, {"id": "boom", "action": "flow.fail", "with": {"message": message}})
+    out.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return out
+
+
+def sim_host(box: Path, part: str, name: str) -> dict[str, Any]:
+    """One simulated host's state (``part``'s ``hosts``) in a sandbox, as the stand-ins left it."""
+    from runbook import sim
+
+    found: dict[str, Any] = sim.load_state(box)[part]["hosts"][name]
     return found

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import start_cli as start
+from helpers import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,17 +60,6 @@ def cli(*args: str | Path, cwd: Path, timeout: float = 60) -> subprocess.Complet
                           stdin=subprocess.DEVNULL, check=False)
 
 
-def start(*args: str | Path, cwd: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "runbook", *map(str, args)], cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            stdin=subprocess.DEVNULL)
-
-
-def wait_for(path: Path, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.02)
 
 
 def kill9(proc: subprocess.Popen[str]) -> None:

@@ -10,8 +10,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-import yaml
-from helpers import run_cli
+from helpers import fail_after, run_cli, sim_host
 from runbook_stomp.sim.part import DEB_ITB, DEB_PROD
 
 from runbook import sim
@@ -34,8 +33,7 @@ def sandbox(tmp_path: Path, faults: tuple[str, ...] = ()) -> Path:
 
 
 def host(box: Path, name: str = "psds0") -> dict[str, Any]:
-    found: dict[str, Any] = sim.load_state(box)["publisher"]["hosts"][name]
-    return found
+    return sim_host(box, "publisher", name)
 
 
 def dpkg_query(box: Path, name: str) -> dict[str, str]:
@@ -71,12 +69,7 @@ def test_consistency_on_debian_leaves_no_drift(tmp_path: Path, runbook_home: Pat
 def test_a_refused_apt_downgrade_leaves_the_exact_command(tmp_path: Path,
                                                           runbook_home: Path) -> None:
     box = sandbox(tmp_path, faults=("yum_refuses_downgrade",))
-    doc = yaml.safe_load(CONSISTENCY.read_text())
-    at = [s["id"] for s in doc["steps"]].index("update") + 1
-    doc["steps"].insert(at, {"id": "boom", "action": "flow.fail",
-                             "with": {"message": "injected failure after the update"}})
-    playbook = tmp_path / "consistency-fails.yaml"
-    playbook.write_text(yaml.safe_dump(doc, sort_keys=False))
+    playbook = fail_after(CONSISTENCY, "update", tmp_path / "consistency-fails.yaml")
     proc = run_cli("run", playbook, "--sandbox", box, "--yes", *DEBIAN)
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "$ " + ssh("apt-get", "install", "-y", "--allow-downgrades", "apache2=2.4.57-2",

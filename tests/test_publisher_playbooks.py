@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import yaml
+from helpers import fail_after, run_cli, sim_host
 
 from runbook import sim
 from runbook.sim.hosts import host_path
@@ -33,13 +32,11 @@ def sandbox(tmp_path: Path, scenario: str, faults: tuple[str, ...] = ()) -> Path
 
 
 def runbook(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "runbook", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120, check=False)
+    return run_cli(*args, cwd=ROOT, timeout=120)
 
 
 def host(box: Path, name: str = "psds0") -> dict[str, Any]:
-    found: dict[str, Any] = sim.load_state(box)["publisher"]["hosts"][name]
-    return found
+    return sim_host(box, "publisher", name)
 
 
 def conf(box: Path) -> str:
@@ -170,12 +167,7 @@ def test_consistency_leaves_no_drift_and_nothing_on_old_code(tmp_path: Path,
 def test_a_refused_downgrade_leaves_the_exact_command(tmp_path: Path,
                                                       runbook_home: Path) -> None:
     box = sandbox(tmp_path, "package-drift", faults=("yum_refuses_downgrade",))
-    doc = yaml.safe_load(CONSISTENCY.read_text())
-    at = [s["id"] for s in doc["steps"]].index("update") + 1
-    doc["steps"].insert(at, {"id": "boom", "action": "flow.fail",
-                             "with": {"message": "injected failure after the update"}})
-    playbook = tmp_path / "consistency-fails.yaml"
-    playbook.write_text(yaml.safe_dump(doc, sort_keys=False))
+    playbook = fail_after(CONSISTENCY, "update", tmp_path / "consistency-fails.yaml")
     proc = runbook("run", playbook, "--sandbox", box, "--yes")
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert ("yum -y downgrade httpd-2.4.6-97.el7.centos mod_ssl-1:2.4.6-97.el7.centos "

@@ -7,24 +7,11 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-from helpers import append, kill_if_alive, read_pid, run_cli, write_playbook
-
-
-def start(*args: object, cwd: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "runbook", *map(str, args)], cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            stdin=subprocess.DEVNULL)
-
-
-def wait_for(path: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.02)
+from helpers import append, kill_if_alive, read_pid, run_cli, wait_for, write_playbook
+from helpers import start_cli as start
 
 
 def slow_playbook(tmp_path: Path, folder: Path) -> Path:

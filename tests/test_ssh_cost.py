@@ -5,12 +5,12 @@ close, and the known_hosts and key files parsed once per version of the file."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from helpers import new_ssh_key
 
 from runbook.errors import ConnectionError_
 from runbook.executors import ssh as ssh_mod
@@ -68,8 +68,7 @@ def test_a_key_file_is_parsed_once_and_reread_when_it_changes(sshd: SSHServer,
     assert sum(1 for k in ssh_mod._KEYS if k[0] == str(key)) == 1
     # Another key in the same file: the next connection uses it (and is refused).
     key.unlink()
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)],
-                   check=True, capture_output=True, timeout=30)
+    new_ssh_key(key)
     ex = SSHExecutor("c", settings)
     try:
         with pytest.raises(ConnectionError_, match="authentication"):
@@ -90,8 +89,7 @@ def test_known_hosts_is_reread_when_it_changes(sshd: SSHServer, tmp_path: Path) 
     # The host's entry now holds another key: a changed host key must be refused,
     # not accepted from the parsed copy of the old file.
     other = tmp_path / "other"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)],
-                   check=True, capture_output=True, timeout=30)
+    new_ssh_key(other)
     hosts = known.read_text().split()[0]
     known.write_text(f"{hosts} {other.with_suffix('.pub').read_text().split()[0]} "
                      f"{other.with_suffix('.pub').read_text().split()[1]}\n")

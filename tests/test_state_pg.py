@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import start_cli, wait_for
 
 from benchmarks._pgcluster import Cluster, PGError
 
@@ -66,16 +67,8 @@ def cli(env: dict[str, str], *args: str | Path, timeout: float = 90,
 
 
 def start(env: dict[str, str], *args: str | Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "runbook", *map(str, args)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            stdin=subprocess.DEVNULL)
+    return start_cli(*args, env=env)
 
-
-def wait_for(path: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.02)
 
 
 def runs(env: dict[str, str]) -> list[dict[str, Any]]:
