@@ -65,8 +65,12 @@ class PlainConsole:
     def file(self) -> IO[str]:
         return self._file if self._file is not None else sys.stdout
 
-    def print(self, *objects: Any, sep: str = " ", end: str = "\n") -> None:
-        text = sep.join(plain(o) if isinstance(o, str) else str(o) for o in objects)
+    def print(self, *objects: Any, sep: str = " ", end: str = "\n",
+              markup: bool | None = None, **_looks: Any) -> None:
+        """rich's ``print``; its options that only change colours (``highlight``,
+        ``style``...) mean nothing in plain text and are accepted and ignored."""
+        text = sep.join(plain(o) if isinstance(o, str) and markup is not False else str(o)
+                        for o in objects)
         with self._lock:
             self.file.write(text + end)
             self.file.flush()

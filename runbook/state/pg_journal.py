@@ -16,6 +16,7 @@ import hashlib
 import os
 import socket
 import threading
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -236,8 +237,9 @@ class PgJournal:
             previous = dict(row) if row and row["run_id"] != run_id else None
             got = conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (lid,)).fetchone()
             if not (got and got["ok"]):
-                holder = previous or {"run_id": "?", "actor": "?", "host": "?", "pid": 0,
-                                      "started": "?", "playbook": playbook}
+                holder = previous or _holder_row(conn, key, run_id) or {
+                    "run_id": "?", "actor": "?", "host": "?", "pid": 0, "started": "?",
+                    "playbook": playbook}
                 holder["stale"] = False
                 if not takeover:
                     raise LockedError(_held_message(holder), holder=holder)
@@ -346,3 +348,18 @@ def _run_dict(row: Mapping[str, Any]) -> dict[str, Any]:
         out[key] = _loads(out[key])
     out["options"] = _loads(out.get("options")) or {}
     return out
+
+
+def _holder_row(conn: psycopg.Connection[Any], key: str, run_id: str,
+                wait: float = 2.0) -> dict[str, Any] | None:
+    """The row of a holder that has just taken the lock: it writes the row in the
+    transaction after its ``pg_try_advisory_lock``, so a loser of a close race reads
+    again (each statement sees what has been committed since) for a short while."""
+    deadline = time.monotonic() + wait
+    while True:
+        row = conn.execute("SELECT * FROM locks WHERE key=%s", (key,)).fetchone()
+        if row and row["run_id"] != run_id:
+            return dict(row)
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.05)
