@@ -84,6 +84,10 @@ class Target(Model):
     connection: str = "local"
     hosts: list[str] | None = None
     vars: dict[str, Any] = Field(default_factory=dict)
+    shared: bool | None = None
+    """``true``: its commands act on a shared system (a cluster through ``kubectl``, a
+    cloud API), not on the machine they run on, so a run may be resumed from another
+    machine of the team (docs/scale-out.md)."""
 
     def settings(self) -> dict[str, Any]:
         """The connection settings an executor is built from."""
