@@ -108,7 +108,12 @@ def resume(run_id: str, *, rollback: bool = False, params: Mapping[str, Any] | N
     from runbook.durable import same_shape
 
     same_shape(state, opts)
-    opts.skips = opts.skips or dict((state.run.get("options") or {}).get("skips") or {})
+    kept = state.run.get("options") or {}
+    opts.skips = opts.skips or dict(kept.get("skips") or {})
+    if opts.approval is None and kept.get("approval"):  # gates the approver saw: not again
+        from runbook.approval import PlanApproval
+
+        opts.approval = PlanApproval.from_journal(kept["approval"])
     if isinstance(playbook, Playbook):
         loaded, text = playbook, ""
     elif str(path) == "<python>":
