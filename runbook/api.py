@@ -105,15 +105,10 @@ def resume(run_id: str, *, rollback: bool = False, params: Mapping[str, Any] | N
     finally:
         journal.close()
     state.rollback_only = rollback
-    from runbook.durable import same_shape
+    from runbook.durable import kept_selection, same_shape
 
     same_shape(state, opts)
-    kept = state.run.get("options") or {}
-    opts.skips = opts.skips or dict(kept.get("skips") or {})
-    if opts.approval is None and kept.get("approval"):  # gates the approver saw: not again
-        from runbook.approval import PlanApproval
-
-        opts.approval = PlanApproval.from_journal(kept["approval"])
+    kept_selection(state, opts)
     if isinstance(playbook, Playbook):
         loaded, text = playbook, ""
     elif str(path) == "<python>":

@@ -251,6 +251,17 @@ def same_shape(state: ResumeState, options: RunOptions) -> None:
                             field="--target" if options.from_cli else "targets")
 
 
+def kept_selection(state: ResumeState, options: RunOptions) -> None:
+    """What the run started with besides its shape: the steps ``--tags`` left out, and
+    the approval of its plan (the gates the approver saw are not asked again)."""
+    kept = state.run.get("options") or {}
+    options.skips = options.skips or dict(kept.get("skips") or {})
+    if options.approval is None:
+        from runbook.approval import PlanApproval
+
+        options.approval = PlanApproval.from_journal(kept.get("approval"))
+
+
 def _same_machine(state: ResumeState, kept: dict[str, Any], where: tuple[str, str]) -> None:
     """A run resumed from another machine (a shared state database) must not depend on
     the first machine's files: its sandbox folder."""
@@ -280,5 +291,6 @@ def local_only(state: ResumeState, playbook: Playbook, options: RunOptions) -> N
                             "e.g. kubectl against a cluster, says shared: true)",
                             file=where[0], field=where[1])
 
-__all__ = ["Durable", "ResumeState", "check_unchanged", "load_resume", "local_only",
+__all__ = ["Durable", "ResumeState", "check_unchanged", "kept_selection", "load_resume",
+           "local_only",
            "lock_key", "same_shape"]
