@@ -102,7 +102,12 @@ class ActionContext:
     def start(self, argv: Sequence[str], *, stdin: str | None = None,
               env: Mapping[str, str] | None = None, cwd: str | None = None) -> Process:
         self._guarded(argv)
-        return self.executor.start(argv, stdin=stdin, env=env, cwd=cwd)
+        tap = getattr(self.runtime, "output_tap", None)
+        if tap is None:
+            return self.executor.start(argv, stdin=stdin, env=env, cwd=cwd)
+        step, target = self.step, self.executor.name  # -vv: a background step's lines too
+        return self.executor.start(argv, stdin=stdin, env=env, cwd=cwd,
+                                   on_line=lambda stream, line: tap(step, target, stream, line))
 
     def _guarded(self, argv: Sequence[str]) -> None:
         if self.guard is not None:

@@ -105,10 +105,10 @@ def resume(run_id: str, *, rollback: bool = False, params: Mapping[str, Any] | N
     finally:
         journal.close()
     state.rollback_only = rollback
-    from runbook.durable import same_shape
+    from runbook.durable import kept_selection, same_shape
 
     same_shape(state, opts)
-    opts.skips = opts.skips or dict((state.run.get("options") or {}).get("skips") or {})
+    kept_selection(state, opts)
     if isinstance(playbook, Playbook):
         loaded, text = playbook, ""
     elif str(path) == "<python>":

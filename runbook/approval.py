@@ -49,6 +49,24 @@ class PlanApproval:
         """Whether the approver saw exactly this gate, before exactly these commands."""
         return self.gates.get(step_id) == (message, tuple(commands))
 
+    def journaled(self) -> dict[str, Any]:
+        """What the journal keeps of it, so that a resumed run keeps its approval."""
+        return {"approver": self.approver, "reason": self.reason, "at": self.at,
+                "plan_sha256": self.plan_sha256, "author": self.author,
+                "gates": {sid: [message, list(commands)]
+                          for sid, (message, commands) in self.gates.items()}}
+
+    @classmethod
+    def from_journal(cls, kept: Any) -> PlanApproval | None:
+        """The approval a run journaled when it started (None when it had none)."""
+        if not isinstance(kept, dict) or not kept.get("approver"):
+            return None
+        gates = {str(sid): (str(g[0]), tuple(str(c) for c in g[1]))
+                 for sid, g in (kept.get("gates") or {}).items()}
+        return cls(approver=str(kept["approver"]), reason=str(kept.get("reason") or ""),
+                   at=str(kept.get("at") or ""), plan_sha256=str(kept.get("plan_sha256")),
+                   author=kept.get("author"), gates=gates)
+
     def audit_data(self) -> dict[str, Any]:
         return {"how": "approved plan", "approver": self.approver, "approved_at": self.at,
                 "approval_reason": self.reason, "plan_sha256": self.plan_sha256,

@@ -415,19 +415,24 @@ def runs_resolve(run_id: str, reason: str, as_json: bool) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--inventory", type=click.Path(exists=True, dir_okay=False),
               help="Also accept the targets this inventory defines (and check it).")
+@click.option("--limit", "-l", metavar="PATTERN", shell_complete=completion.targets,
+              help="Also check that this --limit selects hosts for every group each "
+                   "playbook runs on (as run and plan would).")
 @handle_errors
-def validate(paths: tuple[str, ...], inventory: str | None) -> None:
+def validate(paths: tuple[str, ...], inventory: str | None, limit: str | None) -> None:
     """Check playbooks (files or folders); every problem with file:line and field."""
     from runbook.loader import find_playbooks, validate_paths
     from runbook.result import plural
 
     files = list(find_playbooks(list(paths)))
-    targets: list[str] = []
+    given: dict[str, Any] = {}
     if inventory:
         from runbook.inventory import load_inventory
 
-        targets = list(load_inventory(inventory))
-    problems = validate_paths(list(paths), targets=targets)
+        given = load_inventory(inventory)
+    problems = validate_paths(list(paths), targets=list(given))
+    if limit:
+        problems += cli_habits.limit_problems(files, {p.file for p in problems}, given, limit)
     for problem in problems:
         click.echo(str(problem), err=True)
     bad = len({p.file for p in problems})

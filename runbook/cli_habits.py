@@ -14,6 +14,9 @@ import click
 from runbook import completion
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from runbook.errors import Problem
     from runbook.models import Playbook, Target
     from runbook.options import RunOptions
 
@@ -78,3 +81,25 @@ def list_hosts(playbook: Playbook, options: RunOptions) -> str:
         lines.append(f"  target {name} ({len(hosts)}):")
         lines += [f"    {h}" for h in hosts]
     return "\n".join(lines)
+
+
+def limit_problems(files: list[Path], bad: set[str], targets: dict[str, Target],
+                   pattern: str) -> list[Problem]:
+    """``validate --limit``: what the limit would refuse in a run of each valid playbook
+    (a term that selects nothing, a group a step needs that it leaves empty)."""
+    from runbook.errors import PlaybookError, Problem
+    from runbook.limit import narrow
+    from runbook.loader import load
+    from runbook.plugins import default_registry
+
+    registry = default_registry()
+    out: list[Problem] = []
+    for path in files:
+        if str(path) in bad:
+            continue
+        playbook = load(path, registry=registry, targets=targets)
+        try:
+            narrow(playbook, dict(targets), pattern, registry)
+        except PlaybookError as exc:
+            out.append(Problem(str(path), None, "--limit", exc.problem.message))
+    return out

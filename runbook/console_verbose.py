@@ -56,7 +56,8 @@ class VerboseObserver:
 
     @hookimpl
     def runbook_step_finished(self, run: RunInfo, event: Event) -> None:
-        """-vv and a command that did not stream (a background step's end): its output."""
+        """-vv and a command that did not stream (``live=False``): its output at the end
+        (with live lines, a background step's lines too came as it printed them)."""
         if self.level < 2 or event.step is None or self.live:
             return
         for stream, text in output_of(event.result):

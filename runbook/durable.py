@@ -169,9 +169,11 @@ def load_resume(journal: JournalStore, run_id: str, playbook_path: str | None = 
             "; `runbook runs` lists recent runs"
         raise PlaybookError(f"no run {run_id!r} in the journal{hint}", file=file, field=field)
     retry = _finished(journal, run, rollback=rollback, file=file, field=field)
-    if run["status"] == "running" and journal.holder_alive(run):
-        raise PlaybookError(f"run {run['run_id']} is still running (pid {run['pid']} on "
-                            f"{run['host']}); interrupt it first", file=file, field=field)
+    from runbook.state.liveness import still_running
+
+    alive = still_running(journal, run)
+    if alive:
+        raise PlaybookError(alive, file=file, field=field)
     path = Path(playbook_path or run["playbook_path"])
     state = ResumeState(run["run_id"], run, retry_failed=retry)
     for rec in journal.steps(run["run_id"]):
@@ -249,6 +251,17 @@ def same_shape(state: ResumeState, options: RunOptions) -> None:
                             field="--target" if options.from_cli else "targets")
 
 
+def kept_selection(state: ResumeState, options: RunOptions) -> None:
+    """What the run started with besides its shape: the steps ``--tags`` left out, and
+    the approval of its plan (the gates the approver saw are not asked again)."""
+    kept = state.run.get("options") or {}
+    options.skips = options.skips or dict(kept.get("skips") or {})
+    if options.approval is None:
+        from runbook.approval import PlanApproval
+
+        options.approval = PlanApproval.from_journal(kept.get("approval"))
+
+
 def _same_machine(state: ResumeState, kept: dict[str, Any], where: tuple[str, str]) -> None:
     """A run resumed from another machine (a shared state database) must not depend on
     the first machine's files: its sandbox folder."""
@@ -261,19 +274,23 @@ def _same_machine(state: ResumeState, kept: dict[str, Any], where: tuple[str, st
 
 def local_only(state: ResumeState, playbook: Playbook, options: RunOptions) -> None:
     """Refuse to resume on another machine a run whose targets are the first machine
-    itself (``connection: local``): its commands acted there."""
+    itself (``connection: local``): its commands acted there; a local target marked
+    ``shared: true`` acts on a shared system (kubectl, a cloud API) and may move."""
     host = state.run.get("host")
     if not host or host == socket.gethostname():
         return
     targets = {**playbook.effective_targets(), **options.targets}
     local = sorted(n for n in state.run.get("targets") or []
-                   if n in targets and targets[n].connection == "local")
+                   if n in targets and targets[n].connection == "local"
+                   and not targets[n].shared)
     if local:
+        where = ("<command line>", "RUN_ID") if options.from_cli else ("<resume>", "run_id")
         raise PlaybookError(f"run {state.run_id} ran on {host} with local target(s) "
                             f"{', '.join(local)}, which act on that machine itself; resume it "
-                            f"on {host}", file="<command line>" if options.from_cli
-                            else "<resume>", field="RUN_ID" if options.from_cli else "run_id")
+                            f"on {host} (a target whose commands act on a shared system, "
+                            "e.g. kubectl against a cluster, says shared: true)",
+                            file=where[0], field=where[1])
 
-
-__all__ = ["Durable", "ResumeState", "check_unchanged", "load_resume", "local_only",
+__all__ = ["Durable", "ResumeState", "check_unchanged", "kept_selection", "load_resume",
+           "local_only",
            "lock_key", "same_shape"]

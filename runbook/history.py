@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from runbook.errors import PlaybookError
-from runbook.journal import FINAL
 from runbook.state import open_state
+from runbook.state.liveness import resumable
 
 if TYPE_CHECKING:
     from runbook.state import JournalStore
@@ -34,7 +34,7 @@ def list_runs(*, playbook: str | None = None, status: str | None = None,
                  "host": r["host"], "started": r["started"], "duration_s": _duration(r),
                  "status": r["status"], "exit_code": r["exit_code"], "reason": r["reason"],
                  "heartbeat": r.get("heartbeat"),
-                 "resumable": r["status"] not in FINAL and not journal.holder_alive(r)}
+                 "resumable": resumable(journal, r)}
                 for r in journal.runs(playbook=playbook, status=status, limit=limit)]
     finally:
         journal.close()

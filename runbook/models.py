@@ -84,6 +84,10 @@ class Target(Model):
     connection: str = "local"
     hosts: list[str] | None = None
     vars: dict[str, Any] = Field(default_factory=dict)
+    shared: bool | None = None
+    """``true``: its commands act on a shared system (a cluster through ``kubectl``, a
+    cloud API), not on the machine they run on, so a run may be resumed from another
+    machine of the team (docs/scale-out.md)."""
 
     def settings(self) -> dict[str, Any]:
         """The connection settings an executor is built from."""
@@ -195,6 +199,35 @@ class Approval(Model):
     self_approval: bool = False
 
 
+NOTIFY_EVENTS = ("start", "gate", "failure", "finish")
+CHANNEL_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+ChannelName = Annotated[str, WithJsonSchema({"type": "string", "pattern": CHANNEL_NAME})]
+
+
+def notify_without_destinations(value: Any) -> Any:
+    """A playbook names channels; where they lead (a webhook URL, which is a secret, or
+    a syslog socket) is each user's ``notify.yaml``."""
+    if isinstance(value, dict):
+        for key in ("webhook", "syslog", "url"):
+            if key in value:
+                kind = "syslog" if key == "syslog" else "webhook"
+                raise ValueError(
+                    f"{key!r} is a destination, which a playbook never holds (a webhook URL "
+                    "is a secret): define it in each user's notify.yaml under channels: "
+                    f"{{NAME: {{{kind}: ...}}}} and write notify: {{channels: [NAME]}} here")
+    return value
+
+
+class Notify(Model):
+    """``notify:``: what runs of this playbook tell the team (docs/review.md), through
+    which of the channels the users' notify.yaml defines, by name."""
+
+    enabled: bool = True
+    events: list[Literal["start", "gate", "failure", "finish"]] | None = None
+    gate_wait: Duration | None = None
+    channels: list[ChannelName] | None = None
+
+
 class Defaults(Model):
     target: str | None = None
     timeout: Duration | None = None
@@ -218,6 +251,8 @@ class Playbook(Model):
         default_factory=Approval)
     concurrency: int = 1
     """How many runs of this playbook on one target set may hold its lock at once."""
+    notify: Annotated[Notify, BeforeValidator(notify_without_destinations)] | None = None
+    """What its runs notify, through channels named here and defined per user."""
 
     _origin: str = PrivateAttr(default="<python>")
     _sha256: str = PrivateAttr(default="")

@@ -100,6 +100,7 @@ def run_shape(options: RunOptions) -> dict[str, Any]:
     its resume: the sandbox and the targets given (inventory, ``--target``), without
     settings that look secret."""
     return {**({"skips": options.skips} if options.skips else {}),
+            **({"approval": options.approval.journaled()} if options.approval else {}),
             "sandbox": str(Path(options.sandbox).resolve()) if options.sandbox else None,
             "targets": {name: {k: v for k, v in t.model_dump(mode="json",
                                                               exclude_none=True).items()

@@ -60,9 +60,11 @@ def _open_run(journal: JournalStore, run_id: str) -> dict[str, Any]:
     if run["status"] not in OPEN:
         raise PlaybookError(f"run {run['run_id']} is {run['status']}, not open; nothing to "
                             "resolve", file="<command line>", field="RUN_ID")
-    if run["status"] == "running" and journal.holder_alive(run):
-        raise PlaybookError(f"run {run['run_id']} is still running (pid {run['pid']})",
-                            file="<command line>", field="RUN_ID")
+    from runbook.state.liveness import still_running
+
+    alive = still_running(journal, run)
+    if alive:
+        raise PlaybookError(alive, file="<command line>", field="RUN_ID")
     return run
 
 

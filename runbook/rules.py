@@ -152,6 +152,24 @@ def concurrency_slots(rules: Rules) -> None:
                                     f"(runs allowed at once), got {value}")
 
 
+def notify_channel_names(rules: Rules) -> None:
+    """``notify.channels`` are names of channels each user's notify.yaml defines, never a
+    webhook URL or a socket path (a webhook URL is a secret: not in a playbook)."""
+    import re
+
+    from runbook.models import CHANNEL_NAME
+
+    notify = rules.data.get("notify")
+    channels = notify.get("channels") if isinstance(notify, dict) else None
+    for i, name in enumerate(channels if isinstance(channels, list) else []):
+        if isinstance(name, str) and not re.match(CHANNEL_NAME, name):
+            what = "a URL" if "://" in name else "a path" if "/" in name else "not a name"
+            rules.add(("notify", "channels", i),
+                      f"channel {name!r} is {what}: a playbook names channels that each "
+                      "user's notify.yaml defines (channels: {NAME: {webhook: ...}}); a "
+                      "webhook URL is a secret and never belongs in a playbook")
+
+
 def param_names_and_defaults(rules: Rules) -> None:
     params = rules.data.get("params")
     if not isinstance(params, dict):
@@ -524,8 +542,9 @@ CheckRule = Callable[[Rules, FieldPath, dict[str, Any]], None]
 ArgumentRule = Callable[[Rules, FieldPath, str, type[Action[Any]], dict[str, Any]], None]
 
 PLAYBOOK_RULES: tuple[PlaybookRule, ...] = (
-    name_format, concurrency_slots, param_names_and_defaults, declared_targets, defaults_target,
-    at_least_one_step, every_step, preconditions_and_verify, undefined_names,
+    name_format, concurrency_slots, notify_channel_names, param_names_and_defaults,
+    declared_targets, defaults_target, at_least_one_step, every_step,
+    preconditions_and_verify, undefined_names,
 )
 TARGET_RULES: tuple[TargetRule, ...] = (
     target_name_is_string, target_references, target_connection,

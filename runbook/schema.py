@@ -95,7 +95,7 @@ def _target_schema(registry: Registry, refs: dict[str, str], defs: dict[str, Any
     """A target: ``connection`` names a kind, whose settings (only) it then takes."""
     every = kinds(registry)
     common = {"connection": {"enum": sorted(every)}, "hosts": hosts,
-              "vars": {"type": "object"}}
+              "vars": {"type": "object"}, "shared": {"type": "boolean"}}
     rules: list[dict[str, Any]] = []
     for name, kind in sorted(every.items()):
         if kind.settings is None:

@@ -41,6 +41,7 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     """Run the test against the local state, then against a shared PostgreSQL."""
     if request.param == "postgresql":
         monkeypatch.setenv("RUNBOOK_STATE", request.getfixturevalue("pg_url"))
+        monkeypatch.setenv("RUNBOOK_HEARTBEAT", "0.2")  # a killed runner is gone in 0.6s
     return str(request.param)
 
 

@@ -259,6 +259,41 @@ def test_vv_output_is_live_and_redacted(tmp_path: Path) -> None:
     assert text.index("stdout: ready") < text.index("stdout: done") < text.index("✓ wait")
 
 
+def test_vv_streams_a_background_steps_output_live(tmp_path: Path) -> None:
+    """A background step's lines reach the console while later steps run: the next step
+    waits for a file the test writes only once it has seen the background line."""
+    go = tmp_path / "go"
+    waits = ('i=0; while [ ! -e "$1" ]; do i=$((i+1)); [ "$i" -gt 200 ] && exit 9; '
+             'sleep 0.1; done')
+    doc = {"runbook": 1, "name": "live-bg", "params": {"token": {"type": "string",
+                                                               "secret": True}},
+           "steps": [
+               {"id": "bg", "action": "host.shell", "background": True, "with": {
+                   "command": ["sh", "-c", 'echo "ready $1"; ' + waits.replace("$1", "$2")
+                               + "; echo done", "sh", "{{ token }}", str(go)]}},
+               {"id": "hold", "action": "host.shell",
+                "with": {"command": ["sh", "-c", waits, "sh", str(go)]}},
+               {"id": "stop", "action": "flow.stop", "with": {"step": "bg"}}]}
+    pb = tmp_path / "live.yaml"
+    pb.write_text(yaml.safe_dump(doc, width=1000))
+    from helpers import cli_argv
+
+    proc = subprocess.Popen(cli_argv("run", pb, "-p", "token=hunter2", "--yes", "-vv"),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, text=True)
+    seen: list[str] = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        seen.append(line)
+        if "stdout: ready" in line:
+            go.touch()
+    text = "".join(seen)
+    assert proc.wait(timeout=60) == 0, text
+    assert "stdout: ready ***" in text and "hunter2" not in text
+    assert text.index("stdout: ready") < text.index("✓ hold")
+    assert text.count("stdout: ready") == 1  # not printed again when it ends
+
+
 def test_resume_keeps_the_steps_left_out(tmp_path: Path) -> None:
     """The runner is killed (SIGKILL) during a tagged step; the resume finishes the run
     without the steps --tags left out."""

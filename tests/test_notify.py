@@ -187,3 +187,51 @@ def test_broken_config_and_plans_notify_nothing(tmp_path: Path, hook: Hook,
     assert runbook.plan(pb).exit_code == 0
     assert [t.split(": ", 1)[1][:15] for t in hook.wait(1)] == ["planned (exit 0"]
     assert hook.texts[0].startswith("runbook [plan] t ")
+
+
+def test_a_playbook_says_what_to_send_and_names_the_users_channels(
+        tmp_path: Path, hook: Hook, runbook_home: Path) -> None:
+    """The playbook's ``notify:`` (events, gate_wait, channel names) over the user's
+    defaults; the channel's webhook comes from the user's notify.yaml, and the user's
+    own section for the playbook still wins."""
+    other = Hook()
+    try:
+        log = tmp_path / "log"
+        pb = write_playbook(tmp_path / "pb.yaml", append("write", log, "changed"))
+        data = yaml.safe_load(pb.read_text())
+        data["notify"] = {"events": ["start", "finish"], "gate_wait": "1m",
+                          "channels": ["oncall", "nowhere"]}
+        pb.write_text(yaml.safe_dump(data, sort_keys=False))
+        assert runbook.load(pb).notify is not None  # the loader accepts the key
+        runbook_home.mkdir(parents=True, exist_ok=True)
+        config = runbook_home / "notify.yaml"
+        config.write_text(yaml.safe_dump({
+            "webhook": other.url, "events": ["finish"],
+            "channels": {"oncall": {"webhook": hook.url}}}))
+        assert runbook.run(pb).exit_code == 0
+        texts = hook.wait(2)
+        assert [t.split(": ", 1)[1].split(" ")[0] for t in texts] == ["started", "succeeded"]
+        assert other.texts == []  # named channels replace the default destination
+        config.write_text(yaml.safe_dump({
+            "webhook": other.url, "channels": {"oncall": {"webhook": hook.url}},
+            "playbooks": {"t": {"events": ["finish"], "channels": []}}}))
+        assert runbook.run(pb).exit_code == 0
+        assert len(hook.texts) == 2  # the user's section: no channel, only the finish
+        assert [t.split(": ", 1)[1].split(" ")[0] for t in other.wait(1)] == ["succeeded"]
+    finally:
+        other.server.shutdown()
+        other.server.server_close()
+
+
+def test_the_schema_takes_a_playbooks_notify_key() -> None:
+    import jsonschema
+
+    from runbook.schema import playbook_schema
+
+    validator = jsonschema.Draft202012Validator(playbook_schema())
+    doc = {"runbook": 1, "name": "t", "notify": {"events": ["failure"], "gate_wait": "2m",
+                                                 "channels": ["oncall"]},
+           "steps": [{"id": "a", "action": "host.shell", "with": {"command": ["true"]}}]}
+    assert list(validator.iter_errors(doc)) == []
+    doc["notify"] = {"channels": ["https://hooks.example/T0/secret"]}
+    assert list(validator.iter_errors(doc)) != []

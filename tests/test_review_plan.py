@@ -11,6 +11,7 @@ refuses a run without one.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -207,3 +208,63 @@ def test_plan_stays_a_command_with_approve_beside_it(tmp_path: Path) -> None:
     pb, _ = _playbook(tmp_path)
     both = run_cli("plan", pb, "--format", "markdown", "--json")
     assert both.returncode == 2 and "choose one" in both.stderr
+
+
+def test_a_resumed_run_keeps_its_plans_approval(
+        tmp_path: Path, runbook_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Killed before the gate, resumed without a terminal or --yes: the gate the approver
+    saw is answered by the approval again, and the audit names both people again."""
+    import signal
+    import subprocess
+
+    from helpers import cli_argv
+
+    log, armed, waiting = tmp_path / "log", tmp_path / "armed", tmp_path / "waiting"
+    pb = write_playbook(  # the first step hangs once armed (not while planning)
+        tmp_path / "pb.yaml",
+        query("wait", 'if [ -f "$1" ]; then touch "$2"; sleep 30; fi', armed, waiting),
+        shell("write", APPEND, "approved-line", log, confirm="Appends to the log"))
+    out = tmp_path / "plan.json"
+    monkeypatch.setenv("RUNBOOK_ACTOR", "alice")
+    _plan(pb, out)
+    monkeypatch.setenv("RUNBOOK_ACTOR", "bob")
+    assert run_cli("plan", "approve", out, "--reason", "CHG-7").returncode == 0
+    monkeypatch.setenv("RUNBOOK_ACTOR", "alice")
+    armed.touch()
+    proc = subprocess.Popen(cli_argv("run", pb, "--plan", out), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not waiting.exists():
+            assert time.monotonic() < deadline, "the run never started"
+            time.sleep(0.02)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=10)
+    subprocess.run(["pkill", "-f", f"touch {waiting}; sleep 30"], check=False)
+    armed.unlink()
+    run_id = audit_events(runbook_home / "audit.jsonl")[-1]["run_id"]
+    assert lines(log) == []
+
+    resumed = run_cli("resume", run_id)  # no terminal, no --yes
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert lines(log) == ["approved-line"]
+    gates = [e for e in _events(runbook_home, run_id) if e["event"] == "gate.answered"]
+    assert [(e["step"], e["status"], e["actor"], e["data"]["approver"])
+            for e in gates] == [("plan-approval", "approved", "alice", "bob"),
+                                ("plan-approval", "approved", "alice", "bob"),
+                                ("write", "approved", "alice", "bob")]
+    assert run_cli("audit", "verify").returncode == 0
+
+
+def test_a_journaled_approval_covers_only_the_gates_as_approved() -> None:
+    """What the journal keeps of an approval reads back as the same approval: the same
+    gates, before the same commands, and nothing else."""
+    from runbook.approval import PlanApproval
+
+    kept = PlanApproval(approver="bob", reason="CHG", at="t", plan_sha256="s", author="a",
+                        gates={"write": ("Appends", ("echo hi",))}).journaled()
+    again = PlanApproval.from_journal(json.loads(json.dumps(kept)))
+    assert again is not None and again.covers("write", "Appends", ["echo hi"])
+    assert not again.covers("write", "Appends", ["echo other"])
+    assert PlanApproval.from_journal(None) is None

@@ -35,6 +35,8 @@ SHAPE_CASES = [
     "54-setting-of-another-connection", "64-rollback-unknown-action",
     "69-argument-out-of-range", "73-rollback-argument-typo", "74-action-not-a-name",
     "82-hosts-not-a-list", "100-tag-reserved", "101-tags-not-names",
+    "130-notify-webhook-url-as-channel", "131-notify-webhook-in-playbook",
+    "132-notify-unknown-event", "133-notify-bad-gate-wait",
 ]
 """Broken playbooks whose problem is one of shape (keys, types, values, known names),
 which a schema can see; the others need the whole playbook (ids, order, templates)."""

@@ -99,6 +99,15 @@ def test_a_run_of_another_machine_is_refused_when_it_acted_on_that_machine(
     with pytest.raises(PlaybookError, match=r"local target.s. extra"):
         local_only(state(["extra"]), pb, RunOptions(
             targets={"extra": Target(connection="local")}))
+    kube = runbook.loads("runbook: 1\nname: purge\ntargets:\n  cluster: {connection: local, "
+                         "shared: true}\n  here: {connection: local}\nsteps:\n  - id: one\n"
+                         "    target: cluster\n    action: host.shell\n"
+                         "    with: {command: ['true']}\n")
+    local_only(state(["cluster"]), kube, RunOptions(from_cli=True))  # kubectl: any bastion
+    with pytest.raises(PlaybookError, match=r"local target.s. here, .*says shared: true"):
+        local_only(state(["cluster", "here"]), kube, RunOptions(from_cli=True))
+    local_only(state(["extra"]), pb, RunOptions(  # an inventory's target may say so too
+        targets={"extra": Target(connection="local", shared=True)}))
     sandboxed = state(["db"], sandbox=str(tmp_path / "sbx"))
     with pytest.raises(PlaybookError, match="sbx on bastion-9, a folder of that machine"):
         same_shape(sandboxed, RunOptions(from_cli=True))

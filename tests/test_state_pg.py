@@ -183,7 +183,8 @@ def test_two_machines_race_for_one_lock_and_exactly_one_waits(tmp_path: Path,
 
 def test_killed_on_one_machine_resumed_on_the_other(tmp_path: Path, pg_url: str) -> None:
     pb = playbook(tmp_path)
-    alice, bob = machine(tmp_path, "alice", pg_url), machine(tmp_path, "bob", pg_url)
+    alice = machine(tmp_path, "alice", pg_url, RUNBOOK_HEARTBEAT="0.5")
+    bob = machine(tmp_path, "bob", pg_url, RUNBOOK_HEARTBEAT="0.5")
     proc = start(alice, "run", pb, "--yes")
     wait_for(tmp_path / "in-two")
     (run,) = runs(bob)
@@ -193,9 +194,19 @@ def test_killed_on_one_machine_resumed_on_the_other(tmp_path: Path, pg_url: str)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     subprocess.run(["pkill", "-f", f"touch {tmp_path}/in-two"], check=False)
-    deadline = time.monotonic() + 10
-    while not runs(bob)[0]["resumable"]:  # the server notices the dropped connection
+    patient = machine(tmp_path, "bob", pg_url, RUNBOOK_HEARTBEAT="3")  # stale after 9s
+    deadline = time.monotonic() + 5
+    early = cli(patient, "resume", run["run_id"])
+    while "is still running" in early.stderr:  # until the server drops the dead session
         assert time.monotonic() < deadline, "the dead runner's lock never freed itself"
+        early = cli(patient, "resume", run["run_id"])
+    assert early.returncode == 2, early.stdout + early.stderr
+    assert "holds no lock, but its runner on" in early.stderr
+    assert "counts as gone after 3 heartbeats of silence (3 x 3s), at " in early.stderr
+    assert runs(patient)[0]["resumable"] is False  # lock free, heartbeat fresh
+    deadline = time.monotonic() + 10
+    while not runs(bob)[0]["resumable"]:  # lock free and 3 x 0.5s of silence
+        assert time.monotonic() < deadline, "the dead runner never counted as gone"
         time.sleep(0.1)
     assert "(resumable)" in cli(bob, "runs").stdout
 
@@ -253,7 +264,7 @@ def test_the_server_restarting_mid_run_is_survived(tmp_path: Path, pg_url: str,
 
 def test_a_database_lost_mid_run_pauses_the_run_before_the_next_command(
         tmp_path: Path, pg_url: str, pg_cluster: Cluster) -> None:
-    env = machine(tmp_path, "alice", pg_url, RUNBOOK_STATE_RETRY="2")
+    env = machine(tmp_path, "alice", pg_url, RUNBOOK_STATE_RETRY="2", RUNBOOK_HEARTBEAT="0.2")
     proc = start(env, "run", playbook(tmp_path, nap=2), "--yes")
     wait_for(tmp_path / "in-two")
     pg_cluster.ctl("stop")
@@ -265,9 +276,11 @@ def test_a_database_lost_mid_run_pauses_the_run_before_the_next_command(
     assert "is unreachable" in out + err and "tried for 2s" in out + err
     assert not (tmp_path / "c").exists()  # nothing ran that could not be journaled
     assert (tmp_path / "a").exists()      # and nothing was rolled back unjournaled
+    time.sleep(0.7)  # three heartbeats of silence: the runner counts as gone
     (run,) = runs(env)
     assert run["status"] == "running" and run["resumable"] is True
-    resumed = cli(machine(tmp_path, "bob", pg_url), "resume", run["run_id"])
+    resumed = cli(machine(tmp_path, "bob", pg_url, RUNBOOK_HEARTBEAT="0.2"), "resume",
+                  run["run_id"])
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert (tmp_path / "c").exists()
     assert assert_agree(env, run["run_id"])["status"] == "succeeded"
@@ -334,7 +347,8 @@ def test_migrations_from_the_first_schema_version(tmp_path: Path, pg_url: str,
 def test_force_unlock_ends_the_live_holder_and_is_audited(tmp_path: Path,
                                                           pg_url: str) -> None:
     pb = playbook(tmp_path)
-    alice, bob = machine(tmp_path, "alice", pg_url), machine(tmp_path, "bob", pg_url)
+    alice = machine(tmp_path, "alice", pg_url, RUNBOOK_HEARTBEAT="0.5")
+    bob = machine(tmp_path, "bob", pg_url, RUNBOOK_HEARTBEAT="0.5")
     proc = start(alice, "run", pb, "--yes")
     try:
         wait_for(tmp_path / "in-two")

@@ -159,3 +159,28 @@ def test_validate_missing_path_is_a_usage_error() -> None:
     result = invoke("validate", "no/such/playbook.yaml")
     assert result.exit_code == 2
     assert "does not exist" in result.stderr
+
+
+def test_validate_checks_a_limit_against_each_playbook(tmp_path: Path) -> None:
+    """``validate --inventory --limit``: the limit is checked as run and plan would check
+    it, per playbook: a term that selects nothing, a group a step needs left empty."""
+    inv = tmp_path / "hosts.ini"
+    inv.write_text("[web]\nweb1 ansible_connection=local\nweb2 ansible_connection=local\n"
+                   "[db]\ndb1 ansible_connection=local\n")
+    for name, group in (("on-web", "web"), ("on-db", "db")):
+        (tmp_path / f"{name}.yaml").write_text(
+            f"runbook: 1\nname: {name}\nsteps:\n  - id: touch\n    target: {group}\n"
+            "    action: host.shell\n    with: {command: ['true']}\n")
+    ok = runbook_cli("validate", str(tmp_path / "on-web.yaml"), "--inventory", str(inv),
+                     "--limit", "web1")
+    assert ok.returncode == 0, ok.stderr
+    assert "1/1 playbooks valid" in ok.stdout
+    both = runbook_cli("validate", str(tmp_path), "--inventory", str(inv), "-l", "web1")
+    assert both.returncode == 2
+    assert f"{tmp_path / 'on-db.yaml'}: --limit: --limit 'web1' leaves no host in group " \
+           "'db' (used by step touch)" in both.stderr
+    assert "on-web.yaml" not in both.stderr
+    assert "1/2 playbooks valid, 1 problem" in both.stderr
+    typo = runbook_cli("validate", str(tmp_path / "on-web.yaml"), "--inventory", str(inv),
+                       "--limit", "web1,!wbe2")
+    assert typo.returncode == 2 and "wbe2" in typo.stderr, typo.stderr

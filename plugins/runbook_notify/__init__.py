@@ -4,7 +4,8 @@ An observer of the run lifecycle, registered like every built-in plugin. It
 posts the start of a run, a gate that has waited longer than ``gate_wait``
 for an answer (and, once answered, who answered), failed steps and rollbacks,
 and the finish, to a Slack-compatible webhook and/or syslog, as configured per
-user or per playbook (``runbook_notify.config``). Messages are built from what
+user and per playbook (its ``notify:`` key names channels the user defines;
+``runbook_notify.config``). Messages are built from what
 observers are given, which the engine has already redacted, and never carry
 params or commands. Delivery happens on a background thread
 (``runbook_notify.send``): a notification that fails or hangs is logged and
@@ -60,8 +61,9 @@ def _send(run: RunInfo, kind: str, severity: str, text: str) -> None:
 
     s = state.settings
     tag = " [plan]" if run.dry_run else " [sandbox]" if run.sandbox else ""
-    state.outbox.post(Message(f"runbook{tag} {run.playbook} {run.run_id}: {text}", severity,
-                              s.webhook, s.syslog, s.timeout))
+    for dest in s.destinations:
+        state.outbox.post(Message(f"runbook{tag} {run.playbook} {run.run_id}: {text}",
+                                  severity, dest.webhook, dest.syslog, s.timeout))
 
 
 @hookimpl
@@ -83,9 +85,9 @@ def _configured() -> bool:
 def _started(run: RunInfo) -> None:
     if not _configured():
         return
-    from runbook_notify.config import settings_for
+    from runbook_notify.config import declared, settings_for
 
-    settings = settings_for(run.playbook)
+    settings = settings_for(run.playbook, declared(run.playbook_path, run.playbook_sha256))
     if settings is None or (run.dry_run and not settings.dry_run):
         return
     from runbook_notify.send import Outbox

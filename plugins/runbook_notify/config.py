@@ -1,11 +1,16 @@
 """Where notifications go, per user and per playbook.
 
 Read at the start of every run, from ``$RUNBOOK_HOME/notify.yaml`` (or the file
-``$RUNBOOK_NOTIFY_CONFIG`` names), then the playbook's own section of it
-(``playbooks: {NAME: {...}}``), then the environment (``RUNBOOK_NOTIFY_WEBHOOK``,
-``RUNBOOK_NOTIFY_SYSLOG``, ``RUNBOOK_NOTIFY_GATE_WAIT``), each over the one before.
-A config that cannot be read notifies nothing and says why once: it never
-stops a run.
+``$RUNBOOK_NOTIFY_CONFIG`` names), then the playbook's own ``notify:`` key (what
+to send, the gate_wait threshold and the *names* of channels: a playbook never
+holds a webhook URL, which is a secret), then the user's section for that
+playbook (``playbooks: {NAME: {...}}``), then the environment
+(``RUNBOOK_NOTIFY_WEBHOOK``, ``RUNBOOK_NOTIFY_SYSLOG``,
+``RUNBOOK_NOTIFY_GATE_WAIT``), each over the one before. Channels are defined
+per user (``channels: {NAME: {webhook: ..., syslog: ...}}``); a playbook that
+names some sends to those the user defines, else to the user's default
+destination. A config that cannot be read notifies nothing and says why once:
+it never stops a run.
 """
 
 from __future__ import annotations
@@ -28,11 +33,24 @@ ENV = {"RUNBOOK_NOTIFY_WEBHOOK": "webhook", "RUNBOOK_NOTIFY_SYSLOG": "syslog",
        "RUNBOOK_NOTIFY_GATE_WAIT": "gate_wait"}
 
 
+class Channel(BaseModel):
+    """One destination a user defines under ``channels:`` (and the default one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    webhook: str | None = None
+    syslog: str | None = None
+
+
 class Settings(BaseModel):
     """What one run notifies, and where."""
 
     model_config = ConfigDict(extra="forbid")
 
+    channels: dict[str, Channel] = Field(default_factory=dict)
+    """The user's named channels (the playbook's ``notify.channels`` name them)."""
+    use: list[str] | None = None
+    """The channels this run posts to, by name (None: the default destination)."""
     enabled: bool = True
     webhook: str | None = None
     """A Slack-compatible incoming webhook (JSON ``{"text": ...}`` is POSTed)."""
@@ -49,8 +67,17 @@ class Settings(BaseModel):
     """At the end of a run, wait at most this long for what is still being sent."""
 
     @property
+    def destinations(self) -> list[Channel]:
+        """The named channels the user defines, else the default webhook/syslog."""
+        named = [self.channels[n] for n in self.use or [] if n in self.channels]
+        if named:
+            return named
+        return [Channel(webhook=self.webhook, syslog=self.syslog)] \
+            if self.webhook or self.syslog else []
+
+    @property
     def active(self) -> bool:
-        return self.enabled and bool(self.webhook or self.syslog)
+        return self.enabled and bool(self.destinations)
 
 
 def config_path() -> Path:
@@ -60,23 +87,64 @@ def config_path() -> Path:
     return Path(named) if named else runbook_home() / "notify.yaml"
 
 
-def settings_for(playbook: str) -> Settings | None:
-    """The settings of a run of playbook; None when nothing is configured or readable."""
+def settings_for(playbook: str, declared: dict[str, Any] | None = None) -> Settings | None:
+    """The settings of a run of playbook (``declared``: its ``notify:`` key); None when
+    nothing is configured or readable."""
     path = config_path()
-    raw: dict[str, Any] = {}
     try:
-        if path.is_file():
-            import yaml
-
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-            if not isinstance(loaded, dict):
-                raise ValueError("expected a mapping")
-            raw = dict(loaded)
+        raw = _read(path)
         sections = raw.pop("playbooks", None) or {}
-        merged = {**raw, **(sections.get(playbook) or {})}
+        defined = raw.pop("channels", None) or {}
+        merged = {**raw, **(declared or {}), **(sections.get(playbook) or {})}
         merged.update({key: os.environ[var] for var, key in ENV.items() if os.environ.get(var)})
-        settings = Settings.model_validate(merged)
+        names = merged.pop("channels", None)  # the playbook's (or section's) names
+        settings = Settings.model_validate({**merged, "channels": defined, "use": names})
     except (OSError, ValueError, AttributeError, ValidationError) as exc:
         log.warning("runbook notifications are off: %s: %s", path, exc)
         return None
+    _undefined(settings, playbook, path)
     return settings if settings.active else None
+
+
+def _read(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    import yaml
+
+    loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(loaded, dict):
+        raise ValueError("expected a mapping")
+    return dict(loaded)
+
+
+def _undefined(settings: Settings, playbook: str, path: Path) -> None:
+    """Say once which channels the playbook names that this user does not define."""
+    named = settings.use or []
+    missing = [n for n in named if n not in settings.channels]
+    if missing:
+        log.warning("runbook notifications: playbook %s names channel(s) %s, which %s does "
+                    "not define (channels: {NAME: {webhook: ...}})%s", playbook,
+                    ", ".join(missing), path, "" if len(missing) < len(named)
+                    else "; sending to the default destination")
+
+
+def declared(path: str, sha256: str) -> dict[str, Any] | None:
+    """The playbook's ``notify:`` key, read from the file the run loaded (the same bytes:
+    its sha256 must match), None for a playbook built in Python or without one."""
+    if path.startswith("<"):
+        return None
+    import hashlib
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return None
+    if hashlib.sha256(data).hexdigest() != sha256:
+        log.warning("runbook notifications: %s changed since it was loaded; its notify: "
+                    "key is not used", path)
+        return None
+    import yaml
+
+    doc = yaml.safe_load(data)
+    section = doc.get("notify") if isinstance(doc, dict) else None
+    return dict(section) if isinstance(section, dict) else None

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 ExecutorFactory = Callable[[str, dict[str, Any]], Executor]
 """Builds the executor of one target: ``factory(target_name, settings)``."""
 
-COMMON_KEYS = ("connection", "hosts", "vars")
+COMMON_KEYS = ("connection", "hosts", "vars", "shared")
 """What every target has, whatever its kind."""
 
 

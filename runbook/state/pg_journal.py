@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from runbook.errors import LockedError
 from runbook.events import utcnow
 from runbook.journal import RollbackRecord, StepRecord, _dumps, _loads
+from runbook.state.liveness import heartbeat_interval
 from runbook.state.pg_conn import Connector
 
 if TYPE_CHECKING:
@@ -34,13 +35,6 @@ _JSON = ("params", "secret_params", "targets")
 def lock_id(key: str) -> int:
     """The advisory lock number of a lock key: 64 bits of its sha256, signed."""
     return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big", signed=True)
-
-
-def heartbeat_interval() -> float:
-    try:
-        return max(0.05, float(os.environ.get("RUNBOOK_HEARTBEAT", "10")))
-    except ValueError:
-        return 10.0
 
 
 _HELD_SQL = ("SELECT pid FROM pg_locks WHERE locktype='advisory' AND granted AND objsubid=1 "
