@@ -260,13 +260,22 @@ class HostPath:
                 if ran and planned.step.pause:
                     time.sleep(planned.step.pause)
                 ran = True
-                prepared = list(pool.map(lambda h: self.prepare(planned, h, seq), hosts))
+                prepared = self._prepare_batch(pool, planned, hosts, seq)
                 self.recorder.sync()  # one journal commit and one audit fsync per batch
                 for hr in pool.map(self._member, [planned] * len(hosts), prepared):
                     results[hr.host] = hr
                 if _too_many(planned, results):
                     break
         self._group_finished(planned, res, results, started)
+
+    def _prepare_batch(self, pool: ThreadPoolExecutor, planned: PlannedStep,
+                       hosts: list[HostPlan], seq: int) -> list[HostResult]:
+        """Prepare a batch's hosts: in parallel when each captures its prior state (a
+        command per host), else here, in order: queueing a journal row and writing an
+        audit line is quicker than handing each host to a worker thread and back."""
+        if planned.step.rollback == "auto":
+            return list(pool.map(lambda h: self.prepare(planned, h, seq), hosts))
+        return [self.prepare(planned, h, seq) for h in hosts]
 
     def _no_hosts(self, planned: PlannedStep, res: StepResult) -> None:
         """``hosts`` rendered to an empty list: nothing runs, the step is skipped."""
