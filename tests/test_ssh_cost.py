@@ -150,3 +150,19 @@ def test_a_command_is_exec_pipelined_with_its_stdin(sshd: SSHServer) -> None:
         ex.close()
     assert (small.stdout, small.rc) == ("one\ntwo\n", 0)
     assert (large.stdout.strip(), large.rc) == (str(len(big)), 0)
+
+
+def test_is_open_says_whether_the_connection_is_up_without_connecting(
+        sshd: SSHServer) -> None:
+    """A fan-out hands only hosts whose connection is not open to its workers."""
+    before = sshd.accepted_logins()
+    ex = SSHExecutor("box", sshd.settings())
+    try:
+        assert ex.is_open is False and ex.connections_opened == 0
+        ex.connect()
+        assert ex.is_open is True
+        ex.close()
+        assert ex.is_open is False and ex.connections_opened == 1
+    finally:
+        ex.close()
+    assert sshd.accepted_logins() - before <= 1

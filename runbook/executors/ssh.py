@@ -657,6 +657,13 @@ class SSHExecutor(Executor):
     def connect(self) -> None:
         self._transport()
 
+    @property
+    def is_open(self) -> bool:
+        """Whether the connection is open now (nothing is attempted)."""
+        client = self._client
+        transport = client.get_transport() if client is not None else None
+        return transport is not None and transport.is_active()
+
     def _transport(self) -> tuple[paramiko.Transport, bool]:
         """The live transport and whether it was opened just now (reconnecting if it died)."""
         with self._lock:
