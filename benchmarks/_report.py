@@ -313,7 +313,19 @@ are about.
   per version of the file rather than per login, the server's debug messages are not
   escaped unless logged, and an idle transport thread wakes once a second instead of ten
   times (closing shuts its socket down, so it still ends at once); `tests/test_ssh_cost.py`
-  checks each of these against the loopback sshd. What is left per name is paramiko's
-  pure-Python packet handling: the key exchange and login (about 3 ms of CPU) and about
-  1 ms per command (channel open, exec, output, exit status, close), plus the audit event
-  and journal transition of each host-step."""
+  checks each of these against the loopback sshd. The connection's socket reads ahead
+  (paramiko asks for each packet in two `recv` calls; the packets of a command that arrive
+  together now cost one), a command's stdin and EOF follow its exec request without
+  waiting for the reply (as OpenSSH's client does), and known_hosts patterns and
+  paramiko's algorithm lists are built once rather than per login (`tests/test_ssh_cost.py`
+  again). What is left per name is paramiko's pure-Python packet handling: the key
+  exchange and login (about 3 ms of CPU) and about 0.65 ms per command (channel open, exec,
+  output, exit status, close), plus the audit event and journal transition of each
+  host-step.
+- **Durability, grouped**: the audit log's fsync runs outside its write mutex and covers
+  every append written before it started, so concurrent durable appends share one fsync
+  (an append whose line an earlier fsync covered skips its own); the journal commits the
+  transitions of concurrent threads in one transaction (each caller still returns only
+  once its own transition is committed). Nothing starts before its audit event and
+  journal transition are on disk, as before (`tests/test_group_commit.py`,
+  `tests/test_durability.py`)."""

@@ -242,9 +242,8 @@ class _AuditFile:
         except OSError:
             self.size = -1  # the log now ends in a cut line: refused until reopened
 
-    def fsync(self) -> None:
-        assert self.fd is not None
-        os.fsync(self.fd)
+    def fsync(self, fd: int) -> None:
+        os.fsync(fd)
         if not self.dir_synced:  # a new file: make its directory entry durable too
             dfd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
             try:
@@ -286,6 +285,13 @@ class AuditLog:
     def __init__(self, path: Path) -> None:
         self._file = _AuditFile(Path(path))
         self._mutex = threading.Lock()
+        """Held while an event is chained and written (never during an fsync)."""
+        self._sync_lock = threading.Lock()
+        """One fsync at a time; ``close`` takes it too, so an fsync never sees a closed fd."""
+        self._written = 0  # appends written by this object (a ticket per append)
+        self._synced = 0  # the last ticket an fsync is known to cover
+        self.fsyncs = 0
+        """fsyncs done by this object (group commit shows here)."""
         self._logger = _EventLogger(
             self._file, processors=[_add_ts, _complete, self._file.stamp, _render], context={})
 
@@ -318,29 +324,48 @@ class AuditLog:
                     self._logger.append(name, **kw)
                 finally:
                     fcntl.flock(fd, fcntl.LOCK_UN)
-                if durable:
-                    f.fsync()
             except OSError as exc:
                 raise AuditError(f"cannot write audit log {self.path}: {exc}") from exc
             except (TypeError, ValueError) as exc:
                 raise AuditError(f"audit event {name!r} cannot be written as JSON: {exc}") from exc
             event, f.pending = f.pending, None
+            self._written += 1
+            ticket = self._written
         assert event is not None
+        if durable:
+            self._sync_through(ticket)
         return event
+
+    def _sync_through(self, ticket: int) -> None:
+        """Return once the append with ``ticket`` is on disk (group commit).
+
+        The fsync runs outside the write mutex, so other threads keep appending
+        meanwhile; it covers every append written before it started, and a thread
+        whose append an earlier fsync already covered returns without one of its own.
+        A failed fsync covers nothing: each waiting thread then tries (and reports)
+        its own."""
+        with self._sync_lock:
+            if self._synced >= ticket:
+                return
+            try:
+                with self._mutex:
+                    f = self._file
+                    if f.fd is not None and f.pid != os.getpid():
+                        return  # a forked child: the parent syncs what it wrote
+                    fd, covered = f.open(), self._written  # closed since: reopen, same file
+                f.fsync(fd)
+            except OSError as exc:
+                raise AuditError(f"cannot sync audit log {self.path}: {exc}") from exc
+            self.fsyncs += 1
+            self._synced = covered
 
     def sync(self) -> None:
         """fsync whatever was appended without ``durable`` (call at the end of a run)."""
-        with self._mutex:
-            if self._file.fd is None or self._file.pid != os.getpid():
-                return
-            try:
-                self._file.fsync()
-            except OSError as exc:
-                raise AuditError(f"cannot sync audit log {self.path}: {exc}") from exc
+        self._sync_through(self._written)
 
     def close(self) -> None:
         """Close the file; a later append reopens it and continues the chain."""
-        with self._mutex:
+        with self._sync_lock, self._mutex:
             self._file.close()
 
     def __enter__(self) -> AuditLog:

@@ -247,7 +247,7 @@ class HostPath:
         workers = max(1, min(self.forks, len(planned.hosts)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fanout") as pool:
             # Connect every host first: an unreachable one is known before anything changes.
-            for host, error in zip(todo, pool.map(self.reach, todo), strict=True):
+            for host, error in zip(todo, self._reach_all(pool, todo), strict=True):
                 if error:
                     results[host] = HostResult(host, status="failed", error=error)
                     self.recorder.durable.step(planned.id, "failed", host=host, error=error,
@@ -260,13 +260,35 @@ class HostPath:
                 if ran and planned.step.pause:
                     time.sleep(planned.step.pause)
                 ran = True
-                prepared = list(pool.map(lambda h: self.prepare(planned, h, seq), hosts))
+                prepared = self._prepare_batch(pool, planned, hosts, seq)
                 self.recorder.sync()  # one journal commit and one audit fsync per batch
                 for hr in pool.map(self._member, [planned] * len(hosts), prepared):
                     results[hr.host] = hr
                 if _too_many(planned, results):
                     break
         self._group_finished(planned, res, results, started)
+
+    def _reach_all(self, pool: ThreadPoolExecutor, hosts: list[str]) -> list[str | None]:
+        """Connect the hosts whose connection is not open (in parallel); an open one
+        (every host after a group's first step) is not handed to a worker and back."""
+        cold = [h for h in hosts if not self._is_open(h)]
+        errors = dict(zip(cold, pool.map(self.reach, cold), strict=True))
+        return [errors.get(h) for h in hosts]
+
+    def _is_open(self, host: str) -> bool:
+        try:
+            return getattr(self.connections.executor(host), "is_open", False) is True
+        except RunbookError:
+            return False  # reach() reports it
+
+    def _prepare_batch(self, pool: ThreadPoolExecutor, planned: PlannedStep,
+                       hosts: list[HostPlan], seq: int) -> list[HostResult]:
+        """Prepare a batch's hosts: in parallel when each captures its prior state (a
+        command per host), else here, in order: queueing a journal row and writing an
+        audit line is quicker than handing each host to a worker thread and back."""
+        if planned.step.rollback == "auto":
+            return list(pool.map(lambda h: self.prepare(planned, h, seq), hosts))
+        return [self.prepare(planned, h, seq) for h in hosts]
 
     def _no_hosts(self, planned: PlannedStep, res: StepResult) -> None:
         """``hosts`` rendered to an empty list: nothing runs, the step is skipped."""

@@ -9,6 +9,7 @@ Secret params are never written; a resume asks for them again.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -154,7 +155,15 @@ class Journal:
                 file.touch(mode=0o600)
         self._local = threading.local()
         self._lock = threading.RLock()
+        """The commit lock: one transaction at a time in this process."""
+        self._qlock = threading.Lock()
         self._queue: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+        self._queued = 0
+        """Ticket of the last update queued (each queued update takes the next one)."""
+        self._committed = 0
+        """Ticket of the last update a committed transaction wrote."""
+        self.commits = 0
+        """Transactions committed by this object (group commit shows here)."""
         with self._lock, _init_lock(path):
             try:
                 db = self._db()
@@ -183,26 +192,44 @@ class Journal:
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """One committed transaction; BEGIN IMMEDIATE so writers queue instead of failing.
 
-        Deferred step updates (see ``step(defer=True)``) are written first, in the same
-        transaction: one fsync covers them and the transition that follows."""
+        Queued step updates (deferred ones, and those of threads waiting for a group
+        commit, see ``step``) are written first, in the same transaction: one fsync
+        covers them and the transition that follows. If the transaction fails they go
+        back to the head of the queue, so none is lost and none counts as committed."""
         with self._lock:
             db = self._db()
             db.execute("BEGIN IMMEDIATE")
-            try:
+            with self._qlock:
                 queued, self._queue = self._queue, []
+                last = self._queued
+            try:
                 for args, kwargs in queued:
                     self._write_step(db, *args, **kwargs)
                 yield db
+                db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+                with self._qlock:
+                    self._queue[:0] = queued
                 raise
-            db.execute("COMMIT")
+            self._committed = last
+            self.commits += 1
+
+    def _commit_through(self, ticket: int) -> None:
+        """Return once the update with ``ticket`` is committed: by this thread's own
+        transaction, or by one another thread committed while this one waited for the
+        commit lock (group commit: concurrent fan-out hosts share one fsync)."""
+        with self._lock:
+            if self._committed >= ticket:
+                return
+            with self._tx():
+                pass
 
     def flush(self) -> None:
         """Commit deferred updates now (end of a run)."""
         if self._queue:
-            with self._tx():
-                pass
+            self._commit_through(self._queued)
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
@@ -285,19 +312,20 @@ class Journal:
              seq: int | None = None, attempts: int | None = None, rc: int | None = None,
              result: Any = None, captured: Any = None, error: str | None = None,
              duration_ms: float | None = None, defer: bool = False) -> None:
-        """Record a step's (or one host's) state transition, committed before returning.
+        """Record a step's (or one host's) state transition, committed before returning
+        (in a transaction that may also carry other threads' transitions: group commit).
 
         ``defer`` queues it for the next transaction instead: for the outcome of a
         command, which the next transition (before the next mutating command) commits."""
         kwargs = {"host": host, "state": state, "seq": seq, "attempts": attempts, "rc": rc,
                   "result": result, "captured": captured, "error": error,
                   "duration_ms": duration_ms}
-        if defer:
-            with self._lock:
-                self._queue.append(((run_id, step_id), kwargs))
-            return
-        with self._tx() as db:
-            self._write_step(db, run_id, step_id, **kwargs)
+        with self._qlock:
+            self._queue.append(((run_id, step_id), kwargs))
+            self._queued += 1
+            ticket = self._queued
+        if not defer:
+            self._commit_through(ticket)
 
     @staticmethod
     def _write_step(db: sqlite3.Connection, run_id: str, step_id: str, *, host: str,

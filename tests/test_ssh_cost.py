@@ -99,3 +99,68 @@ def test_known_hosts_is_reread_when_it_changes(sshd: SSHServer, tmp_path: Path) 
             ex.run(["true"])
     finally:
         ex.close()
+
+
+def test_packets_that_arrive_together_are_read_with_one_recv(
+        sshd: SSHServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """paramiko reads each packet in two recv calls; the read-ahead socket serves the
+    packets of a command (exit status, EOF, close arrive together) from one."""
+    import socket
+
+    import paramiko.packet
+
+    counts = {"recv": 0, "packets": 0}
+    real_recv, real_read = socket.socket.recv, paramiko.packet.Packetizer.read_message
+
+    def recv(self: socket.socket, *args: int) -> bytes:
+        counts["recv"] += 1
+        return real_recv(self, *args)
+
+    def read_message(self: paramiko.packet.Packetizer) -> object:
+        counts["packets"] += 1
+        return real_read(self)
+
+    ex = SSHExecutor("box", sshd.settings())
+    try:
+        ex.connect()
+        monkeypatch.setattr(socket.socket, "recv", recv)
+        monkeypatch.setattr(paramiko.packet.Packetizer, "read_message", read_message)
+        outputs = [ex.run(["sh", "-c", f"echo out{i}; echo err{i} >&2; exit {i % 3}"])
+                   for i in range(10)]
+    finally:
+        monkeypatch.undo()
+        ex.close()
+    assert [(r.stdout, r.stderr, r.rc) for r in outputs] == \
+        [(f"out{i}\n", f"err{i}\n", i % 3) for i in range(10)]
+    assert counts["packets"] >= 10 * 6  # open, data, stderr, exit status, EOF, close ...
+    assert counts["recv"] < counts["packets"]  # paramiko alone: two per packet
+
+
+def test_a_command_is_exec_pipelined_with_its_stdin(sshd: SSHServer) -> None:
+    """stdin and EOF follow the exec request before its reply: the command still gets
+    all of its input, and a large input (past the channel window) as well."""
+    ex = SSHExecutor("box", sshd.settings())
+    try:
+        small = ex.run(["cat"], stdin="one\ntwo\n")
+        big = "x" * (3 * 1024 * 1024) + "\n"
+        large = ex.run(["wc", "-c"], stdin=big)
+    finally:
+        ex.close()
+    assert (small.stdout, small.rc) == ("one\ntwo\n", 0)
+    assert (large.stdout.strip(), large.rc) == (str(len(big)), 0)
+
+
+def test_is_open_says_whether_the_connection_is_up_without_connecting(
+        sshd: SSHServer) -> None:
+    """A fan-out hands only hosts whose connection is not open to its workers."""
+    before = sshd.accepted_logins()
+    ex = SSHExecutor("box", sshd.settings())
+    try:
+        assert ex.is_open is False and ex.connections_opened == 0
+        ex.connect()
+        assert ex.is_open is True
+        ex.close()
+        assert ex.is_open is False and ex.connections_opened == 1
+    finally:
+        ex.close()
+    assert sshd.accepted_logins() - before <= 1
