@@ -117,6 +117,24 @@ class StepRecord:
     error: str | None
     duration_ms: float | None
 
+    @classmethod
+    def from_row(cls, r: Mapping[str, Any]) -> StepRecord:
+        """A ``steps`` row of either backend (JSON columns decoded)."""
+        return cls(r["step_id"], r["host"], r["seq"], r["state"], r["attempts"], r["rc"],
+                   _loads(r["result"]), _loads(r["captured"]), r["error"], r["duration_ms"])
+
+
+def runs_query(mark: str, *, playbook: str | None, status: str | None,
+               limit: int) -> tuple[str, list[Any]]:
+    """The newest runs, filtered: SQL with ``mark`` as the placeholder of the backend's
+    driver (``?`` for sqlite3, ``%s`` for psycopg), and its arguments."""
+    sql, args = "SELECT * FROM runs WHERE 1=1", list[Any]()
+    for column, value in (("playbook", playbook), ("status", status)):
+        if value:
+            sql += f" AND {column}={mark}"
+            args.append(value)
+    return sql + f" ORDER BY started DESC LIMIT {mark}", [*args, limit]
+
 
 @dataclass
 class RollbackRecord:
@@ -294,16 +312,7 @@ class Journal:
 
     def runs(self, *, playbook: str | None = None, status: str | None = None,
              limit: int = 20) -> list[dict[str, Any]]:
-        sql = "SELECT * FROM runs WHERE 1=1"
-        args: list[Any] = []
-        if playbook:
-            sql += " AND playbook=?"
-            args.append(playbook)
-        if status:
-            sql += " AND status=?"
-            args.append(status)
-        sql += " ORDER BY started DESC LIMIT ?"
-        args.append(limit)
+        sql, args = runs_query("?", playbook=playbook, status=status, limit=limit)
         return [self._run_dict(r) for r in self._db().execute(sql, args).fetchall()]
 
     # --- steps -------------------------------------------------------------------------
@@ -365,9 +374,7 @@ class Journal:
         self.flush()
         rows = self._db().execute("SELECT * FROM steps WHERE run_id=? ORDER BY seq, host",
                                   (run_id,)).fetchall()
-        return [StepRecord(r["step_id"], r["host"], r["seq"], r["state"], r["attempts"],
-                           r["rc"], _loads(r["result"]), _loads(r["captured"]), r["error"],
-                           r["duration_ms"]) for r in rows]
+        return [StepRecord.from_row(r) for r in rows]
 
     # --- rollback stack ----------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from runbook.errors import LockedError
 from runbook.events import utcnow
-from runbook.journal import RollbackRecord, StepRecord, _dumps, _loads
+from runbook.journal import RollbackRecord, StepRecord, _dumps, _loads, runs_query
 from runbook.state.liveness import heartbeat_interval
 from runbook.state.pg_conn import Connector
 
@@ -130,16 +130,8 @@ class PgJournal:
 
     def runs(self, *, playbook: str | None = None, status: str | None = None,
              limit: int = 20) -> list[dict[str, Any]]:
-        sql, args = "SELECT * FROM runs WHERE TRUE", list[Any]()
-        if playbook:
-            sql += " AND playbook=%s"
-            args.append(playbook)
-        if status:
-            sql += " AND status=%s"
-            args.append(status)
-        args.append(limit)
-        return [_run_dict(r) for r in self._select(sql + " ORDER BY started DESC LIMIT %s",
-                                                   args)]
+        sql, args = runs_query("%s", playbook=playbook, status=status, limit=limit)
+        return [_run_dict(r) for r in self._select(sql, args)]
 
     # --- steps -------------------------------------------------------------------------
 
@@ -181,9 +173,7 @@ class PgJournal:
         self.flush()
         rows = self._select("SELECT * FROM steps WHERE run_id=%s ORDER BY seq, host",
                             (run_id,))
-        return [StepRecord(r["step_id"], r["host"], r["seq"], r["state"], r["attempts"],
-                           r["rc"], _loads(r["result"]), _loads(r["captured"]), r["error"],
-                           r["duration_ms"]) for r in rows]
+        return [StepRecord.from_row(r) for r in rows]
 
     # --- rollback stack ----------------------------------------------------------------
 
