@@ -54,6 +54,12 @@ class Durable:
     def __bool__(self) -> bool:
         return self.journal is not None
 
+    @property
+    def rides_with_audit(self) -> bool:
+        """The journal's deferred transitions are committed by the audit's next durable
+        event (one PostgreSQL transaction for both)."""
+        return bool(getattr(self.journal, "rides_with_audit", False))
+
     def open_run(self, playbook: Playbook, params: dict[str, Any], targets: list[str], *,
                  actor: str, reason: str | None, audit_log: str | None, lock: bool,
                  takeover: bool, resumed: bool,

@@ -113,8 +113,10 @@ class HostPath:
             if step.rollback == "auto":
                 hr.captured = action.capture(host.args, self._context(planned, host))
             where = {"host": host.name} if planned.group else {}
+            # a mutating step's step.started is durable: "running" may ride in its commit
+            rides = action.mutating and rec.audit is not None and rec.durable.rides_with_audit
             rec.durable.step(step.id, "running", seq=seq, captured=rec.redact(hr.captured),
-                             defer=planned.group, **where)
+                             defer=planned.group or rides, **where)
             rec.emit("runbook_step_started", Event(
                 "step.started", step=step.id, action=step.action, target=host.name,
                 argv=list(host.argv[0]) if host.argv else None, mutating=action.mutating,

@@ -406,3 +406,24 @@ def test_lock_ids_hash_the_whole_key_and_urls_never_show_a_password() -> None:
     assert redact_url("postgresql://ops:hunter2@db:5432/runbook?sslmode=require") == \
         "postgresql://ops:***@db:5432/runbook?sslmode=require"
     assert "hunter2" not in redact_url("postgresql://db/runbook?user=ops&password=hunter2")
+
+
+def test_a_steps_running_row_and_its_audit_event_commit_in_one_transaction(
+        tmp_path: Path, pg_url: str, pg_cluster: Cluster) -> None:
+    """Before a mutating command the journal's "running" and the audit's step.started
+    are durable together: one PostgreSQL transaction (same xmin), not two commits."""
+    alice = machine(tmp_path, "alice", pg_url)
+    proc = start(alice, "run", playbook(tmp_path), "--yes")
+    try:
+        wait_for(tmp_path / "in-two")
+        journal_xid = pg_sql(pg_cluster, pg_url,
+                             "SELECT xmin FROM steps WHERE step_id='two'").strip()
+        audit_xid = pg_sql(pg_cluster, pg_url, "SELECT xmin FROM audit WHERE event="
+                           "'step.started' AND line LIKE '%\"step\":\"two\"%'").strip()
+        state = pg_sql(pg_cluster, pg_url, "SELECT state FROM steps WHERE step_id='two'")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        subprocess.run(["pkill", "-f", f"touch {tmp_path}/in-two"], check=False)
+    assert state.strip() == "running"
+    assert journal_xid and journal_xid == audit_xid

@@ -42,6 +42,7 @@ class PgAuditLog:
         self.db = db
         self._pending: list[tuple[str, dict[str, Any]]] = []
         self._last: tuple[int, str] | None = None
+        db.audit_rider = True  # the journal's queued transitions ride with our writes
 
     def append(self, fields: Mapping[str, Any], *, durable: bool) -> dict[str, Any]:
         kw = dict(fields)
@@ -72,17 +73,23 @@ class PgAuditLog:
         batch = list(self._pending)
         if not batch:
             return []
+        journal = self.db.journal_rider
+        queued = journal.queued() if journal is not None else []
         try:
-            written = self.db.tx(functools.partial(self._insert, batch, self._last))
+            written = self.db.tx(functools.partial(self._insert, batch, self._last, queued))
         except psycopg.errors.UniqueViolation:
-            written = self.db.tx(functools.partial(self._insert, batch, None))
+            written = self.db.tx(functools.partial(self._insert, batch, None, queued))
         del self._pending[:len(batch)]
+        if journal is not None:
+            journal.committed(len(queued))
         if written:
             self._last = (written[-1]["seq"], written[-1]["hash"])
         return written or [event for _token, event in batch]
 
     def _insert(self, batch: list[tuple[str, dict[str, Any]]], last: tuple[int, str] | None,
-                conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
+                queued: list[Any], conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
+        """The journal's ``queued`` transitions (a step's "running" before its command)
+        go in the same transaction: one commit makes both durable."""
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (AUDIT_LOCK,))
         if self.db.retried:  # a retried transaction whose commit may have gone through
             done = conn.execute("SELECT seq FROM audit WHERE token=%s",
@@ -90,6 +97,8 @@ class PgAuditLog:
             if done is not None:
                 return []
             last = None
+        if queued and self.db.journal_rider is not None:
+            self.db.journal_rider.write_queued(conn, queued)
         if last is None:
             row = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"
                                ).fetchone()

@@ -21,6 +21,8 @@ from runbook.state.base import StateError, StateLost
 if TYPE_CHECKING:
     import psycopg
 
+    from runbook.state.pg_journal import PgJournal
+
 T = TypeVar("T")
 
 CONNECT_TIMEOUT = 5
@@ -47,6 +49,10 @@ class Connector:
         logging.getLogger("psycopg").setLevel(logging.ERROR)
         self.lock = threading.RLock()
         self.on_reconnect: Callable[[psycopg.Connection[Any]], None] | None = None
+        self.journal_rider: PgJournal | None = None
+        """The run's journal, whose deferred transitions the audit's writes carry."""
+        self.audit_rider = False
+        """An audit log writes through this connection (it will carry the journal's queue)."""
         self._conn: psycopg.Connection[Any] | None = None
         self.lost: StateLost | None = None
         self.retried = False

@@ -56,6 +56,7 @@ class PgJournal:
         self._beat: threading.Thread | None = None
         self._stop = threading.Event()
         db.on_reconnect = self._retake
+        db.journal_rider = self
 
     # --- transactions --------------------------------------------------------------
 
@@ -75,6 +76,26 @@ class PgJournal:
     def flush(self) -> None:
         if self._queue:
             self._tx(lambda conn: None)
+
+    @property
+    def rides_with_audit(self) -> bool:
+        """A queued transition is committed by the audit's next durable write (one
+        transaction for both, see ``PgAuditLog``): the run may defer "running" to it."""
+        return self.db.audit_rider
+
+    def queued(self) -> list[tuple[tuple[str, str], dict[str, Any]]]:
+        """The deferred transitions now queued (call with ``db.lock`` held)."""
+        return list(self._queue)
+
+    def write_queued(self, conn: psycopg.Connection[Any],
+                     queued: list[tuple[tuple[str, str], dict[str, Any]]]) -> None:
+        """Write ``queued`` inside another transaction (the audit's)."""
+        for args, kwargs in queued:
+            self._write_step(conn, *args, **kwargs)
+
+    def committed(self, count: int) -> None:
+        """The first ``count`` queued transitions were committed by another transaction."""
+        del self._queue[:count]
 
     def close(self) -> None:
         self._stop.set()
