@@ -240,21 +240,7 @@ def test_vv_output_is_live_and_redacted(tmp_path: Path) -> None:
                                                             "secret": True}},
            "steps": [{"id": "wait", "action": "host.shell", "with": {
                "command": ["sh", "-c", script, "sh", "{{ token }}", str(go)]}}]}
-    pb = tmp_path / "live.yaml"
-    pb.write_text(yaml.safe_dump(doc, width=1000))
-    from helpers import cli_argv
-
-    proc = subprocess.Popen(cli_argv("run", pb, "-p", "token=hunter2", "--yes", "-vv"),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, text=True)
-    seen: list[str] = []
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        seen.append(line)
-        if "stdout: ready" in line:
-            go.touch()
-    assert proc.wait(timeout=60) == 0, "".join(seen)
-    text = "".join(seen)
+    text = _run_vv_until_ready(tmp_path, doc, go)
     assert "stdout: ready ***" in text and "hunter2" not in text
     assert text.index("stdout: ready") < text.index("stdout: done") < text.index("✓ wait")
 
@@ -274,21 +260,7 @@ def test_vv_streams_a_background_steps_output_live(tmp_path: Path) -> None:
                {"id": "hold", "action": "host.shell",
                 "with": {"command": ["sh", "-c", waits, "sh", str(go)]}},
                {"id": "stop", "action": "flow.stop", "with": {"step": "bg"}}]}
-    pb = tmp_path / "live.yaml"
-    pb.write_text(yaml.safe_dump(doc, width=1000))
-    from helpers import cli_argv
-
-    proc = subprocess.Popen(cli_argv("run", pb, "-p", "token=hunter2", "--yes", "-vv"),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, text=True)
-    seen: list[str] = []
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        seen.append(line)
-        if "stdout: ready" in line:
-            go.touch()
-    text = "".join(seen)
-    assert proc.wait(timeout=60) == 0, text
+    text = _run_vv_until_ready(tmp_path, doc, go)
     assert "stdout: ready ***" in text and "hunter2" not in text
     assert text.index("stdout: ready") < text.index("✓ hold")
     assert text.count("stdout: ready") == 1  # not printed again when it ends
@@ -358,3 +330,24 @@ def test_the_ansible_users_story(estate: tuple[Path, Path, Path], tmp_path: Path
     started = [e for e in audit_events(Path(os.environ["RUNBOOK_HOME"]) / "audit.jsonl")
                if e["event"] == "run.started" and not e["dry_run"]]
     assert started[-1]["data"]["limit"] == "node2"
+
+
+def _run_vv_until_ready(tmp_path: Path, doc: dict[str, Any], go: Path) -> str:
+    """Run ``doc`` with ``-vv`` and a secret token; write ``go`` as soon as a live
+    "stdout: ready" line is seen (proof that output streams); the whole output."""
+    from helpers import cli_argv
+
+    pb = tmp_path / "live.yaml"
+    pb.write_text(yaml.safe_dump(doc, width=1000))
+    proc = subprocess.Popen(cli_argv("run", pb, "-p", "token=hunter2", "--yes", "-vv"),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, text=True)
+    seen: list[str] = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        seen.append(line)
+        if "stdout: ready" in line:
+            go.touch()
+    text = "".join(seen)
+    assert proc.wait(timeout=60) == 0, text
+    return text
