@@ -140,9 +140,9 @@ def _execute(playbook_path: str, *, dry_run: bool, yes: bool, plan_file: str | N
              force_unlock: bool = False, output: str | None = None,
              keep_sandbox: bool = False, fmt: str = "text", report: str | None = None,
              **habits: Any) -> None:
-    from runbook.engine import RunOptions
     from runbook.interrupts import sigterm_interrupts
     from runbook.loader import load
+    from runbook.options import RunOptions
 
     sigterm_interrupts()
     targets = _targets(inventory, target_uris)

@@ -243,7 +243,8 @@ class HostPath:
             self._no_hosts(planned, res)
             return
         started = time.monotonic()
-        self.recorder.durable.step(planned.id, "running", seq=seq)
+        # Committed with the first wave's hosts, before any command of the step starts.
+        self.recorder.durable.step(planned.id, "running", seq=seq, defer=True)
         results: dict[str, HostResult] = {}
         todo = self._resumed(planned, earlier, results, happened)
         workers = max(1, min(self.forks, len(planned.hosts)))
@@ -262,13 +263,26 @@ class HostPath:
                 if ran and planned.step.pause:
                     time.sleep(planned.step.pause)
                 ran = True
-                prepared = self._prepare_batch(pool, planned, hosts, seq)
-                self.recorder.sync()  # one journal commit and one audit fsync per batch
-                for hr in pool.map(self._member, [planned] * len(hosts), prepared):
+                for hr in self._run_batch(pool, planned, hosts, seq, workers):
                     results[hr.host] = hr
                 if _too_many(planned, results):
                     break
         self._group_finished(planned, res, results, started)
+
+    def _run_batch(self, pool: ThreadPoolExecutor, planned: PlannedStep,
+                   hosts: list[HostPlan], seq: int, workers: int) -> list[HostResult]:
+        """A batch in two waves: the first ``workers`` hosts are prepared, made durable
+        and started; the rest are prepared while those run (the servers are busy
+        meanwhile, not waiting on the engine thread). Each wave is one journal commit and
+        one audit fsync, so every command still starts after its records are on disk."""
+        futures = []
+        for wave in (hosts[:workers], hosts[workers:]):
+            if not wave:
+                continue
+            prepared = self._prepare_batch(pool, planned, wave, seq)
+            self.recorder.sync()
+            futures += [pool.submit(self._member, planned, hr) for hr in prepared]
+        return [f.result() for f in futures]
 
     def _reach_all(self, pool: ThreadPoolExecutor, hosts: list[str]) -> list[str | None]:
         """Connect the hosts whose connection is not open (in parallel); an open one

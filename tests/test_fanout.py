@@ -206,3 +206,50 @@ steps:
     assert "box" in (result.error or "")
     assert not marker.exists()   # not even the preconditions ran
     assert result.steps == []
+
+
+_ON_DISK = """\
+import json, os, sqlite3, sys
+step, host = sys.argv[1], sys.argv[2]
+home = os.environ["RUNBOOK_HOME_SEEN"]
+db = sqlite3.connect(os.path.join(home, "journal.db"))
+row = db.execute("SELECT state FROM steps WHERE step_id=? AND host=?", (step, host)).fetchone()
+audit = [json.loads(x) for x in open(sys.argv[3])]
+seen = any(e["event"] == "step.started" and e.get("host") == host for e in audit)
+sys.exit(0 if row and row[0] == "running" and seen else 3)
+"""
+
+
+def test_each_hosts_command_starts_after_its_journal_row_and_audit_event_are_written(
+        sshd: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """More hosts than forks: the first wave runs while the rest are being recorded, and
+    still no host's command starts before its own records are committed and written
+    (read from outside the runner, by the command itself)."""
+    import os
+    import sys
+    import time
+
+    from runbook.journal import Journal
+
+    real_flush = Journal.flush
+
+    def slow_disk(self: Journal) -> None:  # a slow commit: a command started early would win
+        time.sleep(0.3)
+        real_flush(self)
+
+    monkeypatch.setattr(Journal, "flush", slow_disk)
+    script = tmp_path / "on_disk.py"
+    script.write_text(_ON_DISK)
+    log = tmp_path / "audit.jsonl"
+    home = os.environ["RUNBOOK_HOME"]
+    pb = playbook(sshd, f"""steps:
+  - id: change
+    target: fleet
+    action: host.shell
+    with: {{command: [env, "RUNBOOK_HOME_SEEN={home}", {sys.executable}, {script}, change,
+                      "{{{{ target.name }}}}", {log}]}}
+""")
+    result = runbook.run(pb, yes=True, forks=3, audit_log=log)
+    assert result.exit_code == 0, result.error
+    assert {h: v["rc"] for h, v in result.step("change").hosts.items()} == \
+        dict.fromkeys(NAMES, 0)

@@ -121,3 +121,16 @@ def test_a_piped_run_prints_plain_lines(tmp_path: Path, one_step: Path) -> None:
     assert "\x1b[" not in res.stdout and "[/" not in res.stdout
     assert "  ✓ s0 ok" in res.stdout
     assert "succeeded · exit 0 · steps: 1 ok" in res.stdout
+
+
+def test_paramiko_is_imported_without_invoke_and_invoke_stays_importable() -> None:
+    """paramiko.config imports invoke (as long again as paramiko itself) for ssh_config's
+    ``Match exec``, which runbook never reads: it is hidden while paramiko loads, and only
+    then (sys.modules holds no placeholder afterwards, so a later import works)."""
+    code = ("import sys, importlib.util\n"
+            "import runbook.executors.ssh, paramiko.config\n"
+            "print('paramiko' in sys.modules, sys.modules.get('invoke', 'absent'),"
+            " paramiko.config.invoke)\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True)
+    assert res.stdout.split() == ["True", "absent", "None"]

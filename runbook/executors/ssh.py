@@ -40,6 +40,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runbook.executors import paramiko_lean  # noqa: F401  (before paramiko)
+
+# isort: split
 import paramiko
 
 from runbook.errors import ConnectionError_, PlaybookError
