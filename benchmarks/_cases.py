@@ -22,7 +22,8 @@ from pathlib import Path
 from _procs import ROOT, run
 from _sshd import Server
 
-TOOLS = ("runbook", "ansible", "pyinfra")
+TOOLS = ("runbook", "ansible", "pyinfra", "paramiko")
+"""paramiko: the SSH work of (c) by paramiko alone (benchmarks/paramiko_floor.py)."""
 
 
 @dataclass
@@ -148,7 +149,7 @@ def environments(tmp: Path) -> dict[str, dict[str, str]]:
                "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=60s",
                "ANSIBLE_CONFIG": str(tmp / "work" / "ansible.cfg")}
     return {"runbook": runbook, "ansible": ansible, "pyinfra": dict(base),
-            "python": dict(runbook)}
+            "paramiko": dict(base), "python": dict(runbook)}
 
 
 def local_cases(su: Setup, n: int) -> list[Case]:
@@ -203,6 +204,13 @@ def fanout_cases(su: Setup, names: int) -> list[Case]:
                    [su.pi, str(su.write(f"inv_c{names}.py", _pyinfra_inventory(hosts, su.srv))),
                     str(su.write("deploy_c.py", _pyinfra_deploy(o.host_steps))), "-y",
                     "--parallel", str(o.forks)], names)]
+    srv = su.srv
+    out.append(su.case("c", "paramiko", "paramiko alone",
+                       [sys.executable, str(ROOT / "benchmarks" / "paramiko_floor.py"),
+                        "--host", srv.host, "--port", str(srv.port), "--user", srv.user,
+                        "--key-file", str(srv.key_file), "--known-hosts",
+                        str(srv.known_hosts), "--names", str(names),
+                        "--steps", str(o.host_steps), "--forks", str(o.forks)], names))
     if names <= o.ansible_max_names:
         out.append(su.case("c", "ansible", "ansible-playbook",
                            [su.ap, "-i", str(su.write(f"c{names}.ini",

@@ -14,7 +14,8 @@ from typing import Any
 from _cases import Case
 from _stats import Sample, Series, Spread, cell, marginal, ratio, spread
 
-LABEL = {"runbook": "runbook", "ansible": "ansible-playbook", "pyinfra": "pyinfra"}
+LABEL = {"runbook": "runbook", "ansible": "ansible-playbook", "pyinfra": "pyinfra",
+         "paramiko": "paramiko alone (the floor)"}
 PASS = "python -c pass (the interpreter)"
 STANDIN = "stand-in: kubectl get deployment (simulated estate)"
 
@@ -172,10 +173,14 @@ def targets(ctx: Context) -> list[str]:
     if len(sizes) > 1:
         big, small = ctx.get("c", "runbook", sizes[-1]), ctx.get("c", "runbook", sizes[0])
         per = marginal(big, small, sizes[-1], sizes[0], "cpu")
+        floor = marginal(ctx.get("c", "paramiko", sizes[-1]), ctx.get("c", "paramiko", sizes[0]),
+                         sizes[-1], sizes[0], "cpu")
+        below = (f"; paramiko alone, doing the same logins and commands: {floor.ms(2)} ms"
+                 if floor is not None else "")
         if per is not None:
             out.append(_verdict(per.median * 1000 <= 6, "fan-out: runbook's CPU per added "
                                 f"target name at most 6 ms ({sizes[0]}→{sizes[-1]} names): "
-                                f"{per.ms(2)} ms"))
+                                f"{per.ms(2)} ms{below}"))
         bound = _bound(big, len(os.sched_getaffinity(0)))
         if bound is not None:
             out.append(_verdict(bound.median <= 1.10, f"fan-out: wall time at {sizes[-1]} "
