@@ -37,6 +37,8 @@ class RunInfo:
     """The simulated estate's folder the run works on (None: the real systems)."""
     selection: dict[str, Any] = field(default_factory=dict)
     """``--limit``, ``--tags``, ``--skip-tags``, ``--start-at`` as given (only those set)."""
+    notify: dict[str, Any] | None = None
+    """The playbook's ``notify:`` key as written (channel names, events, gate_wait)."""
 
 
 @dataclass

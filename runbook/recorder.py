@@ -71,7 +71,8 @@ class Recorder:
             params=result.params, dry_run=options.dry_run,
             audit_path=result.audit_log if audit_path else None,
             sandbox=str(Path(options.sandbox).resolve()) if options.sandbox else None,
-            selection=options.selection())
+            selection=options.selection(),
+            notify=playbook.notify.model_dump(exclude_unset=True) if playbook.notify else None)
         result.started_at = info.started_at
         journal = backend.journal() if options.journal and not options.dry_run else None
         recorder = cls(info=info, result=result, ctx=ctx,

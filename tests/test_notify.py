@@ -235,3 +235,25 @@ def test_the_schema_takes_a_playbooks_notify_key() -> None:
     assert list(validator.iter_errors(doc)) == []
     doc["notify"] = {"channels": ["https://hooks.example/T0/secret"]}
     assert list(validator.iter_errors(doc)) != []
+
+
+def test_a_playbook_built_in_python_gets_its_notify_key_too(
+        tmp_path: Path, hook: Hook, runbook_home: Path) -> None:
+    """The plugin reads ``notify:`` from the playbook the run was given (RunInfo), not
+    from a file: a playbook built in Python has none, yet its channels are used."""
+    other = Hook()
+    try:
+        runbook_home.mkdir(parents=True, exist_ok=True)
+        (runbook_home / "notify.yaml").write_text(yaml.safe_dump({
+            "webhook": other.url, "channels": {"oncall": {"webhook": hook.url}}}))
+        pb = runbook.Playbook.model_validate({
+            "runbook": 1, "name": "py-built",
+            "notify": {"events": ["finish"], "channels": ["oncall"]},
+            "steps": [{"id": "a", "action": "host.shell", "with": {"command": ["true"]}}]})
+        assert runbook.run(pb, yes=True).exit_code == 0
+        texts = hook.wait(1)
+        assert len(texts) == 1 and "py-built" in texts[0] and "succeeded" in texts[0]
+        assert other.texts == []
+    finally:
+        other.server.shutdown()
+        other.server.server_close()

@@ -85,9 +85,9 @@ def _configured() -> bool:
 def _started(run: RunInfo) -> None:
     if not _configured():
         return
-    from runbook_notify.config import declared, settings_for
+    from runbook_notify.config import settings_for
 
-    settings = settings_for(run.playbook, declared(run.playbook_path, run.playbook_sha256))
+    settings = settings_for(run.playbook, run.notify)
     if settings is None or (run.dry_run and not settings.dry_run):
         return
     from runbook_notify.send import Outbox

@@ -126,25 +126,3 @@ def _undefined(settings: Settings, playbook: str, path: Path) -> None:
                     "not define (channels: {NAME: {webhook: ...}})%s", playbook,
                     ", ".join(missing), path, "" if len(missing) < len(named)
                     else "; sending to the default destination")
-
-
-def declared(path: str, sha256: str) -> dict[str, Any] | None:
-    """The playbook's ``notify:`` key, read from the file the run loaded (the same bytes:
-    its sha256 must match), None for a playbook built in Python or without one."""
-    if path.startswith("<"):
-        return None
-    import hashlib
-
-    try:
-        data = Path(path).read_bytes()
-    except OSError:
-        return None
-    if hashlib.sha256(data).hexdigest() != sha256:
-        log.warning("runbook notifications: %s changed since it was loaded; its notify: "
-                    "key is not used", path)
-        return None
-    import yaml
-
-    doc = yaml.safe_load(data)
-    section = doc.get("notify") if isinstance(doc, dict) else None
-    return dict(section) if isinstance(section, dict) else None
