@@ -65,11 +65,18 @@ def show_run(run_id: str) -> dict[str, Any]:
                   "attempts": s.attempts, "duration_ms": s.duration_ms, "error": s.error}
                  for s in journal.steps(run["run_id"])]
         rollbacks = [{"step": r.step_id, "target": r.target, "commands": r.commands,
-                      "state": r.state} for r in journal.rollbacks(run["run_id"])]
+                      "state": _rollback_state(run["status"], r.state)}
+                     for r in journal.rollbacks(run["run_id"])]
     finally:
         journal.close()
     run.pop("playbook_text", None)
     return {**run, "duration_s": _duration(run), "steps": steps, "rollbacks": rollbacks}
+
+
+def _rollback_state(status: str, state: str) -> str:
+    """A succeeded run never undoes its changes: its rollbacks were not needed, not
+    waiting (``pending`` is for a run that stopped and may still be rolled back)."""
+    return "not-needed" if status == "succeeded" and state == "pending" else state
 
 
 def format_run(detail: dict[str, Any]) -> str:

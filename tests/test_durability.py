@@ -420,6 +420,28 @@ def test_runs_lists_history_with_filters(tmp_path: Path) -> None:
     assert "audit trail: runbook audit show" in shown.stdout
 
 
+
+def test_a_succeeded_runs_rollbacks_show_as_not_needed(tmp_path: Path) -> None:
+    """A rollback a succeeded run never had to run is not "pending": nothing is waiting;
+    a rolled-back run's entries keep their real state."""
+    step = ("  - id: a\n    action: host.shell\n    with: {command: [true]}\n"
+            "    rollback: {action: host.shell, with: {command: [true]}}\n")
+    ok = write(tmp_path, step)
+    bad = write(tmp_path, step + "  - id: b\n    action: host.shell\n"
+                "    with: {command: [false]}\n", name="bad.yaml")
+    assert cli("run", ok, cwd=tmp_path).returncode == 0
+    assert cli("run", bad, cwd=tmp_path).returncode == 1
+    runs = json.loads(cli("runs", "--json", cwd=tmp_path).stdout)["runs"]
+    by_status = {r["status"]: r["run_id"] for r in runs}
+    shown = cli("runs", "show", by_status["succeeded"], cwd=tmp_path).stdout
+    assert "a on local: not-needed: true" in shown and "pending" not in shown
+    detail = json.loads(cli("runs", "show", by_status["succeeded"], "--json",
+                            cwd=tmp_path).stdout)
+    assert [r["state"] for r in detail["rollbacks"]] == ["not-needed"]
+    undone = json.loads(cli("runs", "show", by_status["rolled-back"], "--json",
+                            cwd=tmp_path).stdout)
+    assert [r["state"] for r in undone["rollbacks"]] == ["done"]
+
 FLEET = """targets:
   web1: {connection: local}
   web2: {connection: local}
