@@ -309,8 +309,13 @@ are about.
   in its console renderer, rich, asyncio: `runbook.lightimport`); `import runbook` imports
   nothing heavy, not even pluggy. `tests/test_startup.py` runs the real CLI and fails if a
   piped one-step run, `validate`, `plan` or `--help` imports what it does not use (rich,
-  structlog's package, paramiko, jinja2, ...). What is left is mostly pydantic (its import
-  and the models' construction) and importing the plugins' action modules.
+  structlog's package, paramiko, jinja2, ...). The bundled plugins declare their actions
+  as `"module:Class"`, imported when a playbook first names one (`runbook.lazyactions`):
+  a run no longer builds the sixty-odd pydantic models of actions it does not use, and the
+  playbook models build their validators when first used (`defer_build`). paramiko is
+  imported without `invoke` (which paramiko.config imports for ssh_config's `Match exec`,
+  never used here; as long again as paramiko itself: `runbook.executors.paramiko_lean`).
+  What is left is mostly pydantic's own import and the models' construction.
 - **Stand-ins**: the generated `bin/` scripts run `python -S` and import only
   `runbook.sim` and the tool's own `sim` modules (`tests/test_sim_cli.py`).
 - **SSH fan-out**: per connection, AES-GCM is offered first (with AES-CTR paramiko checks
@@ -326,7 +331,15 @@ are about.
   again). What is left per name is paramiko's pure-Python packet handling: the key
   exchange and login (about 3 ms of CPU) and about 0.65 ms per command (channel open, exec,
   output, exit status, close), plus the audit event and journal transition of each
-  host-step.
+  host-step. The row **paramiko alone** (`benchmarks/paramiko_floor.py`) does the same
+  logins and commands with paramiko and nothing else (no engine, no audit, no journal):
+  it is the floor under any tool built on paramiko, and runbook's CPU per added name is
+  measured against it.
+- **Fan-out waves**: a group's batch starts its first `--forks` hosts as soon as their
+  journal rows and audit events are on disk, and records the rest while those run; the
+  group's own "running" transition rides in that first commit. The servers are busy while
+  the engine thread records, instead of waiting for it (`tests/test_fanout.py` checks,
+  under a slow disk, that no host's command starts before its own records).
 - **Durability, grouped**: the audit log's fsync runs outside its write mutex and covers
   every append written before it started, so concurrent durable appends share one fsync
   (an append whose line an earlier fsync covered skips its own); the journal commits the

@@ -26,12 +26,15 @@ hookspec = pluggy.HookspecMarker("runbook")
 
 
 @hookspec
-def runbook_actions() -> list[type[Action[Any]]]:
+def runbook_actions() -> list[type[Action[Any]]] | Mapping[str, type[Action[Any]] | str]:
     """Contribute actions.
 
     Called once when the plugin manager loads. Return a list of ``Action``
-    subclasses; each has a unique dotted ``name`` such as ``kubectl.scale``.
-    All answers are collected; two plugins naming the same action is an error.
+    subclasses; each has a unique dotted ``name`` such as ``kubectl.scale``. Or
+    return ``{name: "package.module:Class"}``: the module is imported only when a
+    playbook first uses the action (what the bundled plugins do; a run then loads
+    the actions it names, not all of them). All answers are collected; two plugins
+    naming the same action is an error.
     """
 
 

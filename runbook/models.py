@@ -52,7 +52,8 @@ class _Translating(ModelMetaclass):
 
 
 class Model(BaseModel, metaclass=_Translating):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=False)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=False,
+                              defer_build=True)
 
 
 class Param(Model):
@@ -79,7 +80,7 @@ class Target(Model):
     built, so a plugin's kind needs no field here.
     """
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
     connection: str = "local"
     hosts: list[str] | None = None

@@ -25,6 +25,7 @@ from runbook import hookspecs
 from runbook.actions import Action
 from runbook.errors import PluginError
 from runbook.executors.base import Executor
+from runbook.lazyactions import Actions
 
 if TYPE_CHECKING:
     from runbook.samples import OutputParser
@@ -78,7 +79,7 @@ class Registry:
     """Everything the loaded plugins contribute, by name."""
 
     pm: pluggy.PluginManager
-    actions: dict[str, type[Action[Any]]] = field(default_factory=dict)
+    actions: Actions = field(default_factory=Actions)
     executors: dict[str, ExecutorFactory] = field(default_factory=dict)
     filters: dict[str, Callable[..., Any]] = field(default_factory=dict)
 
@@ -140,13 +141,19 @@ def make_plugin_manager(extra: Iterable[object] = (), *, entry_points: bool = Tr
     return pm
 
 
-def _collect_actions(pm: pluggy.PluginManager) -> dict[str, type[Action[Any]]]:
-    actions: dict[str, type[Action[Any]]] = {}
+def _collect_actions(pm: pluggy.PluginManager) -> Actions:
+    """A plugin answers with classes, or with ``{name: "module:Class" or class}`` (the
+    module imported when the action is first used: see runbook.lazyactions)."""
+    actions = Actions()
     for plugin_actions in pm.hook.runbook_actions():
+        if isinstance(plugin_actions, Mapping):
+            for name, value in plugin_actions.items():
+                actions.add(name, value)
+            continue
         for cls in plugin_actions:
             if not cls.name or "." not in cls.name:
                 raise PluginError(f"action class {cls.__qualname__} has no dotted name")
-            _merge(actions, {cls.name: cls}, "action")
+            actions.add(cls.name, cls)
     return actions
 
 

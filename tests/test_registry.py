@@ -104,3 +104,56 @@ def test_a_connection_kind_contributed_twice_is_an_error() -> None:
 
     with pytest.raises(PluginError, match="connection kind 'local' is contributed twice"):
         build_registry(make_plugin_manager([Again()]))
+
+
+def test_every_lazily_declared_action_imports_as_the_class_of_its_name() -> None:
+    from runbook.actions import Action
+
+    registry = build_registry(make_plugin_manager())
+    resolved = dict(registry.actions.items())  # imports every declared module
+    assert len(resolved) > 60
+    for name, cls in resolved.items():
+        assert issubclass(cls, Action) and cls.name == name
+
+
+def _declaring(answer: dict[str, str]) -> object:
+    from runbook import hookimpl
+
+    class Declares:
+        @staticmethod
+        @hookimpl
+        def runbook_actions() -> dict[str, str]:
+            return answer
+
+    return Declares()
+
+
+@pytest.mark.parametrize(("declared", "error"), [
+    ({"net.ping": "no_such_module_xyz:Ping"},
+     r"action 'net\.ping' is declared as 'no_such_module_xyz:Ping', which cannot be "
+     r"imported: No module named 'no_such_module_xyz'"),
+    ({"net.ping": "runbook.flow:NoSuchClass"}, r"cannot be imported: .*NoSuchClass"),
+    ({"net.ping": "runbook.flow"}, r"expected 'package\.module:Class'"),
+    ({"net.ping": "runbook.flow:format_duration"}, r"which is not an Action subclass"),
+    ({"net.ping": "runbook.flow:Sleep"}, r"whose name is 'flow\.sleep'"),
+])
+def test_a_broken_lazy_declaration_is_a_plugin_error_naming_it(declared: dict[str, str],
+                                                               error: str) -> None:
+    registry = build_registry(make_plugin_manager([_declaring(declared)]))
+    assert "net.ping" in registry.actions  # known by name before anything is imported
+    with pytest.raises(PluginError, match=error):
+        registry.actions["net.ping"]
+
+
+def test_a_lazy_declaration_is_imported_only_when_first_looked_up() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom runbook.plugins import default_registry\n"
+            "r = default_registry()\n"
+            "print('runbook_kafka.reset' in sys.modules, 'kafka.reset_offsets' in r.actions)\n"
+            "r.actions['kafka.reset_offsets']\n"
+            "print('runbook_kafka.reset' in sys.modules)\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True)
+    assert res.stdout.split() == ["False", "True", "True"]

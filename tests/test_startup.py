@@ -37,6 +37,10 @@ NEVER_ON_A_PIPED_LOCAL_RUN = {
     "jinja2",          # nothing templated in the playbook
     "tenacity",        # no retry
     "psycopg",         # no database-backed state
+    # actions the playbook does not name (declared lazily by their plugins)
+    "runbook_kafka.actions", "runbook_cfs.actions", "runbook_kubectl.actions",
+    "runbook_svcs.actions", "runbook_vminfo.actions", "runbook_cassandra.actions",
+    "runbook_stomp.config_actions", "runbook_host.packages", "runbook_host.processes",
 }
 
 

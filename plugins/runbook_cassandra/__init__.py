@@ -11,10 +11,18 @@ if TYPE_CHECKING:
 
 
 @hookimpl
-def runbook_actions() -> list[type[Any]]:
-    from runbook_cassandra.actions import ACTIONS
-
-    return list(ACTIONS)
+def runbook_actions() -> dict[str, str]:
+    """Imported when a playbook first uses one (runbook.lazyactions)."""
+    return {
+        "cassandra.status": "runbook_cassandra.actions:Status",
+        "cassandra.info": "runbook_cassandra.actions:Info",
+        "cassandra.describecluster": "runbook_cassandra.actions:DescribeCluster",
+        "cassandra.wait_normal": "runbook_cassandra.actions:WaitNormal",
+        "cassandra.disablebinary": "runbook_cassandra.actions:DisableBinary",
+        "cassandra.enablebinary": "runbook_cassandra.actions:EnableBinary",
+        "cassandra.drain": "runbook_cassandra.actions:Drain",
+        "cassandra.consistency_probe": "runbook_cassandra.actions:ConsistencyProbe",
+    }
 
 
 @hookimpl

@@ -5,15 +5,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from runbook import hookimpl
-from runbook_cfs.actions import ACTIONS
 
 if TYPE_CHECKING:
     from runbook.samples import OutputParser
 
 
 @hookimpl
-def runbook_actions() -> list[type[Any]]:
-    return list(ACTIONS)
+def runbook_actions() -> dict[str, str]:
+    """Imported when a playbook first uses one (runbook.lazyactions)."""
+    return {
+        "cfs.options_get": "runbook_cfs.actions:OptionsGet",
+        "cfs.options_update": "runbook_cfs.actions:OptionsUpdate",
+        "cfs.sessions_list": "runbook_cfs.actions:SessionsList",
+    }
 
 
 @hookimpl

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from runbook import hookimpl
-from runbook_host.shell import Query, Shell
 
 
 @hookimpl
-def runbook_actions() -> list[type[Any]]:
-    from runbook_host.logscan import LogScan
-    from runbook_host.ports import WaitPort
-    from runbook_host.reboot import Reboot
-    from runbook_host.service import Service, ServiceState
-
-    actions: list[type[Any]] = [Shell, Query, Service, ServiceState, Reboot, WaitPort, LogScan]
-    from runbook_host.configfile import ConfigGet, ConfigSet, FileRestore  # issue 12
-    from runbook_host.packages import PackageDrift, Packages, PackageUpdate  # issue 12
-    from runbook_host.processes import NeedsRestart, Process  # issue 12
-
-    return [*actions, ConfigGet, ConfigSet, FileRestore, Packages, PackageDrift, PackageUpdate,
-            NeedsRestart, Process]
+def runbook_actions() -> dict[str, str]:
+    """Imported when a playbook first uses one (runbook.lazyactions)."""
+    return {
+        "host.shell": "runbook_host.shell:Shell",
+        "host.query": "runbook_host.shell:Query",
+        "host.service": "runbook_host.service:Service",
+        "host.service_state": "runbook_host.service:ServiceState",
+        "host.reboot": "runbook_host.reboot:Reboot",
+        "host.wait_port": "runbook_host.ports:WaitPort",
+        "host.log_scan": "runbook_host.logscan:LogScan",
+        "host.config_get": "runbook_host.configfile:ConfigGet",
+        "host.config_set": "runbook_host.configfile:ConfigSet",
+        "host.file_restore": "runbook_host.configfile:FileRestore",
+        "host.packages": "runbook_host.packages:Packages",
+        "host.package_drift": "runbook_host.packages:PackageDrift",
+        "host.package_update": "runbook_host.packages:PackageUpdate",
+        "host.needs_restart": "runbook_host.processes:NeedsRestart",
+        "host.process": "runbook_host.processes:Process",
+    }

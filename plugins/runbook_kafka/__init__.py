@@ -5,15 +5,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from runbook import hookimpl
-from runbook_kafka.actions import ACTIONS
 
 if TYPE_CHECKING:
     from runbook.samples import OutputParser
 
 
 @hookimpl
-def runbook_actions() -> list[type[Any]]:
-    return list(ACTIONS)
+def runbook_actions() -> dict[str, str]:
+    """Imported when a playbook first uses one (runbook.lazyactions)."""
+    return {
+        "kafka.group_describe": "runbook_kafka.actions:GroupDescribe",
+        "kafka.reset_offsets_preview": "runbook_kafka.reset:ResetOffsetsPreview",
+        "kafka.reset_offsets": "runbook_kafka.reset:ResetOffsets",
+        "kafka.console_consume": "runbook_kafka.actions:ConsoleConsume",
+        "kafka.commit_progress": "runbook_kafka.actions:CommitProgress",
+        "kafka.lag_evaluation": "runbook_kafka.watch:LagEvaluation",
+        "kafka.membership_churn": "runbook_kafka.watch:MembershipChurn",
+    }
 
 
 @hookimpl

@@ -5,19 +5,26 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from runbook import hookimpl
-from runbook_kubectl.actions import ACTIONS
-from runbook_kubectl.set_image import SetImage
 
 if TYPE_CHECKING:
     from runbook.samples import OutputParser
 
 
 @hookimpl
-def runbook_actions() -> list[type[Any]]:
-    from runbook_kubectl.pods import PodsLogScan, RestartPods
-    from runbook_kubectl.restart import RolloutRestart
-
-    return [*ACTIONS, SetImage, RolloutRestart, PodsLogScan, RestartPods]
+def runbook_actions() -> dict[str, str]:
+    """Imported when a playbook first uses one (runbook.lazyactions)."""
+    return {
+        "kubectl.get": "runbook_kubectl.actions:Get",
+        "kubectl.scale": "runbook_kubectl.actions:Scale",
+        "kubectl.wait_replicas": "runbook_kubectl.actions:WaitReplicas",
+        "kubectl.rollout_status": "runbook_kubectl.actions:RolloutStatus",
+        "kubectl.logs": "runbook_kubectl.actions:Logs",
+        "kubectl.exec": "runbook_kubectl.actions:Exec",
+        "kubectl.set_image": "runbook_kubectl.set_image:SetImage",
+        "kubectl.rollout_restart": "runbook_kubectl.restart:RolloutRestart",
+        "kubectl.pods_log_scan": "runbook_kubectl.pods:PodsLogScan",
+        "kubectl.restart_pods": "runbook_kubectl.pods:RestartPods",
+    }
 
 
 @hookimpl

@@ -17,18 +17,17 @@ if TYPE_CHECKING:
 
 
 @hookimpl
-def runbook_actions() -> list[type[Any]]:
-    from runbook_stomp.config_actions import (
-        SimplevisorConfigAction,
-        StompConfigAction,
-        StompLint,
-    )
-    from runbook_stomp.queue import QueueProgress
-    from runbook_stomp.refusals import StompAuthorization
-    from runbook_stomp.supervise import SimplevisorRestart, SimplevisorStatus
-
-    return [StompConfigAction, SimplevisorConfigAction, StompLint, QueueProgress,
-            SimplevisorStatus, SimplevisorRestart, StompAuthorization]
+def runbook_actions() -> dict[str, str]:
+    """Imported when a playbook first uses one (runbook.lazyactions)."""
+    return {
+        "stomp.config": "runbook_stomp.config_actions:StompConfigAction",
+        "simplevisor.config": "runbook_stomp.config_actions:SimplevisorConfigAction",
+        "stomp.lint": "runbook_stomp.config_actions:StompLint",
+        "stomp.queue_progress": "runbook_stomp.queue:QueueProgress",
+        "simplevisor.status": "runbook_stomp.supervise:SimplevisorStatus",
+        "simplevisor.restart": "runbook_stomp.supervise:SimplevisorRestart",
+        "stomp.authorization": "runbook_stomp.refusals:StompAuthorization",
+    }
 
 
 @hookimpl

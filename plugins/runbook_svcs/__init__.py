@@ -10,15 +10,24 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from runbook import hookimpl
-from runbook_svcs.actions import ACTIONS
 
 if TYPE_CHECKING:
     from runbook.samples import OutputParser
 
 
 @hookimpl
-def runbook_actions() -> list[type[Any]]:
-    return list(ACTIONS)
+def runbook_actions() -> dict[str, str]:
+    """Imported when a playbook first uses one (runbook.lazyactions)."""
+    return {
+        "svcs.state": "runbook_svcs.actions:State",
+        "svcs.list": "runbook_svcs.actions:List",
+        "svcs.explain": "runbook_svcs.actions:Explain",
+        "svcs.log": "runbook_svcs.actions:Log",
+        "svcadm.enable": "runbook_svcs.actions:Enable",
+        "svcadm.disable": "runbook_svcs.actions:Disable",
+        "svcadm.restart": "runbook_svcs.actions:Restart",
+        "svcadm.clear": "runbook_svcs.actions:Clear",
+    }
 
 
 @hookimpl

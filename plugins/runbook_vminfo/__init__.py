@@ -10,15 +10,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from runbook import hookimpl
-from runbook_vminfo.actions import ACTIONS
 
 if TYPE_CHECKING:
     from runbook.samples import OutputParser
 
 
 @hookimpl
-def runbook_actions() -> list[type[Any]]:
-    return list(ACTIONS)
+def runbook_actions() -> dict[str, str]:
+    """Imported when a playbook first uses one (runbook.lazyactions)."""
+    return {
+        "vminfo.ping": "runbook_vminfo.actions:Ping",
+        "vminfo.status": "runbook_vminfo.actions:Status",
+        "vminfo.vms_vs_vmadm": "runbook_vminfo.actions:VmsVsVmadm",
+        "vminfo.events_for": "runbook_vminfo.actions:EventsFor",
+    }
 
 
 @hookimpl
