@@ -271,14 +271,16 @@ class HostPath:
 
     def _run_batch(self, pool: ThreadPoolExecutor, planned: PlannedStep,
                    hosts: list[HostPlan], seq: int, workers: int) -> list[HostResult]:
-        """A batch in two waves: the first ``workers`` hosts are prepared, made durable
-        and started; the rest are prepared while those run (the servers are busy
-        meanwhile, not waiting on the engine thread). Each wave is one journal commit and
-        one audit fsync, so every command still starts after its records are on disk."""
+        """A batch in waves of doubling size: the first ``workers`` hosts are prepared,
+        made durable and started; each next wave is prepared while the one before runs,
+        so the workers find it queued (and the servers are busy, not waiting on the
+        engine thread). Each wave is one journal commit and one audit fsync, so every
+        command still starts after its own records are on disk."""
         futures = []
-        for wave in (hosts[:workers], hosts[workers:]):
-            if not wave:
-                continue
+        start, size = 0, workers
+        while start < len(hosts):
+            wave = hosts[start:start + size]
+            start, size = start + size, size * 2
             prepared = self._prepare_batch(pool, planned, wave, seq)
             self.recorder.sync()
             futures += [pool.submit(self._member, planned, hr) for hr in prepared]
