@@ -22,8 +22,8 @@ from pathlib import Path
 from _procs import ROOT, run
 from _sshd import Server
 
-TOOLS = ("runbook", "ansible", "pyinfra", "paramiko")
-"""paramiko: the SSH work of (c) by paramiko alone (benchmarks/paramiko_floor.py)."""
+TOOLS = ("runbook", "ansible", "pyinfra", "paramiko", "sshexec")
+"""paramiko, sshexec: the SSH work of (c) without runbook's engine (benchmarks/ssh_floor.py)."""
 
 
 @dataclass
@@ -149,7 +149,7 @@ def environments(tmp: Path) -> dict[str, dict[str, str]]:
                "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=60s",
                "ANSIBLE_CONFIG": str(tmp / "work" / "ansible.cfg")}
     return {"runbook": runbook, "ansible": ansible, "pyinfra": dict(base),
-            "paramiko": dict(base), "python": dict(runbook)}
+            "paramiko": dict(base), "sshexec": dict(runbook), "python": dict(runbook)}
 
 
 def local_cases(su: Setup, n: int) -> list[Case]:
@@ -205,12 +205,13 @@ def fanout_cases(su: Setup, names: int) -> list[Case]:
                     str(su.write("deploy_c.py", _pyinfra_deploy(o.host_steps))), "-y",
                     "--parallel", str(o.forks)], names)]
     srv = su.srv
-    out.append(su.case("c", "paramiko", "paramiko alone",
-                       [sys.executable, str(ROOT / "benchmarks" / "paramiko_floor.py"),
-                        "--host", srv.host, "--port", str(srv.port), "--user", srv.user,
-                        "--key-file", str(srv.key_file), "--known-hosts",
-                        str(srv.known_hosts), "--names", str(names),
-                        "--steps", str(o.host_steps), "--forks", str(o.forks)], names))
+    for tool, via in (("sshexec", "runbook"), ("paramiko", "paramiko")):
+        out.append(su.case("c", tool, tool,
+                           [sys.executable, str(ROOT / "benchmarks" / "ssh_floor.py"),
+                            "--via", via, "--host", srv.host, "--port", str(srv.port),
+                            "--user", srv.user, "--key-file", str(srv.key_file),
+                            "--known-hosts", str(srv.known_hosts), "--names", str(names),
+                            "--steps", str(o.host_steps), "--forks", str(o.forks)], names))
     if names <= o.ansible_max_names:
         out.append(su.case("c", "ansible", "ansible-playbook",
                            [su.ap, "-i", str(su.write(f"c{names}.ini",
