@@ -30,7 +30,8 @@ Console = Any
 
 _MARK = {"ok": "[green]✓[/]", "failed": "[red]✗[/]", "warn": "[yellow]![/]",
          "skipped": "[dim]-[/]", "planned": "[cyan]·[/]", "started": "[blue]↻[/]",
-         "declined": "[red]✗[/]", "error": "[red]?[/]", "interrupted": "[yellow]■[/]"}
+         "declined": "[red]✗[/]", "error": "[red]?[/]", "interrupted": "[yellow]■[/]",
+         "cancelled": "[yellow]-[/]"}
 
 
 class _Elapsed:
@@ -177,6 +178,7 @@ class ConsoleObserver:
         self.started[event.step] = time.monotonic()
         label = f"{event.step} · {event.action} on {event.target}"
         if self.console.is_terminal:
+            self._stop_status()  # a fan-out starts a host after another: one spinner
             self.status = self.console.status(_Elapsed(label))
             self.status.start()
         else:
@@ -196,12 +198,15 @@ class ConsoleObserver:
         mark = _MARK.get(event.status or "", "?")
         took = f" {event.duration_ms / 1000:.2f}s" if event.duration_ms else ""
         attempts = event.data.get("attempts") or 0
-        tries = f" after {attempts} attempts" if attempts > 1 else ""
-        line = f"  {mark} {escape(event.step)} [dim]{event.status}{tries}{took}[/]"
+        hosts = event.data.get("hosts")
+        tries = (f" · {hosts} host{'s' if hosts != 1 else ''}" if hosts
+                 else f" after {attempts} attempts" if attempts > 1 else "")
+        where = f" on {escape(event.host)}" if event.host else ""
+        line = f"  {mark} {escape(event.step)}{where} [dim]{event.status}{tries}{took}[/]"
         if event.status == "skipped" and event.data.get("when"):
             when = str(event.data["when"])
             line += f" [dim]({'' if when.startswith('left out:') else 'when '}{escape(when)})[/]"
-        if event.message and event.status in ("failed", "declined"):
+        if event.message and event.status in ("failed", "declined", "cancelled"):
             line += f"\n      {escape(event.message)}"
         self._print(line)
 

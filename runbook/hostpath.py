@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -276,15 +276,35 @@ class HostPath:
         so the workers find it queued (and the servers are busy, not waiting on the
         engine thread). Each wave is one journal commit and one audit fsync, so every
         command still starts after its own records are on disk."""
-        futures = []
+        futures: dict[Future[HostResult], HostResult] = {}
         start, size = 0, workers
-        while start < len(hosts):
-            wave = hosts[start:start + size]
-            start, size = start + size, size * 2
-            prepared = self._prepare_batch(pool, planned, wave, seq)
-            self.recorder.sync()
-            futures += [pool.submit(self._member, planned, hr) for hr in prepared]
-        return [f.result() for f in futures]
+        try:
+            while start < len(hosts):
+                wave = hosts[start:start + size]
+                start, size = start + size, size * 2
+                prepared = self._prepare_batch(pool, planned, wave, seq)
+                self.recorder.sync()
+                futures.update((pool.submit(self._member, planned, hr), hr) for hr in prepared)
+            return [f.result() for f in futures]
+        except BaseException:
+            self._cancel_queued(planned, futures)
+            raise
+
+    def _cancel_queued(self, planned: PlannedStep, futures: Mapping[Future[HostResult],
+                                                                    HostResult]) -> None:
+        """Interrupted (Ctrl-C, SIGTERM) or stopped: no host waiting for a worker starts.
+        Hosts in flight finish (their outcome and rollback are recorded as usual); one
+        that never started is journaled ``cancelled`` (a resume runs it) and audited."""
+        rec = self.recorder
+        for future, hr in futures.items():
+            if not future.cancel():
+                continue
+            rec.durable.step(planned.id, "cancelled", host=hr.host, defer=True)
+            rec.emit("runbook_step_finished", Event(
+                "step.finished", step=planned.id, action=planned.action.name,
+                target=hr.host, host=hr.host, status="cancelled", mutating=planned.mutating,
+                message="not started: the run was interrupted",
+                data={"group": planned.target}))
 
     def _reach_all(self, pool: ThreadPoolExecutor, hosts: list[str]) -> list[str | None]:
         """Connect the hosts whose connection is not open (in parallel); an open one
@@ -322,7 +342,7 @@ class HostPath:
         todo: list[str] = []
         for host in (h.name for h in planned.hosts):
             rec = earlier.get(host)
-            if rec is None:
+            if rec is None or rec.state == "cancelled":  # cancelled: queued at Ctrl-C
                 todo.append(host)
             elif rec.state in ("done", "failed"):
                 results[host] = HostResult(

@@ -158,7 +158,8 @@ class Recorder:
             argv=_first(res.argv), status=res.status, rc=res.rc, duration_ms=res.duration_ms,
             mutating=res.mutating, message=res.error,
             data={"when": res.when, "gate": res.gate, "rollback": res.rollback,
-                  "attempts": res.attempts}, result=res.result))
+                  "attempts": res.attempts, **({"hosts": len(res.hosts)} if res.hosts else {})},
+            result=res.result))
 
     def context(self, step_id: str, **entry: Any) -> None:
         """What later templates see as ``steps.<id>``."""

@@ -644,3 +644,28 @@ def test_an_interrupt_rolls_back_and_leaves_no_process_behind(tmp_path: Path,
             proc.kill()
             proc.wait()
         kill_if_alive(pid)
+
+
+def test_a_fan_out_names_each_host_and_counts_the_groups_hosts(tmp_path: Path) -> None:
+    """Each host's line says which host; the group's line counts hosts (it is not a
+    step that needed several attempts)."""
+    pb = tmp_path / "fo.yaml"
+    pb.write_text("""runbook: 1
+name: fo
+targets:
+  web1: {connection: local}
+  web2: {connection: local}
+  fleet: {hosts: [web1, web2]}
+steps:
+  - id: roll
+    target: fleet
+    action: host.shell
+    with: {command: ["true"]}
+""")
+    res = run_cli("run", pb, "--yes", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    lines = [line.strip() for line in res.stdout.splitlines()]
+    for host in ("web1", "web2"):
+        assert any(line.startswith(f"✓ roll on {host} ok") for line in lines), res.stdout
+    group = [line for line in lines if line.startswith("✓ roll ok")]
+    assert len(group) == 1 and "· 2 hosts" in group[0] and "attempts" not in group[0]

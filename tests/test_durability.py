@@ -313,6 +313,42 @@ def test_ctrl_c_without_a_terminal_rolls_back(tmp_path: Path, runbook_home: Path
     assert_agree(runbook_home, run_id, tmp_path)
 
 
+
+def test_ctrl_c_during_a_fan_out_starts_no_more_hosts_and_undoes_those_done(
+        tmp_path: Path, runbook_home: Path) -> None:
+    """Hosts already queued for the workers are not started after Ctrl-C: the one in
+    flight finishes, it and those before it are rolled back, the rest never run (and
+    are journaled and audited as cancelled)."""
+    run = (f'touch {tmp_path}/started-$0; if [ "$0" = web2 ]; then sleep 2; fi; '
+           f'echo "$0" >> {tmp_path}/out')
+    undo = f"sed -i \"/^$0$/d\" {tmp_path}/out"
+    pb = tmp_path / "fleet.yaml"
+    pb.write_text(f"""runbook: 1
+name: fleet
+{FLEET}steps:
+  - id: roll
+    target: fleet
+    action: host.shell
+    with: {{command: [sh, -c, '{run}', "{{{{ target.name }}}}"]}}
+    rollback: {{action: host.shell, with: {{command: [sh, -c, '{undo}', "{{{{ target.name }}}}"]}}}}
+    timeout: 60s
+""")
+    proc = start("run", pb, "--yes", "--forks", "1", cwd=tmp_path)
+    wait_for(tmp_path / "started-web2")
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=20) == 4
+    assert (tmp_path / "started-web1").exists()
+    assert not (tmp_path / "started-web3").exists() and not (tmp_path / "started-web4").exists()
+    assert (tmp_path / "out").read_text().split() == []   # web1 and web2 undone
+    run_id = run_id_of(runbook_home)
+    detail = assert_agree(runbook_home, run_id, tmp_path)
+    hosts = {s["host"]: s["state"] for s in detail["steps"] if s["host"]}
+    assert hosts == {"web1": "done", "web2": "done", "web3": "cancelled",
+                     "web4": "cancelled"}
+    cancelled = {e["host"] for e in audit(runbook_home, run_id)
+                 if e["event"] == "step.finished" and e["status"] == "cancelled"}
+    assert cancelled == {"web3", "web4"}
+
 def _pty_run(args: list[str], cwd: Path) -> tuple[int, int]:
     pid, fd = pty.fork()
     if pid == 0:  # child
@@ -358,6 +394,40 @@ def test_ctrl_c_on_a_terminal_asks_and_pause_keeps_the_run_resumable(
     # two has no checks and is not idempotent: the operator must decide
     assert resumed.returncode == 3
 
+
+
+def test_a_paused_fan_out_resumes_with_the_hosts_it_never_started(
+        tmp_path: Path, runbook_home: Path) -> None:
+    """Ctrl-C, then pause: the hosts that were queued are cancelled, not in flight, so
+    the resume runs them (and does not run again the ones that finished)."""
+    run = (f'touch {tmp_path}/started-$0; if [ "$0" = web2 ] && [ ! -e {tmp_path}/once ]; '
+           f'then touch {tmp_path}/once; sleep 2; fi; echo "$0" >> {tmp_path}/out')
+    undo = f"sed -i \"/^$0$/d\" {tmp_path}/out"
+    pb = tmp_path / "fleet.yaml"
+    pb.write_text(f"""runbook: 1
+name: fleet
+{FLEET}steps:
+  - id: roll
+    target: fleet
+    action: host.shell
+    with: {{command: [sh, -c, '{run}', "{{{{ target.name }}}}"]}}
+    rollback: {{action: host.shell, with: {{command: [sh, -c, '{undo}', "{{{{ target.name }}}}"]}}}}
+    timeout: 60s
+""")
+    pid, fd = _pty_run(["run", str(pb), "--yes", "--forks", "1"], tmp_path)
+    wait_for(tmp_path / "once")
+    os.write(fd, b"\x03")  # Ctrl-C typed on the terminal
+    _read_until(fd, "[r/p/l]")
+    os.write(fd, b"p\n")
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 4
+    assert (tmp_path / "out").read_text().split() == ["web1", "web2"]
+    run_id = run_id_of(runbook_home)
+    resumed = cli("resume", run_id, "--yes", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert sorted((tmp_path / "out").read_text().split()) == ["web1", "web2", "web3", "web4"]
+    hosts = {s["host"]: s["state"] for s in journal(run_id, tmp_path)["steps"] if s["host"]}
+    assert hosts == dict.fromkeys(["web1", "web2", "web3", "web4"], "done")
 
 def test_a_second_ctrl_c_during_rollback_is_refused(tmp_path: Path,
                                                     runbook_home: Path) -> None:
@@ -497,7 +567,7 @@ def test_a_fan_out_resumes_host_by_host(tmp_path: Path, runbook_home: Path) -> N
     resumed = cli("resume", run_id, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     # web1 and web2 were not run again; web3 (its check did not hold) and web4 ran once
-    assert (tmp_path / "out").read_text().split() == ["web1", "web2", "web3", "web4"]
+    assert sorted((tmp_path / "out").read_text().split()) == ["web1", "web2", "web3", "web4"]
     assert (tmp_path / "after").exists()
     starts = [e.get("host") for e in audit(runbook_home, run_id)
               if e["event"] == "step.started" and e["step"] == "roll" and e.get("host")]
