@@ -300,11 +300,14 @@ class HostPath:
             if not future.cancel():
                 continue
             rec.durable.step(planned.id, "cancelled", host=hr.host, defer=True)
-            rec.emit("runbook_step_finished", Event(
-                "step.finished", step=planned.id, action=planned.action.name,
-                target=hr.host, host=hr.host, status="cancelled", mutating=planned.mutating,
-                message="not started: the run was interrupted",
-                data={"group": planned.target}))
+            self._host_finished(planned, hr.host, status="cancelled",
+                                message="not started: the run was interrupted")
+
+    def _host_finished(self, planned: PlannedStep, host: str, **fields: Any) -> None:
+        """A fan-out host's step.finished (its outcome in ``fields``)."""
+        self.recorder.emit("runbook_step_finished", Event(
+            "step.finished", step=planned.id, action=planned.action.name, target=host,
+            host=host, mutating=planned.mutating, data={"group": planned.target}, **fields))
 
     def _reach_all(self, pool: ThreadPoolExecutor, hosts: list[str]) -> list[str | None]:
         """Connect the hosts whose connection is not open (in parallel); an open one
@@ -371,14 +374,11 @@ class HostPath:
         """One host of a fan-out: run, journal, audit, push its own rollback."""
         rec = self.recorder
         self.run_on_host(planned, planned.host(hr.host), hr)
+        result = rec.redact(capped(hr.result))
         rec.durable.step(planned.id, "done" if hr.status == "ok" else "failed", host=hr.host,
-                         rc=hr.rc, error=hr.error, result=rec.redact(capped(hr.result)),
-                         duration_ms=hr.duration_ms)
-        rec.emit("runbook_step_finished", Event(
-            "step.finished", step=planned.id, action=planned.action.name, target=hr.host,
-            host=hr.host, status=hr.status, rc=hr.rc, duration_ms=hr.duration_ms,
-            mutating=planned.mutating, message=hr.error, data={"group": planned.target},
-            result=rec.redact(capped(hr.result))))
+                         rc=hr.rc, error=hr.error, result=result, duration_ms=hr.duration_ms)
+        self._host_finished(planned, hr.host, status=hr.status, rc=hr.rc,
+                            duration_ms=hr.duration_ms, message=hr.error, result=result)
         if planned.mutating:
             try:
                 self._push(planned, hr)

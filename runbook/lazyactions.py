@@ -30,9 +30,11 @@ class Actions(Mapping[str, ActionClass]):
         self._entries: dict[str, ActionClass | str] = {}
         self._lock = threading.Lock()
 
-    def add(self, name: str, value: ActionClass | str) -> None:
+    def add(self, name: str | None, value: ActionClass | str) -> None:
         if not isinstance(name, str) or "." not in name:
-            raise PluginError(f"action name {name!r} is not dotted (expected plugin.action)")
+            what = value if isinstance(value, str) else getattr(value, "__qualname__", value)
+            raise PluginError(f"action {what!r} has no dotted name (got {name!r}; expected "
+                              "plugin.action)")
         if not isinstance(value, str) and getattr(value, "name", None) != name:
             raise PluginError(f"action {name!r} is declared with class "
                               f"{getattr(value, '__qualname__', value)!r}, whose name is "

@@ -145,15 +145,11 @@ def _collect_actions(pm: pluggy.PluginManager) -> Actions:
     """A plugin answers with classes, or with ``{name: "module:Class" or class}`` (the
     module imported when the action is first used: see runbook.lazyactions)."""
     actions = Actions()
-    for plugin_actions in pm.hook.runbook_actions():
-        if isinstance(plugin_actions, Mapping):
-            for name, value in plugin_actions.items():
-                actions.add(name, value)
-            continue
-        for cls in plugin_actions:
-            if not cls.name or "." not in cls.name:
-                raise PluginError(f"action class {cls.__qualname__} has no dotted name")
-            actions.add(cls.name, cls)
+    for answer in pm.hook.runbook_actions():
+        pairs = answer.items() if isinstance(answer, Mapping) else (
+            (getattr(cls, "name", None), cls) for cls in answer)
+        for name, value in pairs:
+            actions.add(name, value)
     return actions
 
 

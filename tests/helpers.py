@@ -200,6 +200,13 @@ def start_cli(*args: object, cwd: Path | None = None,
                             stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
 
 
+def fresh_python(code: str, cwd: Path | None = None) -> str:
+    """What ``code`` prints in a fresh interpreter (start-up and import checks: nothing
+    this test process has imported counts there)."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True, cwd=cwd).stdout
+
+
 def wait_for(path: Path, timeout: float = 30) -> None:
     """Return once ``path`` exists (a marker a step writes); fail after ``timeout``."""
     deadline = time.monotonic() + timeout

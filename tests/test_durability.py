@@ -314,16 +314,12 @@ def test_ctrl_c_without_a_terminal_rolls_back(tmp_path: Path, runbook_home: Path
 
 
 
-def test_ctrl_c_during_a_fan_out_starts_no_more_hosts_and_undoes_those_done(
-        tmp_path: Path, runbook_home: Path) -> None:
-    """Hosts already queued for the workers are not started after Ctrl-C: the one in
-    flight finishes, it and those before it are rolled back, the rest never run (and
-    are journaled and audited as cancelled)."""
-    run = (f'touch {tmp_path}/started-$0; if [ "$0" = web2 ]; then sleep 2; fi; '
-           f'echo "$0" >> {tmp_path}/out')
-    undo = f"sed -i \"/^$0$/d\" {tmp_path}/out"
-    pb = tmp_path / "fleet.yaml"
-    pb.write_text(f"""runbook: 1
+def roll_playbook(tmp: Path, run: str) -> Path:
+    """One fan-out step over FLEET: each host runs ``run`` (sh, $0 = the host), and its
+    rollback removes the host's line from ``out``."""
+    undo = f"sed -i \"/^$0$/d\" {tmp}/out"
+    path = tmp / "fleet.yaml"
+    path.write_text(f"""runbook: 1
 name: fleet
 {FLEET}steps:
   - id: roll
@@ -333,6 +329,16 @@ name: fleet
     rollback: {{action: host.shell, with: {{command: [sh, -c, '{undo}', "{{{{ target.name }}}}"]}}}}
     timeout: 60s
 """)
+    return path
+
+def test_ctrl_c_during_a_fan_out_starts_no_more_hosts_and_undoes_those_done(
+        tmp_path: Path, runbook_home: Path) -> None:
+    """Hosts already queued for the workers are not started after Ctrl-C: the one in
+    flight finishes, it and those before it are rolled back, the rest never run (and
+    are journaled and audited as cancelled)."""
+    run = (f'touch {tmp_path}/started-$0; if [ "$0" = web2 ]; then sleep 2; fi; '
+           f'echo "$0" >> {tmp_path}/out')
+    pb = roll_playbook(tmp_path, run)
     proc = start("run", pb, "--yes", "--forks", "1", cwd=tmp_path)
     wait_for(tmp_path / "started-web2")
     proc.send_signal(signal.SIGINT)
@@ -402,18 +408,7 @@ def test_a_paused_fan_out_resumes_with_the_hosts_it_never_started(
     the resume runs them (and does not run again the ones that finished)."""
     run = (f'touch {tmp_path}/started-$0; if [ "$0" = web2 ] && [ ! -e {tmp_path}/once ]; '
            f'then touch {tmp_path}/once; sleep 2; fi; echo "$0" >> {tmp_path}/out')
-    undo = f"sed -i \"/^$0$/d\" {tmp_path}/out"
-    pb = tmp_path / "fleet.yaml"
-    pb.write_text(f"""runbook: 1
-name: fleet
-{FLEET}steps:
-  - id: roll
-    target: fleet
-    action: host.shell
-    with: {{command: [sh, -c, '{run}', "{{{{ target.name }}}}"]}}
-    rollback: {{action: host.shell, with: {{command: [sh, -c, '{undo}', "{{{{ target.name }}}}"]}}}}
-    timeout: 60s
-""")
+    pb = roll_playbook(tmp_path, run)
     pid, fd = _pty_run(["run", str(pb), "--yes", "--forks", "1"], tmp_path)
     wait_for(tmp_path / "once")
     os.write(fd, b"\x03")  # Ctrl-C typed on the terminal

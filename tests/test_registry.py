@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers import fresh_python
 
 from runbook.errors import PluginError
 from runbook.plugins import (
@@ -146,14 +147,9 @@ def test_a_broken_lazy_declaration_is_a_plugin_error_naming_it(declared: dict[st
 
 
 def test_a_lazy_declaration_is_imported_only_when_first_looked_up() -> None:
-    import subprocess
-    import sys
-
     code = ("import sys\nfrom runbook.plugins import default_registry\n"
             "r = default_registry()\n"
             "print('runbook_kafka.reset' in sys.modules, 'kafka.reset_offsets' in r.actions)\n"
             "r.actions['kafka.reset_offsets']\n"
             "print('runbook_kafka.reset' in sys.modules)\n")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=60, check=True)
-    assert res.stdout.split() == ["False", "True", "True"]
+    assert fresh_python(code).split() == ["False", "True", "True"]

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import audit_events, write_playbook
+from helpers import audit_events, fresh_python, write_playbook
 
 _PROBE = """\
 import atexit, runpy, sys
@@ -135,6 +135,4 @@ def test_paramiko_is_imported_without_invoke_and_invoke_stays_importable() -> No
             "import runbook.executors.ssh, paramiko.config\n"
             "print('paramiko' in sys.modules, sys.modules.get('invoke', 'absent'),"
             " paramiko.config.invoke)\n")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=60, check=True)
-    assert res.stdout.split() == ["True", "absent", "None"]
+    assert fresh_python(code).split() == ["True", "absent", "None"]

@@ -7,11 +7,11 @@ audit trail go where the backend says, and an unknown scheme is refused."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from helpers import fresh_python
 
 import runbook
 from runbook.state import LocalState, StateError, open_state
@@ -62,15 +62,12 @@ def test_a_plugin_backend_receives_the_url_and_keeps_the_run(
 
 
 def test_the_default_path_never_imports_psycopg(tmp_path: Path) -> None:
-    import subprocess
-
     code = ("import sys, runbook\n"
             "pb = runbook.loads('runbook: 1\\nname: plain\\nsteps:\\n  - id: one\\n"
             "    action: host.shell\\n    with: {command: [\"true\"]}\\n')\n"
             "assert runbook.run(pb, interactive=False).exit_code == 0\n"
             "print(sorted(m for m in sys.modules if m.startswith(('psycopg', 'runbook.state'))))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=tmp_path).stdout
+    out = fresh_python(code, cwd=tmp_path)
     assert "psycopg" not in out and "runbook.state.pg" not in out
     assert out.strip() == "['runbook.state', 'runbook.state.errors']"
 
