@@ -132,6 +132,9 @@ class ConsoleObserver:
         self.status: Status | None = None
         self.started: dict[str, float] = {}
         self._write_lock = threading.Lock()
+        self._status_lock = threading.RLock()
+        """A fan-out's hosts finish on worker threads while the engine thread starts the
+        next ones: the spinner is replaced and stopped under this lock, never leaked."""
         self.off = False
         """The output went away (a closed pipe or terminal): print nothing more."""
 
@@ -178,16 +181,18 @@ class ConsoleObserver:
         self.started[event.step] = time.monotonic()
         label = f"{event.step} · {event.action} on {event.target}"
         if self.console.is_terminal:
-            self._stop_status()  # a fan-out starts a host after another: one spinner
-            self.status = self.console.status(_Elapsed(label))
-            self.status.start()
+            with self._status_lock:
+                self._stop_status()  # a fan-out starts one host after another: one spinner
+                self.status = self.console.status(_Elapsed(label))
+                self.status.start()
         else:
             self._print(f"  → {escape(label)}")
 
     def _stop_status(self) -> None:
-        if self.status is not None:
-            self.status.stop()
-            self.status = None
+        with self._status_lock:
+            if self.status is not None:
+                self.status.stop()
+                self.status = None
 
     @hookimpl
     @_unless_closed
@@ -197,12 +202,9 @@ class ConsoleObserver:
         self._stop_status()
         mark = _MARK.get(event.status or "", "?")
         took = f" {event.duration_ms / 1000:.2f}s" if event.duration_ms else ""
-        attempts = event.data.get("attempts") or 0
-        hosts = event.data.get("hosts")
-        tries = (f" · {hosts} host{'s' if hosts != 1 else ''}" if hosts
-                 else f" after {attempts} attempts" if attempts > 1 else "")
         where = f" on {escape(event.host)}" if event.host else ""
-        line = f"  {mark} {escape(event.step)}{where} [dim]{event.status}{tries}{took}[/]"
+        line = (f"  {mark} {escape(event.step)}{where} "
+                f"[dim]{event.status}{_how_many(event.data)}{took}[/]")
         if event.status == "skipped" and event.data.get("when"):
             when = str(event.data["when"])
             line += f" [dim]({'' if when.startswith('left out:') else 'when '}{escape(when)})[/]"
@@ -232,6 +234,14 @@ class ConsoleObserver:
         if event.message:
             line += f": {escape(event.message)}"
         self._print(line)
+
+
+def _how_many(data: dict[str, Any]) -> str:
+    """A fan-out group's host count, or a step's attempts when it needed more than one."""
+    hosts, attempts = data.get("hosts"), data.get("attempts") or 0
+    if hosts:
+        return f" · {hosts} host{'s' if hosts != 1 else ''}"
+    return f" after {attempts} attempts" if attempts > 1 else ""
 
 
 def render_plan(console: Console, result: RunResult) -> None:
