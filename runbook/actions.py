@@ -113,6 +113,11 @@ class ActionContext:
         if self.guard is not None:
             self.guard.check([list(argv)])
 
+    def read_text(self, path: str) -> str:
+        """A text file on this target (``Executor.read_file``), as text: bytes that are not
+        UTF-8 are replaced rather than failing the step."""
+        return self.executor.read_file(path).decode("utf-8", "replace")
+
     def background(self, step: str) -> Process:
         if self.runtime is None:
             raise LookupError("no run around this action")

@@ -55,10 +55,6 @@ class ConfigSetArgs(Args):
         return self.backup or f"{self.path}.runbook.bak"
 
 
-def _text(ctx: ActionContext, path: str) -> str:
-    return ctx.executor.read_file(path).decode()
-
-
 def _shown(settings: dict[str, str], keys: list[str]) -> str:
     return ", ".join(f"{k} = {keyvalue.MASK if keyvalue.is_secret(k) else settings[k]}"
                      for k in keys)
@@ -82,7 +78,7 @@ class ConfigGet(Action[ConfigGetArgs]):
         return [["cat", "--", args.path]]
 
     def run(self, args: ConfigGetArgs, ctx: ActionContext) -> Any:
-        text = _text(ctx, args.path)
+        text = ctx.read_text(args.path)
         settings = keyvalue.read(text, args.section)
         if settings is None and not args.want:
             raise StepError(f"{args.path} has no section {args.section}", step=ctx.step)
@@ -120,7 +116,7 @@ class ConfigSet(Action[ConfigSetArgs]):
                 ["tee", "--", args.path]]
 
     def run(self, args: ConfigSetArgs, ctx: ActionContext) -> Any:
-        text = _text(ctx, args.path)
+        text = ctx.read_text(args.path)
         edit = keyvalue.apply(text, args.settings, args.section)
         result = {"path": args.path, "changed": edit.changed, "unchanged": edit.unchanged,
                   "backup": None, "diff": ""}
@@ -134,7 +130,7 @@ class ConfigSet(Action[ConfigSetArgs]):
 
     def preview(self, args: ConfigSetArgs, ctx: ActionContext) -> str | None:
         """The unified diff the step would make (secrets ***), read from the file now."""
-        text = _text(ctx, args.path)
+        text = ctx.read_text(args.path)
         edit = keyvalue.apply(text, args.settings, args.section)
         if not edit.changed:
             return f"no change: already set in {args.path}: " \

@@ -192,8 +192,5 @@ class LogScan(Action[LogScanArgs]):
         since = _since_kind(args.since) if args.since is not None else None
         floor = None if since is None else (time.time() - since[1] if since[0] == "ago"
                                              else since[1])
-        if args.path:
-            text = ctx.executor.read_file(args.path).decode("utf-8", "replace")
-        else:
-            text = ctx.exec(scan_command(args)).stdout
+        text = ctx.read_text(args.path) if args.path else ctx.exec(scan_command(args)).stdout
         return scan(text, args, floor)

@@ -193,7 +193,7 @@ def _flagged(pid: int, name: str, deleted: list[str], present: list[str],
 
 def _read(ctx: ActionContext, path: str) -> str | None:
     try:
-        return ctx.executor.read_file(path).decode(errors="replace")
+        return ctx.read_text(path)
     except CommandError:
         return None
 

@@ -24,10 +24,6 @@ class PathArgs(Args):
     path: str = Field(description="the configuration file on the target")
 
 
-def _read(ctx: ActionContext, path: str) -> str:
-    return ctx.executor.read_file(path).decode()
-
-
 def _fail(ctx: ActionContext, path: str, exc: ParseError) -> CheckFailed:
     return CheckFailed(f"cannot read {path}: {exc.reason}", step=ctx.step)
 
@@ -62,7 +58,7 @@ class StompConfigAction(Action[PathArgs]):
 
     def run(self, args: PathArgs, ctx: ActionContext) -> Any:
         try:
-            return stompclt_config(_read(ctx, args.path))
+            return stompclt_config(ctx.read_text(args.path))
         except ParseError as exc:
             raise _fail(ctx, args.path, exc) from exc
 
@@ -95,7 +91,7 @@ class SimplevisorConfigAction(Action[PathArgs]):
 
 def read_simplevisor(ctx: ActionContext, path: str) -> dict[str, Any]:
     """A simplevisor file and the files it includes, parsed."""
-    text = _read(ctx, path)
+    text = ctx.read_text(path)
     files: dict[str, str] = {}
     pending = [(posixpath.dirname(path), text)]
     while pending:
@@ -103,7 +99,7 @@ def read_simplevisor(ctx: ActionContext, path: str) -> dict[str, Any]:
         for name in includes_of(body):
             if name not in files and len(files) < 32:
                 full = name if name.startswith("/") else posixpath.join(folder, name)
-                files[name] = _read(ctx, full)
+                files[name] = ctx.read_text(full)
                 pending.append((posixpath.dirname(full), files[name]))
     try:
         return dict(simplevisor_config(text, files))
@@ -153,7 +149,7 @@ class StompLint(Action[PathArgs]):
 
     def run(self, args: PathArgs, ctx: ActionContext) -> Any:
         try:
-            settings = stompclt_config(_read(ctx, args.path))["settings"]
+            settings = stompclt_config(ctx.read_text(args.path))["settings"]
         except ParseError as exc:
             raise _fail(ctx, args.path, exc) from exc
         problems = lint(settings)

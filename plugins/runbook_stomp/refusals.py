@@ -77,7 +77,7 @@ class StompAuthorization(Action[AuthorizationArgs]):
         return [["cat", "--", args.path]]
 
     def run(self, args: AuthorizationArgs, ctx: ActionContext) -> Any:
-        refused = refusals(ctx.executor.read_file(args.path).decode(errors="replace"))
+        refused = refusals(ctx.read_text(args.path))
         for r in refused:
             ctx.finding("critical", f"the broker refuses stompclt to {r['access']} "
                                     f"{r['destination']} ({r['user']}): an authorization "
